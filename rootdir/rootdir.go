@@ -1,0 +1,138 @@
+// Package rootdir names every file orbit keeps under its root directory
+// (/opt/orbit, C:\Program Files\Orbit), so the layout lives in one place and
+// the supervisor, updater and Fleet client agree on it.
+package rootdir
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// DefaultPath is the root directory used when --root-dir is not given.
+func DefaultPath() string {
+	if runtime.GOOS == "windows" {
+		return `C:\Program Files\Orbit`
+	}
+	return "/opt/orbit"
+}
+
+// Layout resolves paths under one root directory.
+type Layout struct {
+	Root string
+}
+
+// New returns the layout of root, made absolute so that paths handed to
+// child processes do not depend on their working directory.
+func New(root string) (Layout, error) {
+	if root == "" {
+		return Layout{}, fmt.Errorf("root directory is empty: pass --root-dir")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return Layout{}, fmt.Errorf("resolve root directory %q: %w", root, err)
+	}
+	return Layout{Root: abs}, nil
+}
+
+func (l Layout) join(elem ...string) string {
+	return filepath.Join(append([]string{l.Root}, elem...)...)
+}
+
+// BinDir is where installed targets of a component live:
+// bin/<component>/<platform>/<channel>.
+func (l Layout) BinDir(component, platform, channel string) string {
+	return l.join("bin", component, platform, channel)
+}
+
+// Bin is the installed file of a target: bin/<component>/<platform>/<channel>/<file>.
+func (l Layout) Bin(component, platform, channel, file string) string {
+	return filepath.Join(l.BinDir(component, platform, channel), file)
+}
+
+func (l Layout) Staging() string       { return l.join("staging") }
+func (l Layout) TUF() string           { return l.join("tuf") }
+func (l Layout) NodeKey() string       { return l.join("secret-orbit-node-key.txt") }
+func (l Layout) EnrollSecret() string  { return l.join("secret.txt") }
+func (l Layout) Identifier() string    { return l.join("identifier") }
+func (l Layout) OsqueryFlags() string  { return l.join("osquery.flags") }
+func (l Layout) OsqueryDB() string     { return l.join("osquery.db") }
+func (l Layout) OsqueryLogDir() string { return l.join("osquery_log") }
+func (l Layout) OsqueryPID() string    { return l.join("osquery.pid") }
+func (l Layout) State() string         { return l.join("state.json") }
+func (l Layout) Lock() string          { return l.join("orbit.lock") }
+func (l Layout) FleetConfigCache() string {
+	return l.join("fleet-config.json")
+}
+func (l Layout) LogDir() string { return l.join("log") }
+
+// ExtensionsSocket is osqueryd's extension socket. Windows uses a named pipe,
+// as osquery does there.
+func (l Layout) ExtensionsSocket() string {
+	if runtime.GOOS == "windows" {
+		return `\\.\pipe\orbit-osquery-extension`
+	}
+	return l.join("orbit-osquery.em")
+}
+
+// Create makes the root directory (0755) and its fixed subdirectories. The
+// tuf directory holds trusted metadata and is 0700.
+func (l Layout) Create() error {
+	dirs := []struct {
+		path string
+		mode os.FileMode
+	}{
+		{l.Root, 0o755},
+		{l.join("bin"), 0o755},
+		{l.Staging(), 0o755},
+		{l.TUF(), 0o700},
+		{l.OsqueryLogDir(), 0o755},
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fmt.Errorf("create %s: %w (check that orbit runs as root and the disk is writable)", d.path, err)
+		}
+		// MkdirAll leaves an existing directory's mode alone and is subject to
+		// umask, so set it explicitly.
+		if runtime.GOOS != "windows" {
+			if err := os.Chmod(d.path, d.mode); err != nil {
+				return fmt.Errorf("set mode of %s: %w", d.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory, fsynced and renamed into place, so readers never see a partial
+// file and a crash leaves either the old or the new content.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temporary file in %s: %w", dir, err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name) // no-op after a successful rename
+	if err := tmp.Chmod(mode); err != nil && runtime.GOOS != "windows" {
+		tmp.Close()
+		return fmt.Errorf("set mode of %s: %w", name, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", name, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("rename %s into place: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}

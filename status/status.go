@@ -1,0 +1,200 @@
+// Package status keeps the agent's state file (<root>/state.json): what each
+// component is doing, which versions are installed, what the updater did.
+// The running agent writes it; `orbit status` reads it, so the CLI needs no
+// socket or RPC to report on a running service.
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/orbitagent/orbit/rootdir"
+)
+
+// Component is one supervised program's state.
+type Component struct {
+	Name                string    `json:"name"`
+	State               string    `json:"state"`
+	PID                 int       `json:"pid,omitempty"`
+	Version             string    `json:"version,omitempty"`
+	Channel             string    `json:"channel,omitempty"`
+	Path                string    `json:"path,omitempty"`
+	Restarts            int       `json:"restarts"`
+	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
+	CrashLoop           bool      `json:"crash_loop,omitempty"`
+	LastError           string    `json:"last_error,omitempty"`
+	LastExitCode        int       `json:"last_exit_code,omitempty"`
+	StartedAt           time.Time `json:"started_at,omitzero"`
+	NextStartAt         time.Time `json:"next_start_at,omitzero"`
+}
+
+// UpdateEvent records one thing the updater did to a component.
+type UpdateEvent struct {
+	Time      time.Time `json:"time"`
+	Component string    `json:"component"`
+	Action    string    `json:"action"` // installed, rolled_back, failed, ...
+	Version   string    `json:"version,omitempty"`
+	Hash      string    `json:"hash,omitempty"`
+	Message   string    `json:"message,omitempty"`
+}
+
+// Snapshot is the whole state file.
+type Snapshot struct {
+	OrbitPID     int                  `json:"orbit_pid"`
+	OrbitVersion string               `json:"orbit_version"`
+	StartedAt    time.Time            `json:"started_at"`
+	UpdatedAt    time.Time            `json:"updated_at"`
+	Components   map[string]Component `json:"components"`
+	// Updates keeps the most recent updater events, newest last.
+	Updates []UpdateEvent `json:"updates,omitempty"`
+	// Fleet holds the Fleet client's view: server URL, enrollment, My device URL.
+	Fleet *Fleet `json:"fleet,omitempty"`
+}
+
+// Fleet is the Fleet connection as shown by `orbit status`. The URL embeds
+// the device token, which is meant for the logged-in user (it is in the
+// world-readable identifier file too), so it may be shown but never logged.
+type Fleet struct {
+	URL          string    `json:"url"`
+	Enrolled     bool      `json:"enrolled"`
+	LastConfigAt time.Time `json:"last_config_at,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	MyDeviceURL  string    `json:"my_device_url,omitempty"`
+}
+
+// SortedComponents returns the components ordered by name, for stable output.
+func (s Snapshot) SortedComponents() []Component {
+	out := make([]Component, 0, len(s.Components))
+	for _, c := range s.Components {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+const maxUpdateEvents = 50
+
+// Store holds the snapshot in memory and writes it atomically on change.
+type Store struct {
+	path string
+	now  func() time.Time
+
+	mu   sync.Mutex
+	snap Snapshot
+}
+
+// NewStore starts a fresh snapshot for this run of the agent. Update history
+// from an earlier run is kept, so a rollback stays visible after a restart.
+func NewStore(path, orbitVersion string, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{path: path, now: now}
+	s.snap = Snapshot{
+		OrbitPID:     os.Getpid(),
+		OrbitVersion: orbitVersion,
+		StartedAt:    now().UTC(),
+		Components:   map[string]Component{},
+	}
+	if old, err := Read(path); err == nil {
+		s.snap.Updates = old.Updates
+	}
+	return s
+}
+
+// SetComponent replaces a component's state and writes the file.
+func (s *Store) SetComponent(c Component) error {
+	return s.update(func(snap *Snapshot) { snap.Components[c.Name] = c })
+}
+
+// UpdateComponent edits a component in place (creating it if needed).
+func (s *Store) UpdateComponent(name string, fn func(*Component)) error {
+	return s.update(func(snap *Snapshot) {
+		c := snap.Components[name]
+		c.Name = name
+		fn(&c)
+		snap.Components[name] = c
+	})
+}
+
+// AddUpdateEvent appends an updater event, keeping the newest ones.
+func (s *Store) AddUpdateEvent(ev UpdateEvent) error {
+	if ev.Time.IsZero() {
+		ev.Time = s.now().UTC()
+	}
+	return s.update(func(snap *Snapshot) {
+		snap.Updates = append(snap.Updates, ev)
+		if n := len(snap.Updates); n > maxUpdateEvents {
+			snap.Updates = append([]UpdateEvent(nil), snap.Updates[n-maxUpdateEvents:]...)
+		}
+	})
+}
+
+// SetFleet replaces the Fleet section.
+func (s *Store) SetFleet(f Fleet) error {
+	return s.update(func(snap *Snapshot) { snap.Fleet = &f })
+}
+
+// Snapshot returns a copy of the current state.
+func (s *Store) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap.clone()
+}
+
+func (s Snapshot) clone() Snapshot {
+	c := s
+	c.Components = make(map[string]Component, len(s.Components))
+	for k, v := range s.Components {
+		c.Components[k] = v
+	}
+	c.Updates = append([]UpdateEvent(nil), s.Updates...)
+	if s.Fleet != nil {
+		f := *s.Fleet
+		c.Fleet = &f
+	}
+	return c
+}
+
+func (s *Store) update(fn func(*Snapshot)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(&s.snap)
+	s.snap.UpdatedAt = s.now().UTC()
+	data, err := json.MarshalIndent(s.snap, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	// 0644: `orbit status` may be run by any user to see the agent's health.
+	if err := rootdir.WriteFileAtomic(s.path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	return nil
+}
+
+// ErrNoState means the agent has not written a state file yet.
+var ErrNoState = errors.New("no state file: orbit has not run with this root directory yet")
+
+// Read loads a state file written by a running (or past) agent.
+func Read(path string) (Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Snapshot{}, fmt.Errorf("%s: %w", path, ErrNoState)
+	}
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read state file: %w", err)
+	}
+	var s Snapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		return Snapshot{}, fmt.Errorf("state file %s is corrupt: %w", path, err)
+	}
+	if s.Components == nil {
+		s.Components = map[string]Component{}
+	}
+	return s, nil
+}
