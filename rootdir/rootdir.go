@@ -67,6 +67,9 @@ func (l Layout) FleetConfigCache() string {
 }
 func (l Layout) LogDir() string { return l.join("log") }
 
+// ExtensionsAutoload is the file listing extensions osqueryd loads at start.
+func (l Layout) ExtensionsAutoload() string { return l.join("extensions.load") }
+
 // ExtensionsSocket is osqueryd's extension socket. Windows uses a named pipe,
 // as osquery does there.
 func (l Layout) ExtensionsSocket() string {

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"gopkg.in/natefinch/lumberjack.v2"
+)
+
+// newLogger logs human-readable lines on a terminal and JSON otherwise (a
+// service's journal, a file), so both people and log shippers are served.
+func newLogger(cfg *agentConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
+	level := zerolog.InfoLevel
+	if cfg.Debug {
+		level = zerolog.DebugLevel
+	}
+	var w io.Writer
+	var closer io.Closer = io.NopCloser(nil)
+	switch {
+	case cfg.LogFile != "":
+		lj := &lumberjack.Logger{
+			Filename:   cfg.LogFile,
+			MaxSize:    cfg.LogMaxSize,
+			MaxBackups: cfg.LogMaxBackups,
+			MaxAge:     cfg.LogMaxAge,
+		}
+		w, closer = lj, lj
+	case isatty.IsTerminal(stderr.Fd()) || isatty.IsCygwinTerminal(stderr.Fd()):
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.DateTime}
+	default:
+		w = stderr
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), closer
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
+)
+
+// exitBadInput is the exit code for refused flags, distinct from runtime
+// failures so scripts and service managers can tell them apart.
+const exitBadInput = 2
+
+func runAgentCommand(c *cli.Context) error {
+	cfg, err := parseConfig(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
+	if supervisor.Interactive() {
+		return runAgent(c.Context, cfg, true)
+	}
+	// Under systemd, launchd or the Windows SCM: let kardianos/service
+	// translate the manager's stop request into a context cancel.
+	svc, err := supervisor.NewService(serviceConfig(cfg, nil), func(ctx context.Context) error {
+		return runAgent(ctx, cfg, false)
+	})
+	if err != nil {
+		return err
+	}
+	if err := svc.Run(); err != nil {
+		return fmt.Errorf("run as service: %w", err)
+	}
+	return svc.RunErr()
+}
+
+// runAgent is the agent: it owns the root directory for its lifetime and
+// runs every actor until ctx is done or a signal arrives.
+func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
+	layout := cfg.Layout
+	if err := layout.Create(); err != nil {
+		return err
+	}
+	if err := layout.CheckPermissions(); err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
+	lock, err := supervisor.AcquireLock(layout.Lock())
+	if err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
+	defer lock.Release()
+
+	log, closeLog := newLogger(cfg, os.Stderr)
+	defer closeLog.Close()
+	log.Info().Str("version", version).Str("root_dir", layout.Root).Str("fleet_url", cfg.FleetURL).Msg("orbit starting")
+	if cfg.secretOnArgv {
+		log.Warn().Msg("enroll secret given on the command line, where local users can read it; use --enroll-secret-path or ORBIT_ENROLL_SECRET instead")
+	}
+	if cfg.Insecure {
+		log.Warn().Msg("TLS verification of the Fleet server is off (--insecure); use only for testing")
+	}
+
+	store := status.NewStore(layout.State(), version, nil)
+	if err := store.UpdateComponent("orbit", func(c *status.Component) {
+		c.State = "running"
+		c.PID = os.Getpid()
+		c.Version = version
+		c.StartedAt = time.Now().UTC()
+	}); err != nil {
+		log.Error().Err(err).Msg("cannot write state file; orbit status will be stale")
+	}
+
+	osquerydPath := func() (string, error) {
+		if cfg.OsquerydPath != "" {
+			return cfg.OsquerydPath, nil
+		}
+		p := managedOsquerydPath(cfg)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("osqueryd is not installed yet at %s (the updater installs it, or pass --osqueryd-path): %w", p, err)
+		}
+		return p, nil
+	}
+	versions := &versionProbe{}
+	proc, err := osqueryd.NewProcess(osqueryd.RunnerConfig{
+		Flags: osqueryd.FlagOptions{
+			Layout:     layout,
+			FleetURL:   cfg.FleetURL,
+			CertFile:   cfg.FleetCertificate,
+			ConfigPath: cfg.OsqueryConfig,
+			ProxyHost:  proxyHost(cfg.FleetProxy),
+			ExtraArgs:  cfg.ExtraArgs,
+		},
+		Path:         osquerydPath,
+		EnrollSecret: cfg.EnrollSecret,
+		StopGrace:    cfg.StopGrace,
+		Logger:       log,
+		OnStatus:     componentReporter(store, log, osquerydPath, versions),
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
+
+	group := supervisor.NewGroup(log, nil)
+	if handleSignals {
+		group.Add("signals", supervisor.SignalActor(log))
+	}
+	group.Add("osqueryd", proc)
+
+	err = group.Run(ctx)
+	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = "stopped"; c.PID = 0 })
+	log.Info().Msg("orbit stopped")
+	if err == nil || errors.Is(err, supervisor.ErrShutdown) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// componentReporter copies a process's status into the state file.
+func componentReporter(store *status.Store, log zerolog.Logger, path func() (string, error), versions *versionProbe) func(supervisor.ProcessStatus) {
+	return func(ps supervisor.ProcessStatus) {
+		err := store.UpdateComponent(ps.Name, func(c *status.Component) {
+			c.State = ps.State
+			c.PID = ps.PID
+			c.Restarts = ps.Restarts
+			c.ConsecutiveFailures = ps.ConsecutiveFailures
+			c.CrashLoop = ps.CrashLoop
+			c.LastError = ps.LastError
+			c.LastExitCode = ps.LastExitCode
+			c.StartedAt = ps.StartedAt
+			c.NextStartAt = ps.NextStartAt
+			if ps.State == "running" {
+				if p, err := path(); err == nil {
+					c.Path = p
+					c.Version = versions.get(p)
+				}
+			}
+		})
+		if err != nil {
+			log.Debug().Err(err).Msg("cannot update state file")
+		}
+	}
+}
+
+// versionProbe runs `<binary> --version` once per binary file (path and
+// mtime), so status shows the running version without a probe per restart.
+type versionProbe struct {
+	mu    sync.Mutex
+	key   string
+	value string
+}
+
+func (v *versionProbe) get(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	key := path + "@" + fi.ModTime().String()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if key == v.key {
+		return v.value
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(out))
+	if len(f) == 0 {
+		return ""
+	}
+	v.key, v.value = key, f[len(f)-1]
+	return v.value
+}
+
+// proxyHost turns --fleet-proxy into osquery's --proxy_hostname (host:port).
+func proxyHost(proxyURL string) string {
+	if proxyURL == "" {
+		return ""
+	}
+	s := proxyURL
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	return strings.TrimRight(s, "/")
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/kardianos/service"
+	"github.com/urfave/cli/v2"
+
+	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/supervisor"
+)
+
+// serviceName is the unit/label/service name, as Fleet's packages use on
+// Linux. ORBIT_SERVICE_NAME changes it (tests, side-by-side installs).
+func serviceName() string {
+	if n := os.Getenv("ORBIT_SERVICE_NAME"); n != "" {
+		return n
+	}
+	return "orbit"
+}
+
+func serviceConfig(cfg *agentConfig, args []string) supervisor.ServiceConfig {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return supervisor.ServiceConfig{
+		Name:        serviceName(),
+		DisplayName: "Orbit osquery",
+		Description: "Orbit runs osqueryd, keeps it updated and connects it to Fleet",
+		Executable:  exe,
+		Args:        args,
+		StopGrace:   cfg.StopGrace,
+		System:      os.Getenv("ORBIT_SERVICE_SYSTEM"),
+	}
+}
+
+func serviceCommand() *cli.Command {
+	control := func(action string) *cli.Command {
+		return &cli.Command{
+			Name:  action,
+			Usage: action + " the orbit service",
+			Action: func(c *cli.Context) error {
+				svc, err := supervisor.NewService(serviceConfig(&agentConfig{StopGrace: c.Duration(flagStopGrace)}, nil), nil)
+				if err != nil {
+					return err
+				}
+				if err := service.Control(svc, action); err != nil {
+					return fmt.Errorf("%s service %q: %w", action, serviceName(), err)
+				}
+				fmt.Fprintf(c.App.Writer, "service %s: %s done\n", serviceName(), action)
+				return nil
+			},
+		}
+	}
+	return &cli.Command{
+		Name:  "service",
+		Usage: "install and control orbit as a system service",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "install",
+				Usage:     "install orbit as a service that runs with the flags given here",
+				Flags:     agentFlags(),
+				ArgsUsage: "[-- extra osqueryd flags]",
+				Action:    installService,
+			},
+			control("uninstall"),
+			control("start"),
+			control("stop"),
+			{
+				Name:  "status",
+				Usage: "print whether the service is installed and running",
+				Action: func(c *cli.Context) error {
+					svc, err := supervisor.NewService(serviceConfig(&agentConfig{}, nil), nil)
+					if err != nil {
+						return err
+					}
+					st, err := svc.Status()
+					if err != nil && !errors.Is(err, service.ErrNotInstalled) {
+						return fmt.Errorf("query service %q: %w", serviceName(), err)
+					}
+					fmt.Fprintf(c.App.Writer, "service %s (%s): %s\n", serviceName(), supervisor.SystemName(), serviceStatusText(st, err))
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func serviceStatusText(st service.Status, err error) string {
+	if errors.Is(err, service.ErrNotInstalled) {
+		return "not installed"
+	}
+	switch st {
+	case service.StatusRunning:
+		return "running"
+	case service.StatusStopped:
+		return "stopped"
+	default:
+		return "unknown"
+	}
+}
+
+// installService validates the flags exactly as a run would, then writes
+// the service definition carrying them. An enroll secret given inline is
+// moved into <root>/secret.txt (0600) so it never sits in a unit file or
+// on the service's argv.
+func installService(c *cli.Context) error {
+	cfg, err := parseConfig(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
+	if err := cfg.Layout.Create(); err != nil {
+		return err
+	}
+	args := []string{}
+	for _, f := range agentFlags() {
+		name := f.Names()[0]
+		if !c.IsSet(name) || name == flagEnrollSecret {
+			continue
+		}
+		args = append(args, flagArg(c, name))
+	}
+	if !c.IsSet(flagRootDir) {
+		args = append(args, "--"+flagRootDir+"="+cfg.Layout.Root)
+	}
+	if c.IsSet(flagEnrollSecret) {
+		path := cfg.Layout.EnrollSecret()
+		if err := rootdir.WriteFileAtomic(path, []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("store enroll secret: %w", err)
+		}
+		args = append(args, "--"+flagEnrollSecretPath+"="+path)
+	}
+	if extra := c.Args().Slice(); len(extra) > 0 {
+		args = append(append(args, "--"), extra...)
+	}
+	svc, err := supervisor.NewService(serviceConfig(cfg, args), nil)
+	if err != nil {
+		return err
+	}
+	if err := svc.Install(); err != nil {
+		if !supervisor.UnitWrittenWithoutManager(serviceName()) {
+			return fmt.Errorf("install service %q: %w", serviceName(), err)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "orbit: unit written, but systemd is not running here, so it was not reloaded or started (%v)\n", err)
+	}
+	fmt.Fprintf(c.App.Writer, "service %s installed (%s)\n", serviceName(), supervisor.SystemName())
+	return nil
+}
+
+// flagArg renders a set flag as --name=value, absolute paths included, so
+// the service finds its files whatever its working directory.
+func flagArg(c *cli.Context, name string) string {
+	switch name {
+	case flagEnrollSecretPath, flagFleetCertificate, flagOsquerydPath, flagOsqueryConfig,
+		flagUpdateTLSCertificate, flagLogFile, flagRootDir:
+		return "--" + name + "=" + absPath(c.String(name))
+	case flagUpdateRoots:
+		v := c.String(name)
+		if !strings.HasPrefix(strings.TrimSpace(v), "{") {
+			v = absPath(v)
+		}
+		return "--" + name + "=" + v
+	}
+	v := c.Value(name)
+	if b, ok := v.(bool); ok {
+		return fmt.Sprintf("--%s=%t", name, b)
+	}
+	return fmt.Sprintf("--%s=%v", name, v)
+}

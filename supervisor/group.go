@@ -1,0 +1,139 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/rs/zerolog"
+)
+
+// Actor is one long-running part of the agent: the osqueryd runner, the
+// updater, the Fleet client, the desktop runner. Run returns when ctx is
+// done. Returning earlier is a failure: the group logs it and runs the
+// actor again after a backoff, so one failing part never stops the others.
+// To stop the whole agent on purpose (a signal, orbit's own update), return
+// an error that wraps ErrShutdown.
+type Actor interface {
+	Run(ctx context.Context) error
+}
+
+// ActorFunc adapts a function to Actor.
+type ActorFunc func(ctx context.Context) error
+
+func (f ActorFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// ErrShutdown, wrapped in an actor's error, stops the whole group.
+var ErrShutdown = errors.New("agent shutdown requested")
+
+// Group composes actors on an oklog/run group.
+type Group struct {
+	log    zerolog.Logger
+	clock  Clock
+	actors []namedActor
+}
+
+type namedActor struct {
+	name  string
+	actor Actor
+}
+
+// NewGroup returns an empty group. clock may be nil for the real clock.
+func NewGroup(log zerolog.Logger, clock Clock) *Group {
+	if clock == nil {
+		clock = RealClock()
+	}
+	return &Group{log: log, clock: clock}
+}
+
+// Add registers an actor under a name used in logs.
+func (g *Group) Add(name string, a Actor) {
+	g.actors = append(g.actors, namedActor{name: name, actor: a})
+}
+
+// Run runs every actor until ctx is done or one asks for shutdown, then
+// interrupts all of them and waits for each to return. It returns the
+// shutdown error (or ctx's error).
+func (g *Group) Run(ctx context.Context) error {
+	var rg run.Group
+	stop := make(chan struct{})
+	rg.Add(func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stop:
+			return nil
+		}
+	}, func(error) { close(stop) })
+	for _, na := range g.actors {
+		actx, cancel := context.WithCancel(context.Background())
+		rg.Add(func() error { return g.supervise(actx, na) }, func(error) { cancel() })
+	}
+	return rg.Run()
+}
+
+// supervise runs one actor, restarting it when it returns early.
+func (g *Group) supervise(ctx context.Context, na namedActor) error {
+	backoff := time.Second
+	const maxBackoff = time.Minute
+	for {
+		started := g.clock.Now()
+		err := runActor(ctx, na.actor)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrShutdown) {
+			g.log.Info().Str("actor", na.name).Err(err).Msg("actor requested shutdown")
+			return err
+		}
+		if g.clock.Now().Sub(started) > maxBackoff {
+			backoff = time.Second
+		}
+		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in", backoff).Msg("actor stopped unexpectedly; restarting it")
+		t := g.clock.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// runActor turns a panic in an actor into an error, so a bug in one part
+// (say, the tray runner) cannot take osqueryd down with the whole agent.
+func runActor(ctx context.Context, a Actor) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("actor panicked: %v", r)
+		}
+	}()
+	err = a.Run(ctx)
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("actor returned before shutdown")
+	}
+	return err
+}
+
+// SignalActor returns an actor that asks for shutdown on SIGINT or SIGTERM
+// (on Windows, os.Interrupt: Ctrl-C / Ctrl-Break).
+func SignalActor(log zerolog.Logger) Actor {
+	return ActorFunc(func(ctx context.Context) error {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		select {
+		case <-ctx.Done():
+			return nil
+		case sig := <-ch:
+			log.Info().Str("signal", sig.String()).Msg("received signal, stopping")
+			return fmt.Errorf("%w: received %s", ErrShutdown, sig)
+		}
+	})
+}

@@ -1,0 +1,95 @@
+package osqueryd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/supervisor"
+)
+
+// RunnerConfig configures the supervised osqueryd.
+type RunnerConfig struct {
+	Flags FlagOptions
+	// Path returns the osqueryd executable to start. It is asked before
+	// every start, so a binary installed by the updater is picked up.
+	Path         func() (string, error)
+	EnrollSecret string
+	StopGrace    time.Duration
+	Logger       zerolog.Logger
+	OnStatus     func(supervisor.ProcessStatus)
+}
+
+// NewProcess returns the supervised osqueryd. Its argv is built once here,
+// so bad flag input fails at orbit's start, not at the first restart.
+func NewProcess(cfg RunnerConfig) (*supervisor.Process, error) {
+	if cfg.Path == nil {
+		return nil, errors.New("osqueryd runner needs a path function")
+	}
+	args, err := Flags(cfg.Flags)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Flags.FleetURL != "" && cfg.EnrollSecret == "" {
+		return nil, errors.New("--fleet-url needs an enroll secret: pass --enroll-secret or --enroll-secret-path")
+	}
+	env := ChildEnv(os.Environ(), cfg.EnrollSecret)
+	layout := cfg.Flags.Layout
+	log := cfg.Logger
+	return supervisor.NewProcess(supervisor.ProcessConfig{
+		Name: "osqueryd",
+		Spec: func(context.Context) (supervisor.Spec, error) {
+			path, err := cfg.Path()
+			if err != nil {
+				return supervisor.Spec{}, err
+			}
+			return supervisor.Spec{Path: path, Args: args, Env: env, Dir: layout.Root}, nil
+		},
+		BeforeStart: func(ctx context.Context) error {
+			if err := EnsureFlagfile(layout.OsqueryFlags()); err != nil {
+				return err
+			}
+			return KillStale(ctx, layout.OsqueryPID(), log)
+		},
+		StopGrace: cfg.StopGrace,
+		Logger:    log,
+		OnStatus:  cfg.OnStatus,
+	})
+}
+
+// ChildEnv is orbit's environment for osqueryd: the enroll secret is set
+// (only when given), and orbit's own secret-bearing variables are dropped
+// so they do not leak into a child that does not need them.
+func ChildEnv(parent []string, enrollSecret string) []string {
+	env := make([]string, 0, len(parent)+1)
+	for _, kv := range parent {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case EnrollSecretEnv, "ORBIT_ENROLL_SECRET":
+			continue
+		}
+		env = append(env, kv)
+	}
+	if enrollSecret != "" {
+		env = append(env, EnrollSecretEnv+"="+enrollSecret)
+	}
+	return env
+}
+
+// EnsureFlagfile creates an empty, user-editable flagfile when missing:
+// osqueryd refuses to start when --flagfile names a missing file.
+func EnsureFlagfile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create osquery flagfile %s: %w", path, err)
+	}
+	return f.Close()
+}

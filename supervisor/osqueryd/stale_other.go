@@ -1,0 +1,9 @@
+//go:build !linux && !darwin && !windows
+
+package osqueryd
+
+import "errors"
+
+func processArgs(int) ([]string, error) {
+	return nil, errors.New("reading another process's command line is not supported on this platform")
+}
