@@ -93,11 +93,15 @@ func (l Layout) Create() error {
 		{l.OsqueryLogDir(), 0o755},
 	}
 	for _, d := range dirs {
+		// An existing directory keeps its mode: CheckPermissions refuses a
+		// loose one instead of silently tightening what an admin set up.
+		if _, err := os.Stat(d.path); err == nil {
+			continue
+		}
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return fmt.Errorf("create %s: %w (check that orbit runs as root and the disk is writable)", d.path, err)
 		}
-		// MkdirAll leaves an existing directory's mode alone and is subject to
-		// umask, so set it explicitly.
+		// MkdirAll is subject to umask, so set the mode explicitly.
 		if runtime.GOOS != "windows" {
 			if err := os.Chmod(d.path, d.mode); err != nil {
 				return fmt.Errorf("set mode of %s: %w", d.path, err)

@@ -115,10 +115,17 @@ func (p *program) Stop(service.Service) error {
 	}
 }
 
+// forcedSystem makes kardianos use a system its detection rejected, e.g.
+// systemd in an image build where systemd is installed but not PID 1.
+type forcedSystem struct{ service.System }
+
+func (forcedSystem) Detect() bool { return true }
+
 // Service is orbit's handle on the service manager.
 type Service struct {
 	service.Service
-	p *program
+	p    *program
+	name string
 }
 
 // RunErr is the agent's own result after Run returned under the service
@@ -136,7 +143,7 @@ func NewService(cfg ServiceConfig, run func(ctx context.Context) error) (*Servic
 		found := false
 		for _, s := range service.AvailableSystems() {
 			if s.String() == cfg.System {
-				service.ChooseSystem(s)
+				service.ChooseSystem(forcedSystem{s})
 				found = true
 				break
 			}
@@ -161,7 +168,7 @@ func NewService(cfg ServiceConfig, run func(ctx context.Context) error) (*Servic
 	if err != nil {
 		return nil, fmt.Errorf("set up service %q: %w", cfg.Name, err)
 	}
-	return &Service{Service: s, p: p}, nil
+	return &Service{Service: s, p: p, name: cfg.Name}, nil
 }
 
 // Interactive reports whether orbit runs from a terminal or script rather
@@ -177,16 +184,44 @@ func SystemName() string {
 	return "unknown"
 }
 
-// UnitWrittenWithoutManager tells whether an install error only means the
-// service manager is not running (a chroot or container without systemd as
-// PID 1): the unit file is in place and will be used at the next boot.
-func UnitWrittenWithoutManager(name string) bool {
+// ErrManagerNotRunning means the service definition was written (or
+// removed) but the service manager could not be told: systemd is installed
+// but not running as PID 1, as in a chroot or container image build. The
+// change takes effect at the next boot.
+var ErrManagerNotRunning = errors.New("service manager not running; the change takes effect at next boot")
+
+// Install writes the service definition and registers it.
+func (s *Service) Install() error {
+	err := s.Service.Install()
+	if err != nil && s.offlineSystemd() && s.unitExists() {
+		return fmt.Errorf("%w (%v)", ErrManagerNotRunning, err)
+	}
+	return err
+}
+
+// Uninstall removes the service definition.
+func (s *Service) Uninstall() error {
+	err := s.Service.Uninstall()
+	if err != nil && s.offlineSystemd() && !s.unitExists() {
+		return fmt.Errorf("%w (%v)", ErrManagerNotRunning, err)
+	}
+	return err
+}
+
+func (s *Service) offlineSystemd() bool {
 	if SystemName() != "linux-systemd" {
 		return false
 	}
-	if _, err := os.Stat("/run/systemd/system"); err == nil {
-		return false
-	}
-	_, err := os.Stat("/etc/systemd/system/" + name + ".service")
+	_, err := os.Stat("/run/systemd/system")
+	return err != nil
+}
+
+func (s *Service) unitExists() bool {
+	_, err := os.Stat(s.UnitPath())
 	return err == nil
+}
+
+// UnitPath is where the systemd unit lives (for messages and tests).
+func (s *Service) UnitPath() string {
+	return "/etc/systemd/system/" + s.name + ".service"
 }

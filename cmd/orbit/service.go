@@ -48,8 +48,16 @@ func serviceCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := service.Control(svc, action); err != nil {
-					return fmt.Errorf("%s service %q: %w", action, serviceName(), err)
+				var err2 error
+				if action == "uninstall" {
+					err2 = svc.Uninstall()
+				} else {
+					err2 = service.Control(svc, action)
+				}
+				if errors.Is(err2, supervisor.ErrManagerNotRunning) {
+					fmt.Fprintf(c.App.ErrWriter, "orbit: %v\n", err2)
+				} else if err2 != nil {
+					return fmt.Errorf("%s service %q: %w", action, serviceName(), err2)
 				}
 				fmt.Fprintf(c.App.Writer, "service %s: %s done\n", serviceName(), action)
 				return nil
@@ -79,9 +87,6 @@ func serviceCommand() *cli.Command {
 						return err
 					}
 					st, err := svc.Status()
-					if err != nil && !errors.Is(err, service.ErrNotInstalled) {
-						return fmt.Errorf("query service %q: %w", serviceName(), err)
-					}
 					fmt.Fprintf(c.App.Writer, "service %s (%s): %s\n", serviceName(), supervisor.SystemName(), serviceStatusText(st, err))
 					return nil
 				},
@@ -93,6 +98,9 @@ func serviceCommand() *cli.Command {
 func serviceStatusText(st service.Status, err error) string {
 	if errors.Is(err, service.ErrNotInstalled) {
 		return "not installed"
+	}
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
 	}
 	switch st {
 	case service.StatusRunning:
@@ -128,11 +136,7 @@ func installService(c *cli.Context) error {
 		args = append(args, "--"+flagRootDir+"="+cfg.Layout.Root)
 	}
 	if c.IsSet(flagEnrollSecret) {
-		path := cfg.Layout.EnrollSecret()
-		if err := rootdir.WriteFileAtomic(path, []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
-			return fmt.Errorf("store enroll secret: %w", err)
-		}
-		args = append(args, "--"+flagEnrollSecretPath+"="+path)
+		args = append(args, "--"+flagEnrollSecretPath+"="+cfg.Layout.EnrollSecret())
 	}
 	if extra := c.Args().Slice(); len(extra) > 0 {
 		args = append(append(args, "--"), extra...)
@@ -141,11 +145,16 @@ func installService(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.IsSet(flagEnrollSecret) {
+		if err := rootdir.WriteFileAtomic(cfg.Layout.EnrollSecret(), []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("store enroll secret: %w", err)
+		}
+	}
 	if err := svc.Install(); err != nil {
-		if !supervisor.UnitWrittenWithoutManager(serviceName()) {
+		if !errors.Is(err, supervisor.ErrManagerNotRunning) {
 			return fmt.Errorf("install service %q: %w", serviceName(), err)
 		}
-		fmt.Fprintf(c.App.ErrWriter, "orbit: unit written, but systemd is not running here, so it was not reloaded or started (%v)\n", err)
+		fmt.Fprintf(c.App.ErrWriter, "orbit: %s written; %v\n", svc.UnitPath(), err)
 	}
 	fmt.Fprintf(c.App.Writer, "service %s installed (%s)\n", serviceName(), supervisor.SystemName())
 	return nil

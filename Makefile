@@ -1,0 +1,41 @@
+# orbit: `make demo` runs the main job, `make test` runs every test.
+# Both install what they need on a fresh Debian machine.
+
+GO        ?= go
+BUILD     ?= build
+export ORBIT_TEST_CACHE ?= $(HOME)/.cache/orbit-test
+VERSION   ?= 0.1.0-dev
+LDFLAGS   := -X main.version=$(VERSION)
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all build cross test test-deps vet demo bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BUILD)/ ./cmd/...
+	$(GO) build -o $(BUILD)/osqueryd ./testdata/osqueryd
+
+# The Windows and macOS builds must keep compiling; Linux tools check them.
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./... ./testdata/osqueryd
+
+test-deps:
+	bash scripts/test-deps.sh
+
+test: test-deps vet cross
+	$(GO) test -timeout $(TEST_TIMEOUT) ./... ./testdata/osqueryd
+
+demo:
+	bash scripts/demo.sh
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

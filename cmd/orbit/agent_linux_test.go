@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestKilledOsquerydIsRestarted(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "orbit")
+	startOrbit(t, root, nil)
+	first := waitOsquerydRunning(t, root, 0)
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	second := waitOsquerydRunning(t, root, first)
+	if second == first {
+		t.Fatalf("osqueryd pid unchanged: %d", first)
+	}
+	if c := osquerydState(t, root); c.Restarts < 1 {
+		t.Fatalf("restarts = %d, want >= 1", c.Restarts)
+	}
+}
+
+func TestSIGTERMLeavesNoChild(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  []string
+	}{
+		{"child honours SIGTERM", nil},
+		{"child ignores SIGTERM", []string{"OSQUERYD_STANDIN_IGNORE_SIGTERM=1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "orbit")
+			p := startOrbit(t, root, tt.env)
+			child := waitOsquerydRunning(t, root, 0)
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.wait(t, 30*time.Second); err != nil {
+				t.Fatalf("orbit exit: %v\n%s", err, p.log.String())
+			}
+			if alive(child) {
+				t.Fatalf("osqueryd %d survived orbit's exit", child)
+			}
+		})
+	}
+}
+
+func TestKill9OrbitLeavesNoChild(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "orbit")
+	p := startOrbit(t, root, []string{"OSQUERYD_STANDIN_IGNORE_SIGTERM=1"})
+	child := waitOsquerydRunning(t, root, 0)
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 30*time.Second)
+	// The parent-death signal is SIGKILL, so even a child that ignores
+	// SIGTERM goes.
+	eventually(t, "osqueryd gone after orbit was killed", func() bool { return !alive(child) })
+}
+
+func TestStaleOsquerydIsCleanedUpAtStart(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "orbit")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An osqueryd orphaned by an orbit on a platform without parent-death
+	// signals: same root, own process group, alive.
+	stale := exec.Command(osquerydBin(t), "--pidfile="+filepath.Join(root, "osquery.pid"), "--database_path="+filepath.Join(root, "osquery.db"))
+	stale.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := stale.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go stale.Wait()
+	t.Cleanup(func() { stale.Process.Kill() })
+	eventually(t, "stale pid file", func() bool {
+		b, err := os.ReadFile(filepath.Join(root, "osquery.pid"))
+		return err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(stale.Process.Pid)
+	})
+
+	startOrbit(t, root, nil)
+	fresh := waitOsquerydRunning(t, root, stale.Process.Pid)
+	eventually(t, "stale osqueryd stopped", func() bool { return !alive(stale.Process.Pid) })
+	if !alive(fresh) {
+		t.Fatalf("new osqueryd %d not running", fresh)
+	}
+}
+
+func TestSecondOrbitOnSameRootIsRefused(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "orbit")
+	first := startOrbit(t, root, nil)
+	waitOsquerydRunning(t, root, 0)
+
+	second := startOrbit(t, root, nil)
+	err := second.wait(t, 30*time.Second)
+	if code := exitCode(err); code != exitBadInput {
+		t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
+	}
+	out := strings.TrimSpace(second.log.String())
+	if want := fmt.Sprintf("already running with this root directory (pid %d", first.cmd.Process.Pid); !strings.Contains(out, want) {
+		t.Fatalf("second orbit said %q, want it to contain %q", out, want)
+	}
+	if strings.Count(out, "\n") != 0 {
+		t.Fatalf("want one line, got:\n%s", out)
+	}
+	select {
+	case <-first.done:
+		t.Fatal("first orbit exited")
+	default:
+	}
+}
+
+func TestSecretNeverInArgvOrLogs(t *testing.T) {
+	t.Parallel()
+	const secret = "Sup3r-s3cret-enroll-value"
+	root := filepath.Join(t.TempDir(), "orbit")
+	// Nothing listens on port 1: osqueryd keeps failing to enroll, which
+	// is the path most likely to log what it sent.
+	p := startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=" + secret}, "--fleet-url=https://127.0.0.1:1", "--debug")
+	child := waitOsquerydRunning(t, root, 0)
+
+	for _, pid := range []int{p.cmd.Process.Pid, child} {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(cmdline, []byte(secret)) {
+			t.Fatalf("secret on argv of pid %d: %q", pid, cmdline)
+		}
+	}
+	// The secret does reach osqueryd, through its environment.
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(environ, []byte("\x00ENROLL_SECRET="+secret+"\x00")) && !bytes.HasPrefix(environ, []byte("ENROLL_SECRET="+secret+"\x00")) {
+		t.Fatalf("osqueryd environment lacks ENROLL_SECRET")
+	}
+	if bytes.Contains(environ, []byte("ORBIT_ENROLL_SECRET=")) {
+		t.Fatalf("orbit's own secret variable leaked into osqueryd's environment")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 30*time.Second)
+	if strings.Contains(p.log.String(), secret) {
+		t.Fatalf("secret in orbit's log:\n%s", p.log.String())
+	}
+	if !strings.Contains(p.log.String(), "orbit starting") {
+		t.Fatalf("expected a log to check, got:\n%s", p.log.String())
+	}
+}
+
+func TestRefusesWritableRootDir(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(root string) error
+		path  func(root string) string
+	}{
+		{"root dir world-writable", func(root string) error { return os.Chmod(root, 0o777) }, func(root string) string { return root }},
+		{"binary group-writable", func(root string) error {
+			dir := filepath.Join(root, "bin", "osqueryd", "linux", "stable")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			bin := filepath.Join(dir, "osqueryd")
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(bin, 0o775) // WriteFile's mode is masked by umask
+		}, func(root string) string { return filepath.Join(root, "bin", "osqueryd", "linux", "stable", "osqueryd") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "orbit")
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.setup(root); err != nil {
+				t.Fatal(err)
+			}
+			p := startOrbit(t, root, nil)
+			err := p.wait(t, 30*time.Second)
+			if code := exitCode(err); code != exitBadInput {
+				t.Fatalf("exit code %d, want %d; output:\n%s", code, exitBadInput, p.log.String())
+			}
+			if want := tt.path(root) + " is writable by group or others"; !strings.Contains(p.log.String(), want) {
+				t.Fatalf("output %q lacks %q", p.log.String(), want)
+			}
+		})
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/status"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+func orbitBin(t *testing.T) string {
+	return testbin.Build(t, "./cmd/orbit", "orbit", "-X main.version=1.0.0-test")
+}
+
+func osquerydBin(t *testing.T) string {
+	return testbin.Build(t, "./testdata/osqueryd", "osqueryd", "")
+}
+
+// syncBuffer collects a child's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type orbitProc struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	root string
+	done chan struct{}
+	err  error
+}
+
+// startOrbit runs the real orbit binary with a stand-in osqueryd and
+// updates off, plus any extra args and env.
+func startOrbit(t *testing.T, root string, env []string, args ...string) *orbitProc {
+	t.Helper()
+	all := append([]string{"--root-dir=" + root, "--disable-updates", "--osqueryd-path=" + osquerydBin(t), "--stop-grace=2s"}, args...)
+	cmd := exec.Command(orbitBin(t), all...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &orbitProc{cmd: cmd, log: &syncBuffer{}, root: root, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("orbit log:\n%s", p.log.String())
+		}
+	})
+	return p
+}
+
+func (p *orbitProc) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		t.Fatalf("orbit did not exit within %s", timeout)
+		return nil
+	}
+}
+
+// eventually polls cond until it holds; the deadline is generous because
+// the machine is shared, and it is a failure bound, not a speed target.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func osquerydState(t *testing.T, root string) status.Component {
+	t.Helper()
+	snap, err := status.Read(filepath.Join(root, "state.json"))
+	if err != nil {
+		return status.Component{}
+	}
+	return snap.Components["osqueryd"]
+}
+
+func waitOsquerydRunning(t *testing.T, root string, notPID int) int {
+	t.Helper()
+	var pid int
+	eventually(t, "osqueryd running", func() bool {
+		c := osquerydState(t, root)
+		if c.State == "running" && c.PID != 0 && c.PID != notPID && alive(c.PID) {
+			pid = c.PID
+			return true
+		}
+		return false
+	})
+	return pid
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	// A zombie still answers kill(0); read its state to tell.
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data))
+	return len(f) > 2 && f[2] != "Z"
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return -int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1000
+	}
+	return 0
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needTool skips on a laptop without the tool; under CI it must be there
+// (make test installs it).
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI (make test installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func TestServiceInstallWritesVerifiedSystemdUnit(t *testing.T) {
+	analyze := needTool(t, "systemd-analyze")
+	needTool(t, "systemctl")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("service install needs root under CI")
+		}
+		t.Skip("service install writes /etc/systemd/system: needs root")
+	}
+	name := fmt.Sprintf("orbit-test-%d", time.Now().UnixNano())
+	env := []string{"ORBIT_SERVICE_SYSTEM=linux-systemd", "ORBIT_SERVICE_NAME=" + name}
+	unit := "/etc/systemd/system/" + name + ".service"
+	t.Cleanup(func() { os.Remove(unit) })
+
+	root := filepath.Join(t.TempDir(), "orbit")
+	const secret = "svc-install-secret-value"
+	_, stderr, code := runOrbit(t, env, "service", "install", "--root-dir="+root,
+		"--disable-updates", "--osqueryd-path="+osquerydBin(t),
+		"--fleet-url=https://fleet.example.com:8443", "--enroll-secret="+secret, "--stop-grace=5s",
+		"--", "--verbose")
+	if code != 0 {
+		t.Fatalf("service install exit %d: %s", code, stderr)
+	}
+	data, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatalf("unit not written: %v", err)
+	}
+	text := string(data)
+	for _, want := range []string{
+		"Restart=always", "RestartSec=1", "KillMode=mixed", "TimeoutStopSec=25",
+		`"--root-dir=` + root + `"`, `"--fleet-url=https://fleet.example.com:8443"`,
+		`"--enroll-secret-path=` + filepath.Join(root, "secret.txt") + `"`,
+		`"--stop-grace=5s"`, `"--" "--verbose"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("unit lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, secret) {
+		t.Fatalf("enroll secret written into the unit:\n%s", text)
+	}
+	fi, err := os.Stat(filepath.Join(root, "secret.txt"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v mode %v", err, fi.Mode())
+	}
+	out, err := exec.Command(analyze, "verify", unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	_, stderr, code = runOrbit(t, env, "service", "uninstall")
+	if code != 0 {
+		t.Fatalf("service uninstall exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(unit); !os.IsNotExist(err) {
+		t.Fatalf("unit still there after uninstall: %v", err)
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, and caches slow
+# setup (the MinIO binary) under $ORBIT_TEST_CACHE so reruns skip it.
+set -euo pipefail
+cache="${ORBIT_TEST_CACHE:-$HOME/.cache/orbit-test}"
+mkdir -p "$cache/bin"
+
+need_apt=()
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v sha512sum >/dev/null || need_apt+=(coreutils)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "test-deps: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# MinIO is a real S3-compatible server for `orbitctl updates publish` tests.
+if [ ! -x "$cache/bin/minio" ]; then
+  echo "test-deps: building MinIO into $cache/bin (one-time, about 2 minutes)"
+  GOFLAGS= GOBIN="$cache/bin" go install github.com/minio/minio@latest
+fi
+
+go mod download
+echo "test-deps: ready (cache $cache)"
