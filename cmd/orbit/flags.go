@@ -42,6 +42,7 @@ const (
 	flagOsqueryConfig        = "osquery-config"
 	flagStopGrace            = "stop-grace"
 	flagConfigInterval       = "config-interval"
+	flagTokenCheckInterval   = "device-token-check-interval"
 )
 
 // DefaultUpdateURL is Fleet's public update repository, so an agent built
@@ -79,6 +80,9 @@ func agentFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagOsquerydPath, EnvVars: envVar(flagOsquerydPath), Usage: "run this osqueryd instead of the one the updater manages"},
 		&cli.StringFlag{Name: flagOsqueryConfig, EnvVars: envVar(flagOsqueryConfig), Usage: "standalone mode: osquery config file (with packs); results go to <root>/osquery_log"},
 		&cli.DurationFlag{Name: flagStopGrace, Value: 10 * time.Second, EnvVars: envVar(flagStopGrace), Usage: "time children get to exit after SIGTERM before they are killed"},
+		// Hidden: how often the device token's age is checked; lowered by
+		// tests to see an hourly rotation without waiting.
+		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true},
 		&cli.DurationFlag{Name: flagConfigInterval, Value: 30 * time.Second, EnvVars: envVar(flagConfigInterval), Usage: "how often to fetch the Fleet server's config"},
 	}
 }
@@ -109,6 +113,7 @@ type agentConfig struct {
 	OsqueryConfig    string
 	StopGrace        time.Duration
 	ConfigInterval   time.Duration
+	TokenCheck       time.Duration
 	ExtraArgs        []string
 }
 
@@ -143,6 +148,7 @@ func parseConfig(c *cli.Context) (*agentConfig, error) {
 	cfg.OsqueryConfig = c.String(flagOsqueryConfig)
 	cfg.StopGrace = c.Duration(flagStopGrace)
 	cfg.ConfigInterval = c.Duration(flagConfigInterval)
+	cfg.TokenCheck = c.Duration(flagTokenCheckInterval)
 	cfg.ExtraArgs = c.Args().Slice()
 
 	if c.IsSet(flagEnrollSecret) && c.IsSet(flagEnrollSecretPath) {
@@ -214,6 +220,9 @@ func parseConfig(c *cli.Context) (*agentConfig, error) {
 	}
 	if cfg.ConfigInterval < time.Second {
 		return nil, fmt.Errorf("--config-interval %s is too short: use at least 1s (default 30s)", cfg.ConfigInterval)
+	}
+	if cfg.TokenCheck < 100*time.Millisecond {
+		return nil, fmt.Errorf("--%s %s is too short", flagTokenCheckInterval, cfg.TokenCheck)
 	}
 	if cfg.StopGrace <= 0 || cfg.StopGrace > 10*time.Minute {
 		return nil, fmt.Errorf("--stop-grace %s must be between 0 and 10m (default 10s)", cfg.StopGrace)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
@@ -116,6 +117,14 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	}
 	group.Add("osqueryd", proc)
 
+	if cfg.FleetURL != "" {
+		agent, err := newFleetAgent(cfg, log, store, proc, nil, osquerydPath)
+		if err != nil {
+			return cli.Exit(err.Error(), exitBadInput)
+		}
+		group.Add("fleet", agent)
+	}
+
 	err = group.Run(ctx)
 	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = "stopped"; c.PID = 0 })
 	log.Info().Msg("orbit stopped")
@@ -194,4 +203,42 @@ func proxyHost(proxyURL string) string {
 		s = s[i+3:]
 	}
 	return strings.TrimRight(s, "/")
+}
+
+// newFleetAgent wires the Fleet client: it restarts osqueryd after a flag
+// change and hands the server's update channels to the updater.
+func newFleetAgent(cfg *agentConfig, log zerolog.Logger, store *status.Store, osq fleet.Restarter, channels fleet.ChannelSetter, osquerydPath func() (string, error)) (*fleet.Agent, error) {
+	client, err := fleet.NewHTTPClient(fleet.HTTPConfig{
+		CertificateFile: cfg.FleetCertificate,
+		Insecure:        cfg.Insecure,
+		Proxy:           cfg.FleetProxy,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fc := fleet.Config{
+		Layout:       cfg.Layout,
+		URL:          cfg.FleetURL,
+		EnrollSecret: cfg.EnrollSecret,
+		HTTPClient:   client,
+		Version:      version,
+		OsquerydPath: func() string {
+			p, err := osquerydPath()
+			if err != nil {
+				return ""
+			}
+			return p
+		},
+		Restarter:          osq,
+		Status:             store,
+		Logger:             log,
+		ScriptsEnabled:     cfg.EnableScripts,
+		ConfigInterval:     cfg.ConfigInterval,
+		TokenCheckInterval: cfg.TokenCheck,
+	}
+	if channels != nil {
+		fc.ChannelSetter = channels
+	}
+	return fleet.New(fc)
 }

@@ -51,8 +51,12 @@ func NewProcess(cfg RunnerConfig) (*supervisor.Process, error) {
 			return supervisor.Spec{Path: path, Args: args, Env: env, Dir: layout.Root}, nil
 		},
 		BeforeStart: func(ctx context.Context) error {
-			if err := EnsureFlagfile(layout.OsqueryFlags()); err != nil {
-				return err
+			// osqueryd refuses a missing --flagfile and warns about a
+			// missing autoload list: both start out empty.
+			for _, f := range []string{layout.OsqueryFlags(), layout.ExtensionsAutoload()} {
+				if err := EnsureFile(f); err != nil {
+					return err
+				}
 			}
 			return KillStale(ctx, layout.OsqueryPID(), log)
 		},
@@ -81,15 +85,14 @@ func ChildEnv(parent []string, enrollSecret string) []string {
 	return env
 }
 
-// EnsureFlagfile creates an empty, user-editable flagfile when missing:
-// osqueryd refuses to start when --flagfile names a missing file.
-func EnsureFlagfile(path string) error {
+// EnsureFile creates an empty file (0644, user-editable) when missing.
+func EnsureFile(path string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("create osquery flagfile %s: %w", path, err)
+		return fmt.Errorf("create %s: %w", path, err)
 	}
 	return f.Close()
 }

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/status"
+)
+
+// TestFleetEndToEnd runs the real orbit binary, the stand-in osqueryd and
+// the Fleet test server over HTTPS on 127.0.0.1, and walks the whole chain:
+// orbit enrolls; osqueryd, started with orbit's flags, enrolls through the
+// osquery TLS API and answers a distributed query; a flag change on the
+// server restarts osqueryd alone; the device token rotates.
+func TestFleetEndToEnd(t *testing.T) {
+	t.Parallel()
+	const secret = "e2e-enroll-secret-3f9a"
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 1, "config_refresh": 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	root := filepath.Join(t.TempDir(), "orbit")
+	p := startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=" + secret},
+		"--fleet-url="+srv.URL(), "--fleet-certificate="+srv.CACertFile(),
+		"--config-interval=1s", "--device-token-check-interval=200ms", "--debug")
+
+	// 1. orbit enrolls.
+	var host fleettest.OrbitHost
+	eventually(t, "orbit enrolled", func() bool {
+		hs := srv.OrbitHosts()
+		if len(hs) == 1 {
+			host = hs[0]
+			return true
+		}
+		return false
+	})
+	if host.HardwareUUID == "" || host.Hostname == "" || host.Platform == "" {
+		t.Fatalf("enroll facts incomplete: %+v", host)
+	}
+	nodeKey, err := os.ReadFile(filepath.Join(root, "secret-orbit-node-key.txt"))
+	if err != nil || strings.TrimSpace(string(nodeKey)) != host.OrbitNodeKey {
+		t.Fatalf("node key file %q (%v) does not match the server's", nodeKey, err)
+	}
+
+	// 2. osqueryd enrolls over the osquery TLS API and answers a query.
+	eventually(t, "osqueryd enrolled", func() bool { return len(srv.OsqueryHosts()) == 1 })
+	srv.AddDistributedQuery("fleet_e2e_uuid", "select uuid from system_info")
+	var res []fleettest.DistributedResult
+	eventually(t, "distributed query answered", func() bool {
+		res = srv.DistributedResults("fleet_e2e_uuid")
+		return len(res) > 0
+	})
+	if res[0].Status != 0 || len(res[0].Rows) != 1 || !strings.EqualFold(res[0].Rows[0]["uuid"], host.HardwareUUID) {
+		t.Fatalf("distributed result %+v, want the host's uuid %s", res[0], host.HardwareUUID)
+	}
+
+	// 3. A flag change on the server restarts osqueryd alone, with the new
+	// flagfile.
+	eventually(t, "startup flags applied", func() bool {
+		b, _ := os.ReadFile(filepath.Join(root, "osquery.flags"))
+		return strings.Contains(string(b), "--distributed_interval=1")
+	})
+	before := waitOsquerydRunning(t, root, 0)
+	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 2, "config_refresh": 1, "verbose": true}); err != nil {
+		t.Fatal(err)
+	}
+	after := waitOsquerydRunning(t, root, before)
+	flags, _ := os.ReadFile(filepath.Join(root, "osquery.flags"))
+	if got, want := string(flags), "--config_refresh=1\n--distributed_interval=2\n--verbose=true\n"; got != want {
+		t.Fatalf("osquery.flags = %q, want %q", got, want)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", after))
+	if !bytes.Contains(cmdline, []byte("--flagfile="+filepath.Join(root, "osquery.flags"))) {
+		t.Fatalf("new osqueryd not started with the flagfile: %q", cmdline)
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("orbit exited on a flag change:\n%s", p.log.String())
+	default:
+	}
+	if n := len(srv.OrbitHosts()); n != 1 {
+		t.Fatalf("%d orbit hosts after the flag change, want 1", n)
+	}
+
+	// 4. The device token rotates once it is an hour old: the new token is
+	// registered with the server, then written to the identifier file.
+	idFile := filepath.Join(root, "identifier")
+	var oldToken string
+	eventually(t, "device token registered", func() bool {
+		b, err := os.ReadFile(idFile)
+		oldToken = strings.TrimSpace(string(b))
+		return err == nil && oldToken != "" && srv.DeviceTokens()[oldToken] != ""
+	})
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(idFile, old, old); err != nil {
+		t.Fatal(err)
+	}
+	var newToken string
+	eventually(t, "device token rotated", func() bool {
+		b, _ := os.ReadFile(idFile)
+		newToken = strings.TrimSpace(string(b))
+		return newToken != "" && newToken != oldToken
+	})
+	if srv.DeviceTokens()[newToken] == "" {
+		t.Fatalf("rotated token was written before the server knew it")
+	}
+	eventually(t, "status shows the new My device URL", func() bool {
+		snap, err := status.Read(filepath.Join(root, "state.json"))
+		return err == nil && snap.Fleet != nil && snap.Fleet.MyDeviceURL == srv.URL()+"/device/"+newToken
+	})
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 30*time.Second)
+	log := p.log.String()
+	for _, s := range []string{secret, host.OrbitNodeKey, oldToken, newToken} {
+		if strings.Contains(log, s) {
+			t.Fatalf("a secret appears in orbit's log (%.6s...)", s)
+		}
+	}
+}
