@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -103,7 +102,7 @@ func TestStatusCommand(t *testing.T) {
 			t.Fatalf("status output lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(out, " "+strconv.Itoa(pid)+" ") {
+	if !strings.Contains(out, " "+itoa(pid)+" ") {
 		t.Fatalf("status output lacks osqueryd pid %d:\n%s", pid, out)
 	}
 	p.cmd.Process.Signal(os.Interrupt)

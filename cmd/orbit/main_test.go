@@ -31,6 +31,18 @@ func osquerydBin(t *testing.T) string {
 	return testbin.Build(t, "./testdata/osqueryd", "osqueryd", "")
 }
 
+// testbinOsqueryd builds the stand-in osqueryd reporting version.
+func testbinOsqueryd(t *testing.T, version string) string {
+	return testbin.Build(t, "./testdata/osqueryd", "osqueryd", "-X main.version="+version)
+}
+
+// testbinOrbit builds orbit reporting version.
+func testbinOrbit(t *testing.T, version string) string {
+	return testbin.Build(t, "./cmd/orbit", "orbit", "-X main.version="+version)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
 // syncBuffer collects a child's output while it runs.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -61,7 +73,18 @@ type orbitProc struct {
 // updates off, plus any extra args and env.
 func startOrbit(t *testing.T, root string, env []string, args ...string) *orbitProc {
 	t.Helper()
-	all := append([]string{"--root-dir=" + root, "--disable-updates", "--osqueryd-path=" + osquerydBin(t), "--stop-grace=2s"}, args...)
+	return startOrbitArgs(t, env, append([]string{"--root-dir=" + root, "--disable-updates", "--osqueryd-path=" + osquerydBin(t), "--stop-grace=2s"}, args...)...)
+}
+
+// startOrbitArgs runs the orbit binary with exactly these arguments.
+func startOrbitArgs(t *testing.T, env []string, all ...string) *orbitProc {
+	t.Helper()
+	var root string
+	for _, a := range all {
+		if v, ok := strings.CutPrefix(a, "--root-dir="); ok {
+			root = v
+		}
+	}
 	cmd := exec.Command(orbitBin(t), all...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &orbitProc{cmd: cmd, log: &syncBuffer{}, root: root, done: make(chan struct{})}
@@ -95,7 +118,12 @@ func (p *orbitProc) wait(t *testing.T, timeout time.Duration) error {
 // the machine is shared, and it is a failure bound, not a speed target.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	eventuallyWithin(t, 20*time.Second, what, cond)
+}
+
+func eventuallyWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return

@@ -17,6 +17,7 @@ import (
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
+	"github.com/orbitagent/orbit/updater"
 )
 
 // exitBadInput is the exit code for refused flags, distinct from runtime
@@ -81,13 +82,38 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		log.Error().Err(err).Msg("cannot write state file; orbit status will be stale")
 	}
 
+	// A new orbit counts its boots until it proves healthy; one that keeps
+	// failing is swapped back for the previous version here.
+	if !cfg.DisableUpdates {
+		boot, err := updater.CheckBoot(layout, 0, log)
+		if err != nil {
+			log.Error().Err(err).Msg("self-update boot check failed")
+		}
+		if boot.RolledBack {
+			lock.Release()
+			return reexec(boot.ExecPath)
+		}
+	}
+
+	procs := processes{}
+	self := newSelfUpdate()
+	var upd *updater.Updater
+	if !cfg.DisableUpdates {
+		upd, err = newUpdater(cfg, log, store, procs, self)
+		if err != nil {
+			return cli.Exit(err.Error(), exitBadInput)
+		}
+	}
 	osquerydPath := func() (string, error) {
-		if cfg.OsquerydPath != "" {
+		switch {
+		case cfg.OsquerydPath != "":
 			return cfg.OsquerydPath, nil
+		case upd != nil:
+			return upd.ExecPath("osqueryd")
 		}
 		p := managedOsquerydPath(cfg)
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("osqueryd is not installed yet at %s (the updater installs it, or pass --osqueryd-path): %w", p, err)
+			return "", fmt.Errorf("osqueryd is not installed at %s (pass --osqueryd-path or enable updates): %w", p, err)
 		}
 		return p, nil
 	}
@@ -115,10 +141,20 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	if handleSignals {
 		group.Add("signals", supervisor.SignalActor(log))
 	}
+	procs["osqueryd"] = proc
 	group.Add("osqueryd", proc)
+	var channels fleet.ChannelSetter
+	if upd != nil {
+		group.Add("updater", upd)
+		group.Add("self-update", self)
+		channels = upd
+	}
+	if cfg.FleetDesktop {
+		log.Warn().Msg("--fleet-desktop: the tray app is not part of this build yet; running without it")
+	}
 
 	if cfg.FleetURL != "" {
-		agent, err := newFleetAgent(cfg, log, store, proc, nil, osquerydPath)
+		agent, err := newFleetAgent(cfg, log, store, proc, channels, osquerydPath)
 		if err != nil {
 			return cli.Exit(err.Error(), exitBadInput)
 		}
@@ -128,6 +164,12 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	err = group.Run(ctx)
 	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = "stopped"; c.PID = 0 })
 	log.Info().Msg("orbit stopped")
+	if self.path != "" {
+		log.Info().Str("path", self.path).Msg("starting the updated orbit")
+		closeLog.Close()
+		lock.Release()
+		return reexec(self.path)
+	}
 	if err == nil || errors.Is(err, supervisor.ErrShutdown) || errors.Is(err, context.Canceled) {
 		return nil
 	}
