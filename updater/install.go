@@ -1,0 +1,294 @@
+package updater
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orbitagent/orbit/status"
+)
+
+// install downloads, verifies, exec-checks and moves a target into bin/,
+// then commits it to the state. Any error leaves the old version in place.
+func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti targetInfo, old *installed, consistent bool) (*installed, error) {
+	platform := u.platform(c)
+	binDir := u.cfg.Layout.BinDir(c.Name, platform, c.Channel)
+	staged, err := u.download(ctx, stats, u.cfg.Layout.Staging(), ti, consistent)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(staged) // no-op once moved
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w (check disk space and permissions)", binDir, err)
+	}
+	rec := &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Version: ti.Version, Hash: ti.Hash, Length: ti.Length}
+	if isArchive(c.FileName) {
+		if err := u.installArchive(ctx, c, ti, staged, binDir, rec); err != nil {
+			return nil, err
+		}
+		if old != nil {
+			p := *old
+			p.Previous = nil
+			rec.Previous = &p
+		}
+		if err := u.commitInstall(c, rec); err != nil {
+			os.RemoveAll(rec.Dir)
+			return nil, err
+		}
+		u.cleanArchives(binDir, c, rec)
+		return rec, nil
+	}
+
+	// The file was verified against the signed hashes, so running it for the
+	// exec check runs only signed code.
+	if out, err := u.execCheck(ctx, c, staged); err != nil {
+		return nil, fmt.Errorf("exec check of %s %s failed: %w (output: %q)", ti.Name, ti.Version, err, out)
+	}
+	dst := filepath.Join(binDir, c.FileName)
+	kept, err := replaceFile(staged, dst)
+	if err != nil {
+		return nil, err
+	}
+	rec.Path = dst
+	switch {
+	case old != nil && old.Path == dst && kept:
+		p := *old
+		p.Path, p.Previous = dst+".previous", nil
+		rec.Previous = &p
+	case old != nil && old.Path != dst:
+		p := *old
+		p.Previous = nil
+		rec.Previous = &p
+	case kept:
+		rec.Previous = &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Path: dst + ".previous"}
+	}
+	if err := u.commitInstall(c, rec); err != nil {
+		// The new file is in place but not recorded; put the old one back so
+		// state and disk agree.
+		if kept {
+			_ = restoreFile(dst+".previous", dst)
+		}
+		return nil, err
+	}
+	return rec, nil
+}
+
+// installArchive extracts a verified archive into a new directory next to
+// the installed ones and exec-checks the executable inside.
+func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo, staged, binDir string, rec *installed) error {
+	tmp, err := os.MkdirTemp(binDir, ".extract-*")
+	if err != nil {
+		return fmt.Errorf("create extraction directory in %s: %w (check disk space and permissions)", binDir, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if !isWindows {
+		_ = os.Chmod(tmp, 0o755)
+	}
+	if err := extractTarGz(staged, tmp); err != nil {
+		return fmt.Errorf("extract %s: %w", ti.Name, err)
+	}
+	exe, err := safeJoin(tmp, c.ExecInArchive)
+	if err != nil {
+		return fmt.Errorf("executable path of %s: %w", c.Name, err)
+	}
+	if st, err := os.Stat(exe); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("archive %s has no executable at %s: check the component's archive layout", ti.Name, c.ExecInArchive)
+	}
+	if out, err := u.execCheck(ctx, c, exe); err != nil {
+		return fmt.Errorf("exec check of %s %s failed: %w (output: %q)", ti.Name, ti.Version, err, out)
+	}
+	_, hexHash, _ := strings.Cut(ti.Hash, ":")
+	final := filepath.Join(binDir, archiveBase(c.FileName)+"."+hexHash[:12])
+	if err := os.RemoveAll(final); err != nil {
+		return fmt.Errorf("remove stale %s: %w", final, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("move %s into place: %w", final, err)
+	}
+	syncDir(binDir)
+	ok = true
+	rec.Dir = final
+	rec.Path = filepath.Join(final, filepath.FromSlash(c.ExecInArchive))
+	return nil
+}
+
+func archiveBase(fileName string) string { return strings.TrimSuffix(fileName, ".tar.gz") }
+
+// cleanArchives removes extracted directories that are neither the current
+// nor the previous install, and leftovers of interrupted extractions.
+func (u *Updater) cleanArchives(binDir string, c Component, rec *installed) {
+	keep := map[string]bool{rec.Dir: true}
+	if rec.Previous != nil && rec.Previous.Dir != "" {
+		keep[rec.Previous.Dir] = true
+	}
+	entries, err := os.ReadDir(binDir)
+	if err != nil {
+		return
+	}
+	prefix := archiveBase(c.FileName) + "."
+	for _, e := range entries {
+		p := filepath.Join(binDir, e.Name())
+		if !e.IsDir() || keep[p] {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), prefix) || strings.HasPrefix(e.Name(), ".extract-") {
+			if err := os.RemoveAll(p); err != nil {
+				u.log.Warn().Err(err).Str("path", p).Msg("cannot remove old version")
+			}
+		}
+	}
+}
+
+// limitedBuffer keeps the first bytes of a command's output.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		if len(p) > room {
+			b.Buffer.Write(p[:room])
+		} else {
+			b.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// execCheck runs the binary's version command with a timeout: a binary
+// that cannot even print its version is never installed.
+func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (string, error) {
+	args := c.VersionArgs
+	if args == nil {
+		args = []string{"--version"}
+		if c.Name == "orbit" {
+			args = []string{"version"}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.ExecTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		cmd := exec.CommandContext(ctx, exe, args...)
+		cmd.Dir = filepath.Dir(exe)
+		cmd.WaitDelay = 2 * time.Second
+		out := &limitedBuffer{max: 4096}
+		cmd.Stdout, cmd.Stderr = out, out
+		err := cmd.Run()
+		// A process forked elsewhere in orbit while the file was still open
+		// for writing holds that descriptor until it execs: the kernel says
+		// "text file busy" for a moment (golang.org/issue/22315).
+		if errors.Is(err, syscall.ETXTBSY) && attempt < 20 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+		}
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", u.cfg.ExecTimeout)
+		}
+		return strings.TrimSpace(out.String()), err
+	}
+}
+
+// evaluateWatchesLocked rolls back components that crash-loop within the
+// window after their install; caller holds checkMu.
+func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
+	now := u.cfg.Clock.Now()
+	u.stMu.Lock()
+	type item struct {
+		name string
+		w    watch
+	}
+	var items []item
+	for name, w := range u.st.Watches {
+		items = append(items, item{name, *w})
+	}
+	u.stMu.Unlock()
+	for _, it := range items {
+		if now.Sub(it.w.Since) >= u.cfg.RollbackWindow {
+			u.commit(func(s *state) { delete(s.Watches, it.name) })
+			u.log.Info().Str("component", it.name).Msg("new version stayed healthy through the rollback window")
+			continue
+		}
+		if u.cfg.Health == nil || !u.cfg.Health.CrashLooping(it.name) {
+			continue
+		}
+		if err := u.rollbackLocked(it.name, "crash-looping after update"); err != nil {
+			u.log.Error().Err(err).Str("component", it.name).Msg("rollback failed")
+			continue
+		}
+		res.RolledBack = append(res.RolledBack, it.name)
+	}
+}
+
+// restorePrevious puts rec.Previous back in place and returns its record.
+func restorePrevious(rec *installed) (*installed, error) {
+	if rec == nil || rec.Previous == nil {
+		return nil, errors.New("no previous version is kept")
+	}
+	restored := *rec.Previous
+	restored.Previous = nil
+	if rec.Dir == "" && restored.Dir == "" && restored.Path == rec.Path+".previous" {
+		if err := restoreFile(restored.Path, rec.Path); err != nil {
+			return nil, err
+		}
+		restored.Path = rec.Path
+	} else if !exists(restored.Path) {
+		return nil, fmt.Errorf("previous version %s is gone", restored.Path)
+	}
+	return &restored, nil
+}
+
+// rollbackLocked puts the previous version of a component back, restarts
+// it and rests the bad target hash for 24 h.
+func (u *Updater) rollbackLocked(name, reason string) error {
+	now := u.cfg.Clock.Now()
+	u.stMu.Lock()
+	rec := u.st.Components[name]
+	u.stMu.Unlock()
+	restored, err := restorePrevious(rec)
+	if err != nil {
+		u.commit(func(s *state) { delete(s.Watches, name) })
+		return fmt.Errorf("roll back %s: %w", name, err)
+	}
+	if name == "orbit" {
+		if err := pointStable(StableOrbitPath(u.cfg.Layout), restored.Path); err != nil {
+			return err
+		}
+	}
+	u.stMu.Lock()
+	u.st.fail(rec.Target, rec.Hash, reason, now, true)
+	u.st.Components[name] = restored
+	delete(u.st.Watches, name)
+	err = u.st.save(u.cfg.Layout)
+	u.stMu.Unlock()
+	if err != nil {
+		return err
+	}
+	u.log.Warn().Str("component", name).Str("bad_version", rec.Version).Str("bad_hash", rec.Hash).
+		Str("version", restored.Version).Str("reason", reason).Msg("rolled back to previous version")
+	u.event(status.UpdateEvent{Component: name, Action: "rolled_back", Version: rec.Version, Hash: rec.Hash, Message: reason})
+	if u.cfg.Status != nil {
+		_ = u.cfg.Status.UpdateComponent(name, func(sc *status.Component) {
+			sc.Version, sc.Channel, sc.Path = restored.Version, restored.Channel, restored.Path
+		})
+	}
+	if name != "orbit" && u.cfg.Restarter != nil {
+		u.cfg.Restarter.Restart(name)
+	}
+	return nil
+}

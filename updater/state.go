@@ -1,0 +1,144 @@
+package updater
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/orbitagent/orbit/rootdir"
+)
+
+const (
+	stateFileName = "updater-state.json"
+	// maxTries failures of one target hash put it on a cooldown.
+	maxTries = 3
+	cooldown = 24 * time.Hour
+)
+
+// installed is one installed target.
+type installed struct {
+	Target   string `json:"target"`
+	Channel  string `json:"channel"`
+	Platform string `json:"platform"`
+	// Path is the executable to run (inside the extracted directory for archives).
+	Path    string `json:"path"`
+	Dir     string `json:"dir,omitempty"` // extracted directory, archives only
+	Version string `json:"version,omitempty"`
+	Hash    string `json:"hash"` // "<alg>:<hex>"
+	Length  int64  `json:"length"`
+	// Previous is what this install replaced, kept for rollback.
+	Previous *installed `json:"previous,omitempty"`
+}
+
+type failure struct {
+	Target string    `json:"target"`
+	Count  int       `json:"count"`
+	Last   time.Time `json:"last"`
+	Until  time.Time `json:"until,omitzero"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+type watch struct {
+	Since time.Time `json:"since"`
+	Hash  string    `json:"hash"`
+}
+
+// selfUpdate is the pending marker of an orbit self-update.
+type selfUpdate struct {
+	Hash    string    `json:"hash"`
+	Version string    `json:"version,omitempty"`
+	Since   time.Time `json:"since"`
+	Boots   int       `json:"boots"`
+}
+
+type state struct {
+	Components map[string]*installed `json:"components"`
+	// Failures is keyed by target hash.
+	Failures   map[string]*failure `json:"failures"`
+	Watches    map[string]*watch   `json:"watches"`
+	SelfUpdate *selfUpdate         `json:"self_update,omitempty"`
+}
+
+func statePath(l rootdir.Layout) string { return filepath.Join(l.TUF(), stateFileName) }
+
+func newState() *state {
+	return &state{
+		Components: map[string]*installed{},
+		Failures:   map[string]*failure{},
+		Watches:    map[string]*watch{},
+	}
+}
+
+// loadState reads the state file; a missing file is an empty state. A corrupt
+// file is reported so the caller can start over rather than stop the agent.
+func loadState(l rootdir.Layout) (*state, error) {
+	s := newState()
+	data, err := os.ReadFile(statePath(l))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read updater state: %w", err)
+	}
+	if err := json.Unmarshal(data, s); err != nil {
+		return newState(), fmt.Errorf("updater state %s is corrupt, starting over: %w", statePath(l), err)
+	}
+	if s.Components == nil {
+		s.Components = map[string]*installed{}
+	}
+	if s.Failures == nil {
+		s.Failures = map[string]*failure{}
+	}
+	if s.Watches == nil {
+		s.Watches = map[string]*watch{}
+	}
+	return s, nil
+}
+
+func (s *state) save(l rootdir.Layout) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode updater state: %w", err)
+	}
+	if err := os.MkdirAll(l.TUF(), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w (check that the disk is writable)", l.TUF(), err)
+	}
+	if err := rootdir.WriteFileAtomic(statePath(l), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write updater state: %w", err)
+	}
+	return nil
+}
+
+// blocked reports whether hash is resting after repeated failures.
+func (s *state) blocked(hash string, now time.Time) (bool, time.Time) {
+	f := s.Failures[hash]
+	if f == nil || f.Until.IsZero() {
+		return false, time.Time{}
+	}
+	if now.Before(f.Until) {
+		return true, f.Until
+	}
+	// Cooldown over: the target gets a fresh set of tries.
+	delete(s.Failures, hash)
+	return false, time.Time{}
+}
+
+// fail counts a failure of hash; bad puts it on cooldown at once (a release
+// that was rolled back is not retried 3 more times).
+func (s *state) fail(target, hash, reason string, now time.Time, bad bool) *failure {
+	f := s.Failures[hash]
+	if f == nil {
+		f = &failure{Target: target}
+		s.Failures[hash] = f
+	}
+	f.Count++
+	f.Last = now
+	f.Reason = reason
+	if bad || f.Count >= maxTries {
+		f.Until = now.Add(cooldown)
+	}
+	return f
+}

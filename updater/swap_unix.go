@@ -1,0 +1,94 @@
+//go:build !windows
+
+package updater
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// replaceFile moves the verified file src over dst atomically, keeping the
+// file dst held as dst+".previous" (a hard link to the old inode, so dst is
+// never missing). src must be on the same filesystem as dst, or it is copied
+// next to dst first.
+func replaceFile(src, dst string) (keptPrevious bool, err error) {
+	dir := filepath.Dir(dst)
+	if _, err := os.Lstat(dst); err == nil {
+		prev := dst + ".previous"
+		tmp := dst + ".previous.tmp"
+		_ = os.Remove(tmp)
+		if err := os.Link(dst, tmp); err != nil {
+			if err := copyFile(dst, tmp); err != nil {
+				return false, fmt.Errorf("keep previous version of %s: %w (check disk space)", dst, err)
+			}
+		}
+		if err := os.Rename(tmp, prev); err != nil {
+			return false, fmt.Errorf("keep previous version of %s: %w", dst, err)
+		}
+		keptPrevious = true
+	}
+	if err := os.Rename(src, dst); err != nil {
+		if !errors.Is(err, syscall.EXDEV) {
+			return keptPrevious, fmt.Errorf("move new version into %s: %w", dst, err)
+		}
+		tmp := filepath.Join(dir, "."+filepath.Base(dst)+".new")
+		if err := copyFile(src, tmp); err != nil {
+			os.Remove(tmp)
+			return keptPrevious, fmt.Errorf("copy new version next to %s: %w (check disk space)", dst, err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			return keptPrevious, fmt.Errorf("move new version into %s: %w", dst, err)
+		}
+		os.Remove(src)
+	}
+	syncDir(dir)
+	return keptPrevious, nil
+}
+
+// restoreFile puts src (a kept previous version) back at dst atomically.
+func restoreFile(src, dst string) error {
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("restore %s from %s: %w", dst, src, err)
+	}
+	syncDir(filepath.Dir(dst))
+	return nil
+}
+
+// pointStable makes link a relative symlink to target, swapped atomically.
+func pointStable(link, target string) error {
+	rel, err := filepath.Rel(filepath.Dir(link), target)
+	if err != nil {
+		rel = target
+	}
+	if cur, err := os.Readlink(link); err == nil && cur == rel {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(link), err)
+	}
+	tmp := link + ".tmp-link"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(rel, tmp); err != nil {
+		return fmt.Errorf("create link %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("point %s at %s: %w", link, target, err)
+	}
+	syncDir(filepath.Dir(link))
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// stableOrbitName is the file name of the service's stable orbit path.
+const stableOrbitName = "orbit"

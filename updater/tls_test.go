@@ -1,0 +1,114 @@
+//go:build !windows
+
+package updater
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestUpdateOverTLSWithCABundle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.repo.addTarget(osqTarget, script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	srv := httptest.NewTLSServer(http.FileServer(http.Dir(e.repo.dir)))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(t.TempDir(), "junk.pem")
+	os.WriteFile(notPEM, []byte("junk"), 0o644)
+
+	cases := []struct {
+		name    string
+		opts    HTTPOptions
+		ok      bool
+		errHas  string
+		newFail bool
+	}{
+		{"trusted CA bundle", HTTPOptions{CAFile: ca}, true, "", false},
+		{"system roots only", HTTPOptions{}, false, "certificate", false},
+		{"missing bundle", HTTPOptions{CAFile: ca + ".nope"}, false, "update-tls-certificate", true},
+		{"not PEM", HTTPOptions{CAFile: notPEM}, false, "no PEM certificate", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			client, err := NewHTTPClient(c.opts)
+			if c.newFail {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("NewHTTPClient err = %v, want %q", err, c.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := e.config(osqComp)
+			cfg.Layout.Root = t.TempDir()
+			cfg.UpdateURL = srv.URL
+			cfg.HTTPClient = client
+			u, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := u.Check(context.Background())
+			if c.ok {
+				if err != nil || !slices.Equal(res.Installed, []string{"osqueryd"}) {
+					t.Fatalf("%+v %v", res, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.errHas) {
+				t.Fatalf("check err = %v, want %q", err, c.errHas)
+			}
+		})
+	}
+	if http.DefaultClient.Transport != nil {
+		t.Fatal("the global HTTP client was modified")
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t, false)
+	base := Config{Layout: rootdirAt(t), UpdateURL: "http://127.0.0.1:1", RootJSON: r.bundled, Components: []Component{osqComp}}
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		errHas string
+	}{
+		{"no root dir", func(c *Config) { c.Layout.Root = "" }, "root directory"},
+		{"no URL", func(c *Config) { c.UpdateURL = "" }, "update URL"},
+		{"bad scheme", func(c *Config) { c.UpdateURL = "ftp://x" }, "http"},
+		{"bad root", func(c *Config) { c.RootJSON = []byte("{}") }, "root.json"},
+		{"archive without exec", func(c *Config) {
+			c.Components = []Component{{Name: "desktop", Channel: "stable", FileName: "desktop.tar.gz"}}
+		}, "executable"},
+		{"slash in channel", func(c *Config) {
+			c.Components = []Component{{Name: "osqueryd", Channel: "../x", FileName: "osqueryd"}}
+		}, "slashes"},
+		{"twice", func(c *Config) { c.Components = []Component{osqComp, osqComp} }, "twice"},
+		{"dot dot channel", func(c *Config) {
+			c.Components = []Component{{Name: "osqueryd", Channel: "..", FileName: "osqueryd"}}
+		}, "slashes"},
+	}
+	for _, c := range cases {
+		cfg := base
+		c.mutate(&cfg)
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), c.errHas) {
+			t.Fatalf("%s: err = %v, want %q", c.name, err, c.errHas)
+		}
+	}
+	if _, err := New(base); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+}

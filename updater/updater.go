@@ -1,0 +1,677 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
+	tufupdater "github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/status"
+)
+
+// Component is one updatable program. The TUF target is
+// <Name>/<Platform>/<Channel>/<FileName>.
+type Component struct {
+	Name    string // "orbit", "osqueryd", "desktop"
+	Channel string // "stable", "edge" or a pinned version
+	// FileName is the target's file name: "osqueryd", "orbit.exe",
+	// "osqueryd.app.tar.gz", "desktop.tar.gz".
+	FileName string
+	// ExecInArchive is the executable's slash path inside a .tar.gz target,
+	// e.g. "osquery.app/Contents/MacOS/osqueryd".
+	ExecInArchive string
+	// Platform overrides Config.Platform (macOS osqueryd is "macos-app").
+	Platform string
+	// VersionArgs is the exec check; nil means ["version"] for orbit and
+	// ["--version"] otherwise.
+	VersionArgs []string
+}
+
+// Restarter restarts one supervised component after its binary changed.
+type Restarter interface{ Restart(component string) }
+
+// Health tells whether a component keeps crashing since it was last started.
+type Health interface{ CrashLooping(component string) bool }
+
+// ErrNotInstalled means a component has no installed binary yet.
+var ErrNotInstalled = errors.New("not installed yet")
+
+// Config configures New. Zero durations take the defaults in brackets.
+type Config struct {
+	Layout    rootdir.Layout
+	UpdateURL string // repository base; metadata at /, targets under /targets/
+	// RootJSON is the bundled trusted root (see ParseRoots).
+	RootJSON   []byte
+	Platform   string // [DefaultPlatform()]
+	Components []Component
+
+	Interval         time.Duration // between checks [15m]
+	MaxSplay         time.Duration // cap of the first check's random delay [10m]
+	RollbackWindow   time.Duration // watch after an install [10m]
+	HealthInterval   time.Duration // how often Health is asked in the window [10s]
+	SelfHealthyAfter time.Duration // a new orbit is healthy after running this long [1m]
+	MaxSelfBoots     int           // boots of a new orbit before CheckBoot rolls it back [3]
+	MetadataTimeout  time.Duration // whole metadata refresh [2m]
+	DownloadTimeout  time.Duration // one target download [30m]
+	ExecTimeout      time.Duration // exec check [20s]
+
+	HTTPClient *http.Client // [NewHTTPClient(HTTPOptions{})]
+	Clock      Clock        // [real time]
+	Rand       *rand.Rand   // splay [random]
+
+	Restarter Restarter
+	Health    Health
+	// SelfUpdated is called once orbit itself was replaced, with the stable
+	// path to exec. It must only signal (e.g. cancel the run group) and
+	// return: it runs on Run's goroutine.
+	SelfUpdated func(path string)
+	Status      *status.Store
+	Logger      zerolog.Logger
+}
+
+// Updater keeps the configured components current.
+type Updater struct {
+	cfg Config
+	log zerolog.Logger
+
+	// checkMu serializes checks, rollbacks and MarkHealthy; stMu guards st
+	// for quick readers such as ExecPath while a download is running.
+	checkMu sync.Mutex
+	stMu    sync.Mutex
+	st      *state
+	// selfUpdating stops further checks once orbit handed over to its new binary.
+	selfUpdating bool
+
+	chMu     sync.Mutex
+	channels map[string]string
+	wake     chan struct{}
+}
+
+// CheckResult says what one check did.
+type CheckResult struct {
+	Installed   []string         // components installed or replaced
+	Unchanged   []string         // already current
+	Missing     []string         // no target for this platform and channel
+	Resting     []string         // target on cooldown after failures
+	Failed      map[string]error // install failures
+	RolledBack  []string
+	SelfUpdated bool
+	Requests    int64 // HTTP requests made
+	Bytes       int64 // response body bytes read
+}
+
+// New validates cfg, loads the updater state and adopts binaries already in
+// bin/ (bundled by the package) so they run without any network.
+func New(cfg Config) (*Updater, error) {
+	if cfg.Layout.Root == "" {
+		return nil, errors.New("updater: root directory is empty: pass --root-dir")
+	}
+	if cfg.UpdateURL == "" {
+		return nil, errors.New("updater: update URL is empty: pass --update-url")
+	}
+	if !strings.HasPrefix(cfg.UpdateURL, "http://") && !strings.HasPrefix(cfg.UpdateURL, "https://") {
+		return nil, fmt.Errorf("updater: update URL %q must start with http:// or https://", cfg.UpdateURL)
+	}
+	if _, err := rootVersion(cfg.RootJSON); err != nil {
+		return nil, fmt.Errorf("updater: %w", err)
+	}
+	if cfg.Platform == "" {
+		cfg.Platform = DefaultPlatform()
+	}
+	seen := map[string]bool{}
+	for _, c := range cfg.Components {
+		if c.Name == "" || c.Channel == "" || c.FileName == "" {
+			return nil, fmt.Errorf("updater: component %+v needs a name, a channel and a file name", c)
+		}
+		if strings.ContainsAny(c.Name+c.Channel+c.FileName+c.Platform, `/\`) || badSegment(c.Name, c.Channel, c.FileName, c.Platform) {
+			return nil, fmt.Errorf("updater: component %q: name, channel, platform and file name must not contain slashes or be . or ..", c.Name)
+		}
+		if isArchive(c.FileName) && c.ExecInArchive == "" {
+			return nil, fmt.Errorf("updater: component %q is an archive: set the executable's path inside it", c.Name)
+		}
+		if seen[c.Name] {
+			return nil, fmt.Errorf("updater: component %q is configured twice", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	setDefault(&cfg.Interval, 15*time.Minute)
+	setDefault(&cfg.MaxSplay, 10*time.Minute)
+	setDefault(&cfg.RollbackWindow, 10*time.Minute)
+	setDefault(&cfg.HealthInterval, 10*time.Second)
+	setDefault(&cfg.SelfHealthyAfter, time.Minute)
+	setDefault(&cfg.MetadataTimeout, 2*time.Minute)
+	setDefault(&cfg.DownloadTimeout, 30*time.Minute)
+	setDefault(&cfg.ExecTimeout, 20*time.Second)
+	if cfg.MaxSelfBoots <= 0 {
+		cfg.MaxSelfBoots = 3
+	}
+	if cfg.HTTPClient == nil {
+		c, err := NewHTTPClient(HTTPOptions{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTPClient = c
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if err := os.MkdirAll(cfg.Layout.TUF(), 0o700); err != nil {
+		return nil, fmt.Errorf("updater: create %s: %w (check that orbit runs as root)", cfg.Layout.TUF(), err)
+	}
+	u := &Updater{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("actor", "updater").Logger(),
+		channels: map[string]string{},
+		wake:     make(chan struct{}, 1),
+	}
+	st, err := loadState(cfg.Layout)
+	if err != nil {
+		u.log.Warn().Err(err).Msg("updater state unreadable, starting over")
+	}
+	u.st = st
+	u.cleanStaging()
+	u.recoverAndSeed()
+	return u, nil
+}
+
+// cleanStaging removes downloads left by a run that was killed mid-way; only
+// one orbit runs per root, so none of them is in progress.
+func (u *Updater) cleanStaging() {
+	ents, err := os.ReadDir(u.cfg.Layout.Staging())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".download-") {
+			_ = os.Remove(filepath.Join(u.cfg.Layout.Staging(), e.Name()))
+		}
+	}
+}
+
+// badSegment refuses "." and ".." as a path segment of a target name.
+func badSegment(parts ...string) bool {
+	for _, p := range parts {
+		if p == "." || p == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+// recoverAndSeed repairs a replace interrupted on Windows (file missing,
+// previous present) and adopts files already in bin/ as installed.
+func (u *Updater) recoverAndSeed() {
+	u.stMu.Lock()
+	defer u.stMu.Unlock()
+	changed := false
+	for _, c := range u.cfg.Components {
+		rec := u.st.Components[c.Name]
+		if rec != nil {
+			if !exists(rec.Path) && rec.Dir == "" && exists(rec.Path+".previous") {
+				if err := restoreFile(rec.Path+".previous", rec.Path); err == nil {
+					u.log.Warn().Str("component", c.Name).Str("path", rec.Path).Msg("restored binary after an interrupted install")
+				}
+			}
+			continue
+		}
+		if isArchive(c.FileName) {
+			continue
+		}
+		p := u.cfg.Layout.Bin(c.Name, u.platform(c), c.Channel, c.FileName)
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		// Hash left empty: the first check compares the file with the
+		// target and adopts it without a download when they match.
+		u.st.Components[c.Name] = &installed{
+			Target: targetName(c, u.platform(c), c.Channel), Channel: c.Channel,
+			Platform: u.platform(c), Path: p, Length: st.Size(),
+		}
+		changed = true
+		u.log.Info().Str("component", c.Name).Str("path", p).Msg("using bundled binary")
+	}
+	if changed {
+		if err := u.st.save(u.cfg.Layout); err != nil {
+			u.log.Warn().Err(err).Msg("cannot save updater state")
+		}
+	}
+}
+
+func (u *Updater) platform(c Component) string {
+	if c.Platform != "" {
+		return c.Platform
+	}
+	return u.cfg.Platform
+}
+
+func targetName(c Component, platform, channel string) string {
+	return path.Join(c.Name, platform, channel, c.FileName)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// SetChannels switches channels at run time (the Fleet server's
+// update_channels); an empty value keeps the configured one. A change wakes
+// Run for an immediate check.
+func (u *Updater) SetChannels(orbit, osqueryd, desktop string) {
+	u.chMu.Lock()
+	changed := false
+	for name, ch := range map[string]string{"orbit": orbit, "osqueryd": osqueryd, "desktop": desktop} {
+		if ch == "" || strings.ContainsAny(ch, `/\`) || badSegment(ch) {
+			continue
+		}
+		if u.channels[name] != ch {
+			u.channels[name] = ch
+			changed = true
+		}
+	}
+	u.chMu.Unlock()
+	if changed {
+		select {
+		case u.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// components returns the configured components with run-time channels
+// applied, orbit last so the others are current before it hands over.
+func (u *Updater) components() []Component {
+	u.chMu.Lock()
+	defer u.chMu.Unlock()
+	out := make([]Component, 0, len(u.cfg.Components))
+	for _, c := range u.cfg.Components {
+		if ch := u.channels[c.Name]; ch != "" {
+			c.Channel = ch
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[j].Name == "orbit" && out[i].Name != "orbit" })
+	return out
+}
+
+// ExecPath is the executable a runner should start for component: the
+// installed one, else the bundled file of the configured channel. Runners
+// should ask again at each start, since an update or rollback moves it.
+func (u *Updater) ExecPath(component string) (string, error) {
+	u.stMu.Lock()
+	rec := u.st.Components[component]
+	u.stMu.Unlock()
+	if rec != nil && exists(rec.Path) {
+		return rec.Path, nil
+	}
+	for _, c := range u.cfg.Components {
+		if c.Name != component || isArchive(c.FileName) {
+			continue
+		}
+		if p := u.cfg.Layout.Bin(c.Name, u.platform(c), c.Channel, c.FileName); exists(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w (the updater installs it once the update server is reachable)", component, ErrNotInstalled)
+}
+
+// Run checks at once for components that are not installed, then after a
+// random splay, then every Interval, and watches fresh installs for
+// rollback. It returns nil when ctx is done; check errors are logged.
+func (u *Updater) Run(ctx context.Context) error {
+	clock := u.cfg.Clock
+	if u.anyMissing() {
+		u.runCheck(ctx)
+	}
+	splay := min(u.cfg.Interval, u.cfg.MaxSplay)
+	next := clock.After(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+	health := clock.After(u.cfg.HealthInterval)
+	var selfHealthy <-chan time.Time
+	u.stMu.Lock()
+	pending := u.st.SelfUpdate != nil
+	u.stMu.Unlock()
+	if pending {
+		selfHealthy = clock.After(u.cfg.SelfHealthyAfter)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-next:
+			u.runCheck(ctx)
+			next = clock.After(u.cfg.Interval)
+		case <-u.wake:
+			u.runCheck(ctx)
+		case <-health:
+			u.checkMu.Lock()
+			var res CheckResult
+			u.evaluateWatchesLocked(ctx, &res)
+			u.checkMu.Unlock()
+			health = clock.After(u.cfg.HealthInterval)
+		case <-selfHealthy:
+			selfHealthy = nil
+			if err := u.MarkHealthy(); err != nil {
+				u.log.Warn().Err(err).Msg("cannot mark orbit healthy")
+			}
+		}
+	}
+}
+
+func (u *Updater) runCheck(ctx context.Context) {
+	res, err := u.Check(ctx)
+	if err != nil {
+		return // logged by Check
+	}
+	u.log.Debug().Strs("installed", res.Installed).Strs("missing", res.Missing).
+		Int64("requests", res.Requests).Int64("bytes", res.Bytes).Msg("update check done")
+}
+
+func (u *Updater) anyMissing() bool {
+	for _, c := range u.cfg.Components {
+		if _, err := u.ExecPath(c.Name); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Check runs one update check: health of fresh installs, metadata refresh,
+// then each component. A failure of one component never stops the others;
+// the returned error is for a failed metadata refresh only. After orbit
+// itself was replaced it calls SelfUpdated (outside any lock; the hook must
+// not wait for Run to return) and later checks do nothing.
+func (u *Updater) Check(ctx context.Context) (CheckResult, error) {
+	res, selfPath, err := u.check(ctx)
+	if selfPath != "" && u.cfg.SelfUpdated != nil {
+		u.cfg.SelfUpdated(selfPath)
+	}
+	return res, err
+}
+
+func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, err error) {
+	u.checkMu.Lock()
+	defer u.checkMu.Unlock()
+	res.Failed = map[string]error{}
+	if u.selfUpdating {
+		return res, "", nil
+	}
+	stats := &netStats{}
+	defer func() {
+		res.Requests = stats.requests.Load()
+		res.Bytes = stats.bytes.Load()
+	}()
+	u.evaluateWatchesLocked(ctx, &res)
+
+	mctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
+	defer cancel()
+	tu, err := u.refresh(mctx, stats)
+	if err != nil {
+		u.log.Warn().Err(err).Str("url", redact(u.cfg.UpdateURL)).Msg("update metadata refresh failed, installed versions keep running")
+		return res, "", fmt.Errorf("update check: %w (installed versions keep running; the next check retries)", err)
+	}
+	consistent := tu.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
+
+	for _, c := range u.components() {
+		name := targetName(c, u.platform(c), c.Channel)
+		tf, err := tu.GetTargetInfo(name)
+		if err != nil {
+			u.log.Warn().Err(err).Str("component", c.Name).Str("target", name).Msg("target not in repository, keeping installed version")
+			res.Missing = append(res.Missing, c.Name)
+			continue
+		}
+		ti, err := newTargetInfo(name, tf)
+		if err != nil {
+			u.log.Error().Err(err).Str("component", c.Name).Msg("target metadata unusable")
+			res.Failed[c.Name] = err
+			continue
+		}
+		action, err := u.updateComponent(ctx, stats, c, ti, consistent)
+		switch {
+		case err != nil:
+			res.Failed[c.Name] = err
+		case action == actionUnchanged:
+			res.Unchanged = append(res.Unchanged, c.Name)
+		case action == actionResting:
+			res.Resting = append(res.Resting, c.Name)
+		case action == actionInstalled:
+			res.Installed = append(res.Installed, c.Name)
+			if c.Name == "orbit" {
+				selfPath = StableOrbitPath(u.cfg.Layout)
+			}
+		}
+	}
+	if selfPath != "" {
+		u.selfUpdating = true
+		res.SelfUpdated = true
+	}
+	return res, selfPath, nil
+}
+
+// redact hides a password in a URL before logging it.
+func redact(s string) string {
+	p, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
+}
+
+// refresh makes a fresh go-tuf Updater (Refresh works once per Updater) and
+// refreshes the top-level metadata.
+func (u *Updater) refresh(ctx context.Context, stats *netStats) (*tufupdater.Updater, error) {
+	root, err := u.trustedRoot()
+	if err != nil {
+		return nil, err
+	}
+	tcfg, err := tufconfig.New(u.cfg.UpdateURL, root)
+	if err != nil {
+		return nil, fmt.Errorf("configure TUF client: %w (check --update-url)", err)
+	}
+	tcfg.LocalMetadataDir = u.cfg.Layout.TUF()
+	// DownloadTarget is never used: targets are streamed by download.
+	tcfg.LocalTargetsDir = u.cfg.Layout.TUF()
+	tcfg.Fetcher = &fetcher{ctx: ctx, client: u.cfg.HTTPClient, stats: stats}
+	tu, err := tufupdater.New(tcfg)
+	if err != nil {
+		return nil, fmt.Errorf("load trusted TUF root: %w", err)
+	}
+	if err := tu.Refresh(); err != nil {
+		return nil, fmt.Errorf("refresh TUF metadata from %s: %w", u.cfg.UpdateURL, err)
+	}
+	return tu, nil
+}
+
+// trustedRoot picks the root to start from: the cached one (it may have
+// been rotated since the package was built) unless the bundled one has a
+// higher version. go-tuf overwrites root.json with what it is given, so
+// handing it the bundled root every time would undo rotations.
+func (u *Updater) trustedRoot() ([]byte, error) {
+	bundled := u.cfg.RootJSON
+	bv, err := rootVersion(bundled)
+	if err != nil {
+		return nil, err
+	}
+	cached, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	if err != nil {
+		return bundled, nil
+	}
+	cv, err := rootVersion(cached)
+	if err != nil {
+		u.log.Warn().Err(err).Msg("cached TUF root unreadable, using the bundled one")
+		return bundled, nil
+	}
+	if bv > cv {
+		return bundled, nil
+	}
+	return cached, nil
+}
+
+const (
+	actionUnchanged = "unchanged"
+	actionResting   = "resting"
+	actionInstalled = "installed"
+)
+
+// updateComponent brings one component to the target ti.
+func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Component, ti targetInfo, consistent bool) (string, error) {
+	u.stMu.Lock()
+	old := u.st.Components[c.Name]
+	u.stMu.Unlock()
+	platform := u.platform(c)
+	if old != nil && old.Target == ti.Name && old.Hash == ti.Hash && exists(old.Path) {
+		if old.Version != ti.Version {
+			u.commit(func(s *state) { s.Components[c.Name].Version = ti.Version })
+		}
+		return actionUnchanged, nil
+	}
+	now := u.cfg.Clock.Now()
+	u.stMu.Lock()
+	resting, until := u.st.blocked(ti.Hash, now)
+	u.stMu.Unlock()
+	if resting {
+		u.log.Debug().Str("component", c.Name).Str("hash", ti.Hash).Time("until", until).Msg("target resting after failures")
+		return actionResting, nil
+	}
+
+	dst := u.cfg.Layout.Bin(c.Name, platform, c.Channel, c.FileName)
+	if !isArchive(c.FileName) && fileMatches(dst, ti) {
+		// Bundled by the package, or installed by a run killed before its
+		// state write: adopt without downloading.
+		rec := &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Path: dst, Version: ti.Version, Hash: ti.Hash, Length: ti.Length}
+		restart := old != nil && old.Hash != "" && old.Hash != ti.Hash
+		if old != nil && old.Hash != "" && old.Path != dst {
+			p := *old
+			p.Previous = nil
+			rec.Previous = &p
+		} else if old != nil && old.Hash != "" && exists(dst+".previous") {
+			p := *old
+			p.Path, p.Previous = dst+".previous", nil
+			rec.Previous = &p
+		}
+		if err := u.commitInstall(c, rec); err != nil {
+			return "", err
+		}
+		if !restart {
+			// A bundled file is what is already running: nothing to restart.
+			u.log.Info().Str("component", c.Name).Str("version", rec.Version).Msg("bundled binary matches the repository")
+			return actionUnchanged, nil
+		}
+		u.afterInstall(c, rec)
+		return actionInstalled, nil
+	}
+
+	rec, err := u.install(ctx, stats, c, ti, old, consistent)
+	if err != nil && ctx.Err() != nil {
+		// Shutting down: not the target's fault.
+		return "", fmt.Errorf("update of %s interrupted: %w", c.Name, err)
+	}
+	if err != nil {
+		u.stMu.Lock()
+		f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, false)
+		u.stMu.Unlock()
+		u.saveState()
+		u.log.Error().Err(err).Str("component", c.Name).Str("target", ti.Name).Str("version", ti.Version).
+			Int("failures", f.Count).Time("retry_after", f.Until).Msg("update failed, previous version left in place")
+		u.event(status.UpdateEvent{Component: c.Name, Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
+		return "", err
+	}
+	u.afterInstall(c, rec)
+	return actionInstalled, nil
+}
+
+// afterInstall restarts the component (or, for orbit, repoints the stable
+// path and leaves the restart to the SelfUpdated hook) and records events.
+func (u *Updater) afterInstall(c Component, rec *installed) {
+	u.log.Info().Str("component", c.Name).Str("version", rec.Version).Str("channel", rec.Channel).Str("path", rec.Path).Msg("update installed")
+	u.event(status.UpdateEvent{Component: c.Name, Action: "installed", Version: rec.Version, Hash: rec.Hash})
+	if c.Name == "orbit" {
+		return
+	}
+	if u.cfg.Restarter != nil {
+		u.cfg.Restarter.Restart(c.Name)
+	}
+}
+
+// commitInstall records rec as installed: the commit point of an install.
+// For orbit it also repoints the stable path and writes the pending marker.
+func (u *Updater) commitInstall(c Component, rec *installed) error {
+	now := u.cfg.Clock.Now()
+	if c.Name == "orbit" {
+		if err := pointStable(StableOrbitPath(u.cfg.Layout), rec.Path); err != nil {
+			return fmt.Errorf("point the service at the new orbit: %w", err)
+		}
+	}
+	u.stMu.Lock()
+	u.st.Components[c.Name] = rec
+	delete(u.st.Watches, c.Name)
+	if rec.Previous != nil {
+		if c.Name == "orbit" {
+			u.st.SelfUpdate = &selfUpdate{Hash: rec.Hash, Version: rec.Version, Since: now}
+		} else {
+			u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash}
+		}
+	}
+	delete(u.st.Failures, rec.Hash)
+	err := u.st.save(u.cfg.Layout)
+	u.stMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if u.cfg.Status != nil {
+		_ = u.cfg.Status.UpdateComponent(c.Name, func(sc *status.Component) {
+			sc.Version, sc.Channel, sc.Path = rec.Version, rec.Channel, rec.Path
+		})
+	}
+	return nil
+}
+
+func (u *Updater) commit(fn func(*state)) {
+	u.stMu.Lock()
+	fn(u.st)
+	u.stMu.Unlock()
+	u.saveState()
+}
+
+func (u *Updater) saveState() {
+	u.stMu.Lock()
+	err := u.st.save(u.cfg.Layout)
+	u.stMu.Unlock()
+	if err != nil {
+		u.log.Warn().Err(err).Msg("cannot save updater state")
+	}
+}
+
+func (u *Updater) event(ev status.UpdateEvent) {
+	if u.cfg.Status == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = u.cfg.Clock.Now().UTC()
+	}
+	if err := u.cfg.Status.AddUpdateEvent(ev); err != nil {
+		u.log.Warn().Err(err).Msg("cannot record update event")
+	}
+}

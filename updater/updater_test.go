@@ -1,0 +1,588 @@
+//go:build !windows
+
+package updater
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/status"
+)
+
+var osqComp = Component{Name: "osqueryd", Channel: "stable", FileName: "osqueryd"}
+
+func tarGz(t testing.TB, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o777, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(files[n])
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func check(t *testing.T, u *Updater) CheckResult {
+	t.Helper()
+	res, err := u.Check(context.Background())
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	return res
+}
+
+func TestHappyPathOnlyChangedComponentReplaced(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	desk := Component{Name: "desktop", Channel: "stable", FileName: "desktop.tar.gz", ExecInArchive: "fleet-desktop/fleet-desktop"}
+	osq1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", osq1, "1.0.0")
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": script("d1", 0, e.marks, 0)}), "d1")
+	e.repo.publish()
+	u := e.updater(e.config(osqComp, desk))
+
+	res := check(t, u)
+	slices.Sort(res.Installed)
+	if !slices.Equal(res.Installed, []string{"desktop", "osqueryd"}) || len(res.Failed) != 0 {
+		t.Fatalf("first check: %+v", res)
+	}
+	osqPath := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
+	if p, _ := u.ExecPath("osqueryd"); p != osqPath {
+		t.Fatalf("ExecPath = %q, want %q", p, osqPath)
+	}
+	if out, err := versionOf(osqPath); err != nil || !strings.Contains(out, "1.0.0") {
+		t.Fatalf("installed osqueryd --version = %q, %v", out, err)
+	}
+	deskPath, err := u.ExecPath("desktop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := versionOf(deskPath); err != nil || !strings.Contains(out, "d1") {
+		t.Fatalf("installed desktop --version = %q, %v", out, err)
+	}
+
+	// v2 of osqueryd only.
+	e.rec.mu.Lock()
+	e.rec.restarts = nil
+	e.rec.mu.Unlock()
+	osq2 := script("2.0.0", 0, e.marks, 0)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", osq2, "2.0.0")
+	e.repo.publish()
+	res = check(t, u)
+	if !slices.Equal(res.Installed, []string{"osqueryd"}) || !slices.Equal(res.Unchanged, []string{"desktop"}) {
+		t.Fatalf("second check: %+v", res)
+	}
+	if got := e.rec.calls(); !slices.Equal(got, []string{"osqueryd"}) {
+		t.Fatalf("restarts = %v, want only osqueryd", got)
+	}
+	if !bytes.Equal(mustRead(t, osqPath), osq2) || !bytes.Equal(mustRead(t, osqPath+".previous"), osq1) {
+		t.Fatal("bin file is not v2 or previous is not v1")
+	}
+	if p, _ := u.ExecPath("desktop"); p != deskPath {
+		t.Fatalf("desktop moved: %q -> %q", deskPath, p)
+	}
+	snap := e.status.Snapshot()
+	if snap.Components["osqueryd"].Version != "2.0.0" {
+		t.Fatalf("status version = %q", snap.Components["osqueryd"].Version)
+	}
+	var installedEvents int
+	for _, ev := range snap.Updates {
+		if ev.Action == "installed" {
+			installedEvents++
+		}
+	}
+	if installedEvents != 3 {
+		t.Fatalf("installed events = %d, want 3: %+v", installedEvents, snap.Updates)
+	}
+
+	// A desktop v2 replaces the extracted directory and keeps the previous one.
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": script("d2", 0, e.marks, 0)}), "d2")
+	e.repo.publish()
+	res = check(t, u)
+	if !slices.Equal(res.Installed, []string{"desktop"}) {
+		t.Fatalf("third check: %+v", res)
+	}
+	p2, _ := u.ExecPath("desktop")
+	if out, err := versionOf(p2); err != nil || !strings.Contains(out, "d2") || p2 == deskPath {
+		t.Fatalf("desktop v2 at %q: %q %v", p2, out, err)
+	}
+	if _, err := os.Stat(deskPath); err != nil {
+		t.Fatalf("previous desktop removed: %v", err)
+	}
+}
+
+func TestNoChangeCheckCost(t *testing.T) {
+	t.Parallel()
+	for _, consistent := range []bool{false, true} {
+		e := newEnv(t, consistent)
+		e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
+		e.repo.publish()
+		u := e.updater(e.config(osqComp))
+		check(t, u)
+		e.srv.reset()
+		res := check(t, u)
+		if len(res.Unchanged) != 1 {
+			t.Fatalf("consistent=%v: %+v", consistent, res)
+		}
+		// TUF requires the probe for the next root and the timestamp; nothing else.
+		want := []string{"/2.root.json", "/timestamp.json"}
+		if got := e.srv.requested(); !slices.Equal(got, want) {
+			t.Fatalf("consistent=%v: requests %v, want %v", consistent, got, want)
+		}
+		if res.Requests != 2 || res.Bytes != e.srv.bytes.Load()-int64(len("404 page not found\n")) {
+			t.Fatalf("consistent=%v: result counts %d requests %d bytes, server sent %d", consistent, res.Requests, res.Bytes, e.srv.bytes.Load())
+		}
+		if res.Bytes > 2048 {
+			t.Fatalf("no-change check read %d bytes", res.Bytes)
+		}
+	}
+}
+
+func TestSelfUpdateAndBootRollback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	o1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget("orbit/linux/stable/orbit", o1, "1.0.0")
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	var hooked []string
+	cfg := e.config(orbitComp, osqComp)
+	cfg.SelfUpdated = func(p string) { hooked = append(hooked, p) }
+	u := e.updater(cfg)
+	res := check(t, u)
+	stable := StableOrbitPath(e.layout)
+	if !res.SelfUpdated || !slices.Equal(hooked, []string{stable}) {
+		t.Fatalf("first install of orbit: %+v hooked %v", res, hooked)
+	}
+	if res.Installed[len(res.Installed)-1] != "orbit" {
+		t.Fatalf("orbit not installed last: %v", res.Installed)
+	}
+	if link, err := os.Readlink(stable); err != nil || link != "linux/stable/orbit" {
+		t.Fatalf("stable link = %q, %v", link, err)
+	}
+	// First install has no previous: nothing pending.
+	if r, err := CheckBoot(e.layout, 3, cfg.Logger); err != nil || r.Boots != 0 {
+		t.Fatalf("CheckBoot after first install = %+v, %v", r, err)
+	}
+
+	// The new orbit process starts: a fresh Updater on the same root.
+	o2 := script("2.0.0", 0, e.marks, 0)
+	e.repo.addTarget("orbit/linux/stable/orbit", o2, "2.0.0")
+	e.repo.publish()
+	hooked = nil
+	u = e.updater(cfg)
+	res = check(t, u)
+	if !res.SelfUpdated || len(hooked) != 1 {
+		t.Fatalf("orbit v2: %+v", res)
+	}
+	if out, err := versionOf(stable, "version"); err != nil || !strings.Contains(out, "2.0.0") {
+		t.Fatalf("stable orbit version = %q, %v", out, err)
+	}
+	// After the hand-over the old process checks no more.
+	if r2, _ := u.Check(context.Background()); r2.Requests != 0 {
+		t.Fatalf("check after self-update made %d requests", r2.Requests)
+	}
+
+	// The new orbit keeps failing before it becomes healthy.
+	for i := 1; i <= 3; i++ {
+		r, err := CheckBoot(e.layout, 3, cfg.Logger)
+		if err != nil || r.RolledBack || r.Boots != i {
+			t.Fatalf("boot %d: %+v %v", i, r, err)
+		}
+	}
+	r, err := CheckBoot(e.layout, 3, cfg.Logger)
+	if err != nil || !r.RolledBack || r.ExecPath != stable {
+		t.Fatalf("boot 4: %+v %v", r, err)
+	}
+	if out, err := versionOf(stable, "version"); err != nil || !strings.Contains(out, "1.0.0") {
+		t.Fatalf("after boot rollback stable orbit = %q, %v", out, err)
+	}
+	// The bad hash rests: the next orbit does not reinstall it.
+	hooked = nil
+	u = e.updater(cfg)
+	res = check(t, u)
+	if !slices.Contains(res.Resting, "orbit") || len(hooked) != 0 {
+		t.Fatalf("after rollback: %+v", res)
+	}
+
+	// A healthy new orbit clears its marker.
+	o3 := script("3.0.0", 0, e.marks, 0)
+	e.repo.addTarget("orbit/linux/stable/orbit", o3, "3.0.0")
+	e.repo.publish()
+	check(t, u)
+	u = e.updater(cfg)
+	if r, _ := CheckBoot(e.layout, 3, cfg.Logger); r.Boots != 1 {
+		t.Fatalf("boot of v3: %+v", r)
+	}
+	u = e.updater(cfg)
+	if err := u.MarkHealthy(); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := CheckBoot(e.layout, 3, cfg.Logger); r.Boots != 0 || r.RolledBack {
+		t.Fatalf("boot after healthy: %+v", r)
+	}
+}
+
+func TestMissingTargetDoesNotStopOthers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	desk := Component{Name: "desktop", Channel: "stable", FileName: "desktop.tar.gz", ExecInArchive: "d/d"}
+	u := e.updater(e.config(desk, osqComp))
+	res := check(t, u)
+	if !slices.Equal(res.Missing, []string{"desktop"}) || !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("%+v", res)
+	}
+	if _, err := u.ExecPath("desktop"); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("ExecPath(desktop) = %v", err)
+	}
+	// Retried: once published it is installed.
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"d/d": script("d1", 0, e.marks, 0)}), "d1")
+	e.repo.publish()
+	if res = check(t, u); !slices.Equal(res.Installed, []string{"desktop"}) {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestOfflineRunsBundledThenAdoptsIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	bundled := script("1.0.0", 0, e.marks, 0)
+	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, bundled, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", bundled, "1.0.0")
+	e.repo.publish()
+	cfg := e.config(osqComp)
+	url := e.srv.srv.URL
+	cfg.UpdateURL = "http://127.0.0.1:1" // nothing listens: network down
+	u := e.updater(cfg)
+	if got, err := u.ExecPath("osqueryd"); err != nil || got != p {
+		t.Fatalf("ExecPath offline = %q, %v", got, err)
+	}
+	if _, err := u.Check(context.Background()); err == nil {
+		t.Fatal("check with the network down succeeded")
+	}
+	if !bytes.Equal(mustRead(t, p), bundled) {
+		t.Fatal("bundled file changed")
+	}
+	// Network back: the bundled file is the target, adopted with no download.
+	cfg.UpdateURL = url
+	u = e.updater(cfg)
+	res := check(t, u)
+	for _, r := range e.srv.requested() {
+		if strings.HasPrefix(r, "/targets/") {
+			t.Fatalf("downloaded %s although the bundled file is current", r)
+		}
+	}
+	if len(e.rec.calls()) != 0 || !slices.Equal(res.Unchanged, []string{"osqueryd"}) {
+		t.Fatalf("adopting a bundled file: %+v, restarts %v", res, e.rec.calls())
+	}
+	e.srv.reset()
+	if res = check(t, u); !slices.Equal(res.Unchanged, []string{"osqueryd"}) {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestInstallErrorKeepsOldAndRests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	v1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", v1, "1.0.0")
+	e.repo.publish()
+	u := e.updater(e.config(osqComp))
+	check(t, u)
+	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
+
+	// Staging unusable (as with a full or read-only disk).
+	if err := os.RemoveAll(e.layout.Staging()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.layout.Staging(), []byte("not a dir"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("2.0.0", 0, e.marks, 0), "2.0.0")
+	e.repo.publish()
+	for i := 0; i < maxTries; i++ {
+		res := check(t, u)
+		if res.Failed["osqueryd"] == nil {
+			t.Fatalf("try %d: %+v", i, res)
+		}
+		if !bytes.Equal(mustRead(t, p), v1) {
+			t.Fatal("old version replaced")
+		}
+	}
+	res := check(t, u)
+	if !slices.Equal(res.Resting, []string{"osqueryd"}) {
+		t.Fatalf("after %d failures: %+v", maxTries, res)
+	}
+	// A restart does not reset the count.
+	u = e.updater(e.config(osqComp))
+	if res = check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
+		t.Fatalf("after restart: %+v", res)
+	}
+	// After 24 h it is tried again (and succeeds once staging is back).
+	os.Remove(e.layout.Staging())
+	e.clock.Advance(cooldown + time.Minute)
+	if res = check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("after cooldown: %+v", res)
+	}
+	var failed int
+	for _, ev := range e.status.Snapshot().Updates {
+		if ev.Action == "failed" && ev.Component == "osqueryd" {
+			failed++
+		}
+	}
+	if failed != maxTries {
+		t.Fatalf("failed events = %d", failed)
+	}
+}
+
+func TestExecCheckFailureNeverInstalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	v1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", v1, "1.0.0")
+	e.repo.publish()
+	u := e.updater(e.config(osqComp))
+	check(t, u)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", []byte("#!/bin/sh\nexit 3\n"), "2.0.0")
+	e.repo.publish()
+	res := check(t, u)
+	if res.Failed["osqueryd"] == nil || !strings.Contains(res.Failed["osqueryd"].Error(), "exec check") {
+		t.Fatalf("%+v", res)
+	}
+	if !bytes.Equal(mustRead(t, e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")), v1) {
+		t.Fatal("replaced by a binary that fails its exec check")
+	}
+}
+
+func TestSetChannelsSwitchesAndRollsBackAcross(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	stable := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", stable, "1.0.0")
+	e.repo.addTarget("osqueryd/linux/edge/osqueryd", script("2.0.0-edge", 1, e.marks, 0), "2.0.0-edge")
+	e.repo.publish()
+	u := e.updater(e.config(osqComp))
+	check(t, u)
+	u.SetChannels("", "edge", "")
+	select {
+	case <-u.wake:
+	default:
+		t.Fatal("SetChannels did not wake Run")
+	}
+	res := check(t, u)
+	edgePath := e.layout.Bin("osqueryd", "linux", "edge", "osqueryd")
+	if p, _ := u.ExecPath("osqueryd"); !slices.Equal(res.Installed, []string{"osqueryd"}) || p != edgePath {
+		t.Fatalf("%+v path %q", res, p)
+	}
+	// The edge build crashes at start: roll back to the stable file.
+	e.clock.Advance(time.Minute)
+	res = check(t, u)
+	stablePath := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
+	if p, _ := u.ExecPath("osqueryd"); !slices.Equal(res.RolledBack, []string{"osqueryd"}) || p != stablePath {
+		t.Fatalf("%+v path %q", res, p)
+	}
+	u.SetChannels("", "", "") // empty keeps the current channels
+	if res = check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestRunChecksMissingAtOnceThenAfterSplay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	cfg := e.config(osqComp)
+	cfg.Interval = time.Hour
+	u := e.updater(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	// Run registers its splay and health timers only after the immediate check.
+	waitTimers(t, e.clock, 2)
+	if _, err := u.ExecPath("osqueryd"); err != nil {
+		t.Fatalf("missing component not fetched at once: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Everything installed: no request until the splay has passed.
+	e.srv.reset()
+	clock := newFakeClock()
+	cfg.Clock = clock
+	cfg.HealthInterval = 24 * time.Hour
+	u = e.updater(cfg)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() { done <- u.Run(ctx) }()
+	waitTimers(t, clock, 2)
+	if n := e.srv.requests.Load(); n != 0 {
+		t.Fatalf("%d requests before the splay", n)
+	}
+	clock.Advance(10 * time.Minute) // splay < min(interval, 10 min)
+	waitTimers(t, clock, 2)         // next interval timer registered after the check
+	if n := e.srv.requests.Load(); n != 2 {
+		t.Fatalf("%d requests after the splay, want 2", n)
+	}
+	cancel()
+	<-done
+}
+
+// waitTimers waits until the fake clock has n pending timers.
+func waitTimers(t *testing.T, c *fakeClock, n int) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for c.pending() < n {
+		select {
+		case <-c.added:
+		case <-deadline:
+			t.Fatalf("Run registered %d timers, want %d", c.pending(), n)
+		}
+	}
+}
+
+func TestParseRoots(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t, false)
+	file := filepath.Join(t.TempDir(), "root.json")
+	os.WriteFile(file, r.bundled, 0o644)
+	cases := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"inline", string(r.bundled), true},
+		{"inline with space", "  " + string(r.bundled), true},
+		{"file", file, true},
+		{"missing file", file + ".nope", false},
+		{"empty", "", false},
+		{"not root", `{"signed":{"_type":"targets"}}`, false},
+	}
+	for _, c := range cases {
+		got, err := ParseRoots(c.value)
+		if (err == nil) != c.ok {
+			t.Fatalf("%s: err = %v", c.name, err)
+		}
+		if c.ok && !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(r.bundled)) {
+			t.Fatalf("%s: got other bytes", c.name)
+		}
+	}
+}
+
+func TestStatusStoreUntouchedWithoutStore(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	cfg := e.config(osqComp)
+	cfg.Status = nil
+	u := e.updater(cfg)
+	if res := check(t, u); len(res.Installed) != 1 {
+		t.Fatalf("%+v", res)
+	}
+	if _, err := status.Read(e.layout.State()); !errors.Is(err, status.ErrNoState) {
+		t.Fatalf("state written without a store: %v", err)
+	}
+}
+
+func TestRunMarksNewOrbitHealthy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	e.repo.addTarget("orbit/linux/stable/orbit", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	cfg := e.config(orbitComp)
+	cfg.SelfUpdated = func(string) {}
+	check(t, e.updater(cfg))
+	e.repo.addTarget("orbit/linux/stable/orbit", script("2.0.0", 0, e.marks, 0), "2.0.0")
+	e.repo.publish()
+	check(t, e.updater(cfg))
+
+	// The new orbit boots once, then runs for SelfHealthyAfter.
+	if r, err := CheckBoot(e.layout, 3, cfg.Logger); err != nil || r.Boots != 1 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	cfg.SelfHealthyAfter = 30 * time.Second
+	cfg.HealthInterval = time.Hour
+	cfg.Interval = 2 * time.Hour
+	u := e.updater(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	waitTimers(t, e.clock, 3) // splay, health, self-healthy
+	e.clock.Advance(29 * time.Second)
+	if st, _ := loadState(e.layout); st.SelfUpdate == nil {
+		t.Fatal("marked healthy too early")
+	}
+	e.clock.Advance(time.Second)
+	deadline := time.After(30 * time.Second)
+	for {
+		st, _ := loadState(e.layout)
+		if st.SelfUpdate == nil {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("Run did not mark the new orbit healthy")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	if r, _ := CheckBoot(e.layout, 3, cfg.Logger); r.Boots != 0 {
+		t.Fatalf("boot still counted after healthy: %+v", r)
+	}
+}
+
+func TestBundledOrbitAdoptedWithoutSelfUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	bundled := script("1.0.0", 0, e.marks, 0)
+	p := e.layout.Bin("orbit", "linux", "stable", "orbit")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, bundled, 0o755)
+	if err := InstallStableOrbit(e.layout, p); err != nil {
+		t.Fatal(err)
+	}
+	e.repo.addTarget("orbit/linux/stable/orbit", bundled, "1.0.0")
+	e.repo.publish()
+	cfg := e.config(orbitComp)
+	var hooked int
+	cfg.SelfUpdated = func(string) { hooked++ }
+	u := e.updater(cfg)
+	res := check(t, u)
+	if hooked != 0 || res.SelfUpdated || !slices.Equal(res.Unchanged, []string{"orbit"}) {
+		t.Fatalf("bundled orbit: %+v, hook called %d times", res, hooked)
+	}
+	if out, err := versionOf(StableOrbitPath(e.layout), "version"); err != nil || !strings.Contains(out, "1.0.0") {
+		t.Fatalf("stable path: %q %v", out, err)
+	}
+}
