@@ -1,0 +1,607 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/status"
+)
+
+// Defaults match Fleet's orbit (see fleet-protocol.md).
+const (
+	DefaultConfigInterval = 30 * time.Second
+	DefaultPingInterval   = 5 * time.Minute
+	// DefaultReenrollAfter is how long 401s must persist before the agent
+	// throws its node key away and enrolls again (Fleet: 45 s).
+	DefaultReenrollAfter = 45 * time.Second
+
+	enrollFirstDelay = 10 * time.Second
+	// enrollMaxDelay caps the enroll backoff: 10, 20, 40, 80, 160 s (six
+	// attempts), then every 5 minutes.
+	enrollMaxDelay = 5 * time.Minute
+	// quietLogEvery rate-limits repeated failure logs after the first ones.
+	quietLogEvery = 30 * time.Minute
+	// statusHeartbeat is how often a successful poll alone rewrites
+	// state.json (last_config_at), to spare the disk a write every 30 s.
+	statusHeartbeat      = time.Minute
+	maxRememberedScripts = 1000
+)
+
+// Restarter restarts osqueryd (the supervisor's process implements it).
+type Restarter interface{ Restart() }
+
+// ChannelSetter receives the update channels from Fleet (the updater).
+type ChannelSetter interface {
+	SetChannels(orbit, osqueryd, desktop string)
+}
+
+// StatusSetter receives the Fleet section of `orbit status`.
+type StatusSetter interface {
+	SetFleet(status.Fleet) error
+}
+
+// Rand is the jitter source; *rand.Rand from math/rand/v2 implements it.
+type Rand interface{ Int64N(n int64) int64 }
+
+// Config configures an Agent. Layout, URL and EnrollSecret are required.
+type Config struct {
+	Layout       rootdir.Layout
+	URL          string
+	EnrollSecret string
+	// HTTPClient reaches Fleet (see NewHTTPClient); nil uses the defaults.
+	HTTPClient *http.Client
+	// Version is orbit's version, for the User-Agent.
+	Version string
+	// Capabilities are the client capabilities to announce (default none).
+	Capabilities []string
+	// RequestTimeout bounds each request (default 30 s).
+	RequestTimeout time.Duration
+
+	Clock Clock // default RealClock()
+	Rand  Rand  // default math/rand/v2
+	// OsquerydPath returns the current osqueryd executable (the updater may
+	// have replaced it); "" or an error running it falls back to Go's view.
+	OsquerydPath    func() string
+	HostInfoTimeout time.Duration
+
+	Restarter     Restarter     // may be nil
+	ChannelSetter ChannelSetter // may be nil
+	Status        StatusSetter  // may be nil
+	Logger        zerolog.Logger
+
+	// ScriptsEnabled allows running scripts from Fleet; when false every
+	// pending script is answered with exit code -2, as Fleet's orbit does.
+	ScriptsEnabled bool
+	// ScriptsDir holds the scripts' temporary directories (default the
+	// system temporary directory).
+	ScriptsDir string
+
+	ConfigInterval     time.Duration // default 30 s, plus up to 10% jitter
+	PingInterval       time.Duration // default 5 min
+	TokenTTL           time.Duration // default 1 h
+	TokenCheckInterval time.Duration // default 30 s
+	ReenrollAfter      time.Duration // default 45 s
+}
+
+// Agent enrolls the host in Fleet and keeps it configured. Create it with
+// New and start it with Run.
+type Agent struct {
+	cfg    Config
+	client *Client
+	clock  Clock
+	rand   Rand
+	log    zerolog.Logger
+
+	// Owned by the Run goroutine.
+	lastContact     time.Time
+	lastChannels    *UpdateChannels
+	lastCache       []byte
+	lastDropped     string
+	token           string
+	tokenRegistered bool
+	enrollFailures  int
+	lastQuietLog    time.Time
+	scriptTimeout   time.Duration
+
+	authMu      sync.Mutex
+	unauthSince time.Time
+	reenroll    bool
+
+	statusMu      sync.Mutex
+	st            status.Fleet
+	stWrittenAt   time.Time
+	stWrittenCopy status.Fleet
+
+	scriptJobs chan scriptJob
+}
+
+type scriptJob struct {
+	ids     []string
+	timeout time.Duration
+}
+
+// New checks cfg and builds an Agent.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Layout.Root == "" {
+		return nil, errors.New("fleet agent: root directory is not set: pass --root-dir")
+	}
+	if cfg.EnrollSecret == "" {
+		return nil, errors.New("fleet agent: enroll secret is empty: pass --enroll-secret or set ORBIT_ENROLL_SECRET")
+	}
+	client, err := NewClient(ClientConfig{
+		URL:            cfg.URL,
+		HTTPClient:     cfg.HTTPClient,
+		Version:        cfg.Version,
+		Capabilities:   cfg.Capabilities,
+		RequestTimeout: cfg.RequestTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock()
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = globalRand{}
+	}
+	setDefault(&cfg.ConfigInterval, DefaultConfigInterval)
+	setDefault(&cfg.PingInterval, DefaultPingInterval)
+	setDefault(&cfg.TokenTTL, DefaultTokenTTL)
+	setDefault(&cfg.TokenCheckInterval, DefaultTokenCheckInterval)
+	setDefault(&cfg.ReenrollAfter, DefaultReenrollAfter)
+	setDefault(&cfg.HostInfoTimeout, DefaultHostInfoTimeout)
+	return &Agent{
+		cfg:           cfg,
+		client:        client,
+		clock:         cfg.Clock,
+		rand:          cfg.Rand,
+		log:           cfg.Logger.With().Str("component", "fleet").Logger(),
+		scriptTimeout: DefaultScriptTimeout,
+		st:            status.Fleet{URL: client.URL()},
+		scriptJobs:    make(chan scriptJob, 1),
+	}, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+type globalRand struct{}
+
+func (globalRand) Int64N(n int64) int64 { return rand.Int64N(n) }
+
+// Client returns the agent's Orbit API client (for device mapping and the
+// server capabilities).
+func (a *Agent) Client() *Client { return a.client }
+
+// Run enrolls if needed, then polls the config, pings and rotates the device
+// token until ctx is done. It returns ctx's error; failures along the way
+// are logged, shown in the status and retried.
+func (a *Agent) Run(ctx context.Context) error {
+	a.log.Info().Str("fleet_url", a.client.URL()).Bool("scripts_enabled", a.cfg.ScriptsEnabled).Msg("fleet agent starting")
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.scriptWorker(ctx)
+	}()
+	defer wg.Wait()
+
+	// The last good config applies even while the server is down.
+	if cached, err := loadConfigCache(a.cfg.Layout.FleetConfigCache()); err != nil {
+		a.log.Warn().Err(err).Msg("fleet config cache unreadable")
+	} else if cached != nil {
+		a.log.Info().Msg("applying cached fleet config")
+		a.applyConfig(cached)
+		a.lastCache, _ = encodeConfigCache(cached)
+	}
+
+	if key := a.readNodeKey(); key != "" {
+		a.client.SetNodeKey(key)
+		a.setStatus(func(s *status.Fleet) { s.Enrolled = true })
+	} else if err := a.enroll(ctx); err != nil {
+		return err
+	}
+
+	// Config first: its answer carries the server capabilities the token
+	// logic looks at.
+	a.pollConfig(ctx)
+	a.checkToken(ctx)
+	configT := a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
+	tokenT := a.clock.NewTimer(a.cfg.TokenCheckInterval)
+	pingT := a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
+	defer func() { configT.Stop(); tokenT.Stop(); pingT.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-configT.C():
+			a.pollConfig(ctx)
+			configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
+		case <-tokenT.C():
+			a.checkToken(ctx)
+			tokenT = a.clock.NewTimer(a.cfg.TokenCheckInterval)
+		case <-pingT.C():
+			a.ping(ctx)
+			pingT = a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
+		}
+		if a.reenrollArmed() {
+			if err := a.enroll(ctx); err != nil {
+				return err
+			}
+			// A new host record knows no token and has no config yet.
+			a.tokenRegistered = false
+			a.pollConfig(ctx)
+			a.checkToken(ctx)
+		}
+	}
+}
+
+// jitter adds up to 10% to d so that many hosts do not poll in lockstep;
+// it never shortens an interval.
+func (a *Agent) jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d + time.Duration(a.rand.Int64N(int64(d)/10+1))
+}
+
+// wait blocks for d on the agent's clock.
+func (a *Agent) wait(ctx context.Context, d time.Duration) error {
+	t := a.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+func (a *Agent) readNodeKey() string {
+	data, err := os.ReadFile(a.cfg.Layout.NodeKey())
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn().Err(err).Msg("orbit node key unreadable, enrolling again")
+		}
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// enroll obtains a node key, retrying with backoff until it succeeds or ctx
+// ends. The key file is replaced atomically (0600) before the key is used.
+func (a *Agent) enroll(ctx context.Context) error {
+	info := a.hostInfo(ctx)
+	for {
+		key, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, info)
+		if err == nil {
+			if werr := rootdir.WriteFileAtomic(a.cfg.Layout.NodeKey(), []byte(key), 0o600); werr != nil {
+				err = fmt.Errorf("save orbit node key: %w", werr)
+			} else {
+				a.client.SetNodeKey(key)
+				a.clearAuth()
+				a.enrollFailures = 0
+				a.lastContact = a.clock.Now()
+				a.log.Info().Str("hardware_uuid", info.HardwareUUID).Msg("enrolled in fleet")
+				a.setStatus(func(s *status.Fleet) { s.Enrolled = true; s.LastError = "" })
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		a.enrollFailures++
+		delay := a.enrollDelay(a.enrollFailures)
+		msg := "fleet enroll failed, retrying"
+		if errors.Is(err, ErrEnrollSecretRejected) {
+			msg = "fleet rejected the enroll secret: check --enroll-secret, retrying"
+		}
+		if a.enrollFailures <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
+			a.lastQuietLog = a.clock.Now()
+			a.log.Error().Err(err).Int("attempt", a.enrollFailures).Dur("retry_in", delay).Msg(msg)
+		}
+		a.setStatus(func(s *status.Fleet) { s.Enrolled = false; s.LastError = "enroll: " + err.Error() })
+		if err := a.wait(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// enrollDelay is 10 s doubling per failure, capped at 5 minutes, jittered.
+func (a *Agent) enrollDelay(failures int) time.Duration {
+	d := enrollFirstDelay
+	for i := 1; i < failures && d < enrollMaxDelay; i++ {
+		d *= 2
+	}
+	if d > enrollMaxDelay {
+		d = enrollMaxDelay
+	}
+	return a.jitter(d)
+}
+
+// hostInfo asks the supervised osqueryd for the host facts, falling back to
+// Go's view of the host.
+func (a *Agent) hostInfo(ctx context.Context) HostInfo {
+	path := ""
+	if a.cfg.OsquerydPath != nil {
+		path = a.cfg.OsquerydPath()
+	}
+	if path != "" {
+		info, err := HostInfoFromOsquery(ctx, path, a.cfg.HostInfoTimeout)
+		if err == nil {
+			a.log.Info().Str("source", "osqueryd").Str("hardware_uuid", info.HardwareUUID).Msg("host facts collected")
+			return info
+		}
+		a.log.Warn().Err(err).Msg("osqueryd could not report host facts, using the agent's own view")
+	}
+	info := GoHostInfo()
+	a.log.Info().Str("source", "agent").Str("hardware_uuid", info.HardwareUUID).Msg("host facts collected")
+	return info
+}
+
+// noteAuth records the outcome of an authenticated call: success ends a 401
+// streak; a 401 streak older than ReenrollAfter arms re-enrollment.
+func (a *Agent) noteAuth(err error) {
+	a.authMu.Lock()
+	defer a.authMu.Unlock()
+	switch {
+	case err == nil:
+		a.unauthSince = time.Time{}
+	case errors.Is(err, ErrUnauthenticated):
+		now := a.clock.Now()
+		if a.unauthSince.IsZero() {
+			a.unauthSince = now
+		}
+		if waited := now.Sub(a.unauthSince); waited >= a.cfg.ReenrollAfter {
+			if !a.reenroll {
+				a.log.Warn().Dur("after", waited).Msg("fleet keeps rejecting the orbit node key, enrolling again")
+			}
+			a.reenroll = true
+		}
+	}
+}
+
+func (a *Agent) reenrollArmed() bool {
+	a.authMu.Lock()
+	defer a.authMu.Unlock()
+	return a.reenroll
+}
+
+func (a *Agent) clearAuth() {
+	a.authMu.Lock()
+	a.unauthSince, a.reenroll = time.Time{}, false
+	a.authMu.Unlock()
+}
+
+func (a *Agent) pollConfig(ctx context.Context) {
+	cfg, err := a.client.GetConfig(ctx)
+	a.noteAuth(err)
+	if err != nil {
+		a.logQuiet(err, "fleet config poll failed")
+		a.setStatus(func(s *status.Fleet) { s.LastError = "config: " + err.Error() })
+		return
+	}
+	now := a.clock.Now()
+	a.lastContact = now
+	a.setStatus(func(s *status.Fleet) { s.LastError = ""; s.LastConfigAt = now.UTC(); s.Enrolled = true })
+	a.applyConfig(cfg)
+	if data, err := encodeConfigCache(cfg); err == nil && !bytes.Equal(data, a.lastCache) {
+		if err := saveConfigCache(a.cfg.Layout.FleetConfigCache(), data); err != nil {
+			a.log.Warn().Err(err).Msg("fleet config cache not saved")
+		} else {
+			a.lastCache = data
+		}
+	}
+	if ids := cfg.Notifications.PendingScriptExecutionIDs; len(ids) > 0 {
+		select {
+		case a.scriptJobs <- scriptJob{ids: ids, timeout: a.scriptTimeout}:
+		default: // the worker is busy; the next poll lists them again
+		}
+	}
+}
+
+// logQuiet logs a failure of a periodic call: every time at debug, at warn
+// at most once per quietLogEvery, so an outage does not flood the log.
+func (a *Agent) logQuiet(err error, msg string) {
+	now := a.clock.Now()
+	if a.lastQuietLog.IsZero() || now.Sub(a.lastQuietLog) >= quietLogEvery {
+		a.lastQuietLog = now
+		a.log.Warn().Err(err).Msg(msg)
+		return
+	}
+	a.log.Debug().Err(err).Msg(msg)
+}
+
+// applyConfig acts on a config from the server or the cache: osquery flags,
+// update channels, script timeout.
+func (a *Agent) applyConfig(cfg *OrbitConfig) {
+	if cfg.ScriptExecutionTimeout > 0 {
+		a.scriptTimeout = time.Duration(cfg.ScriptExecutionTimeout) * time.Second
+	} else {
+		a.scriptTimeout = DefaultScriptTimeout
+	}
+	a.applyFlags(cfg.Flags)
+	if ch := cfg.UpdateChannels; ch != nil && a.cfg.ChannelSetter != nil {
+		if a.lastChannels == nil || *a.lastChannels != *ch {
+			c := *ch
+			a.lastChannels = &c
+			a.log.Info().Str("orbit", c.Orbit).Str("osqueryd", c.Osqueryd).Str("desktop", c.Desktop).Msg("update channels from fleet")
+			a.cfg.ChannelSetter.SetChannels(c.Orbit, c.Osqueryd, c.Desktop)
+		}
+	}
+}
+
+// applyFlags writes osquery.flags when the server's flags differ from the
+// file and then restarts osqueryd, only then.
+func (a *Agent) applyFlags(raw []byte) {
+	flags, err := ParseFlags(raw)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("ignoring osquery flags from fleet")
+		return
+	}
+	// Warn when the set of refused flags changes, not on every poll.
+	var sig strings.Builder
+	for _, d := range flags.Dropped {
+		sig.WriteString(d.Name + "\x00")
+	}
+	if sig.String() != a.lastDropped {
+		a.lastDropped = sig.String()
+		for _, d := range flags.Dropped {
+			a.log.Warn().Str("flag", d.Name).Str("reason", d.Reason).Msg("osquery flag from fleet refused")
+		}
+	}
+	if !flags.Set {
+		return
+	}
+	content := RenderFlagfile(flags.Values)
+	path := a.cfg.Layout.OsqueryFlags()
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, content) {
+		return
+	}
+	// 0644 as Fleet's orbit: the flagfile is meant to be readable and
+	// editable by administrators; it holds no secret (the enroll secret
+	// reaches osqueryd through its environment).
+	if err := rootdir.WriteFileAtomic(path, content, 0o644); err != nil {
+		a.log.Error().Err(err).Msg("cannot write osquery flags from fleet")
+		return
+	}
+	a.log.Info().Int("flags", len(flags.Values)).Msg("osquery flags changed, restarting osqueryd")
+	if a.cfg.Restarter != nil {
+		a.cfg.Restarter.Restart()
+	}
+}
+
+// ping refreshes the server capabilities. Every Orbit API answer carries
+// them, so a ping is only sent when nothing else reached the server during
+// the last ping interval.
+func (a *Agent) ping(ctx context.Context) {
+	if !a.lastContact.IsZero() && a.clock.Now().Sub(a.lastContact) < a.cfg.PingInterval {
+		return
+	}
+	if err := a.client.Ping(ctx); err != nil {
+		a.logQuiet(err, "fleet ping failed")
+		return
+	}
+	a.lastContact = a.clock.Now()
+}
+
+// checkToken makes sure the identifier file holds a token the server knows
+// and rotates it when it is older than TokenTTL. The server is told first;
+// the file changes only after it accepted the token, so the tray app never
+// reads a token Fleet does not know. Failures are retried on the next check.
+func (a *Agent) checkToken(ctx context.Context) {
+	path := a.cfg.Layout.Identifier()
+	tok, mtime, err := readToken(path)
+	now := a.clock.Now()
+	rotationAllowed := a.client.HasCapability(CapabilityTokenRotation)
+	switch {
+	case err != nil:
+		if !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn().Err(err).Msg("device token file unusable, generating a new token")
+		}
+		a.rotateToken(ctx, now)
+	case rotationAllowed && now.Sub(mtime) >= a.cfg.TokenTTL:
+		a.rotateToken(ctx, now)
+	case !a.tokenRegistered || tok != a.token:
+		// A token from an earlier run, or one changed on disk: make sure
+		// this server (maybe after a re-enroll) knows it.
+		err := a.client.SetDeviceToken(ctx, tok)
+		a.noteAuth(err)
+		if errors.Is(err, ErrNotFound) {
+			// An old Fleet without the endpoint: do not ask again every check.
+			a.log.Warn().Msg("fleet has no device token endpoint, the My device page is unavailable")
+			a.tokenRegistered, a.token = true, tok
+			return
+		}
+		if err != nil {
+			a.logQuiet(err, "device token registration failed")
+			return
+		}
+		a.lastContact = now
+		a.tokenRegistered, a.token = true, tok
+		a.publishToken(tok)
+	}
+}
+
+func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
+	tok, err := NewDeviceToken()
+	if err != nil {
+		a.log.Error().Err(err).Msg("device token rotation failed")
+		return
+	}
+	err = a.client.SetDeviceToken(ctx, tok)
+	a.noteAuth(err)
+	oldServer := errors.Is(err, ErrNotFound)
+	if err != nil && !oldServer {
+		a.logQuiet(err, "device token rotation failed, keeping the current token")
+		return
+	}
+	if err := writeToken(a.cfg.Layout.Identifier(), tok, now); err != nil {
+		a.log.Error().Err(err).Msg("device token not saved")
+		return
+	}
+	if oldServer {
+		// Nothing to register with: keep a token on disk for the tray app
+		// and do not retry every check.
+		a.log.Warn().Msg("fleet has no device token endpoint, the My device page is unavailable")
+		a.tokenRegistered, a.token = true, tok
+		return
+	}
+	a.lastContact = now
+	a.tokenRegistered, a.token = true, tok
+	a.log.Info().Msg("device token rotated")
+	a.publishToken(tok)
+}
+
+func (a *Agent) publishToken(tok string) {
+	url := a.client.URL() + "/device/" + tok
+	a.setStatus(func(s *status.Fleet) { s.MyDeviceURL = url })
+}
+
+// MyDeviceURL returns the "My device" page for the current token ("" until
+// a token is registered). It embeds the token: show it, never log it.
+func (a *Agent) MyDeviceURL() string {
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
+	return a.st.MyDeviceURL
+}
+
+// setStatus edits the status and pushes it when it changed; a change of
+// last_config_at alone is pushed at most once per statusHeartbeat.
+func (a *Agent) setStatus(fn func(*status.Fleet)) {
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
+	fn(&a.st)
+	if a.cfg.Status == nil {
+		return
+	}
+	now := a.clock.Now()
+	if !a.stWrittenAt.IsZero() {
+		cur := a.st
+		cur.LastConfigAt = a.stWrittenCopy.LastConfigAt
+		onlyTime := cur == a.stWrittenCopy
+		if onlyTime && (a.st.LastConfigAt.Equal(a.stWrittenCopy.LastConfigAt) || now.Sub(a.stWrittenAt) < statusHeartbeat) {
+			return
+		}
+	}
+	if err := a.cfg.Status.SetFleet(a.st); err != nil {
+		a.log.Warn().Err(err).Msg("status not saved")
+		return
+	}
+	a.stWrittenCopy, a.stWrittenAt = a.st, now
+}

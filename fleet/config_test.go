@@ -1,0 +1,147 @@
+package fleet
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestDecodeConfig(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", maxExecutionIDLen+1)
+	for _, tc := range []struct {
+		name     string
+		in       string
+		err      bool
+		ids      []string
+		channels *UpdateChannels
+		timeout  int
+		flagsNil bool
+	}{
+		{name: "empty object", in: `{}`, flagsNil: true},
+		{name: "full", in: `{"command_line_startup_flags":{"a":1},"update_channels":{"orbit":"stable","osqueryd":"5.12.1","desktop":"edge"},"script_execution_timeout":60,"notifications":{"pending_script_execution_ids":["a","b"]}}`,
+			ids: []string{"a", "b"}, channels: &UpdateChannels{"stable", "5.12.1", "edge"}, timeout: 60},
+		{name: "null flags", in: `{"command_line_startup_flags":null}`, flagsNil: true},
+		{name: "ids cleaned", in: `{"notifications":{"pending_script_execution_ids":["a","","a","b\n","` + long + `","c"]}}`, ids: []string{"a", "c"}, flagsNil: true},
+		{name: "unsafe channel dropped", in: `{"update_channels":{"orbit":"../../etc","osqueryd":"stable","desktop":"stable"}}`, flagsNil: true},
+		{name: "negative timeout", in: `{"script_execution_timeout":-5}`, flagsNil: true},
+		{name: "huge timeout capped", in: `{"script_execution_timeout":9000000000000000000}`, timeout: maxScriptTimeout, flagsNil: true},
+		{name: "unknown fields ignored", in: `{"new_thing":{"deep":[1,2,3]},"notifications":{"future":true}}`, flagsNil: true},
+		{name: "wrong type", in: `{"script_execution_timeout":"60"}`, err: true},
+		{name: "not JSON", in: `<html>`, err: true},
+		{name: "truncated", in: `{"command_line_startup_flags":{"a":`, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := DecodeConfig([]byte(tc.in))
+			if (err != nil) != tc.err {
+				t.Fatalf("error %v, want error %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			if strings.Join(cfg.Notifications.PendingScriptExecutionIDs, ",") != strings.Join(tc.ids, ",") {
+				t.Errorf("ids %q, want %q", cfg.Notifications.PendingScriptExecutionIDs, tc.ids)
+			}
+			if (cfg.UpdateChannels == nil) != (tc.channels == nil) || (tc.channels != nil && *cfg.UpdateChannels != *tc.channels) {
+				t.Errorf("channels %+v, want %+v", cfg.UpdateChannels, tc.channels)
+			}
+			if cfg.ScriptExecutionTimeout != tc.timeout {
+				t.Errorf("timeout %d, want %d", cfg.ScriptExecutionTimeout, tc.timeout)
+			}
+			if (cfg.Flags == nil) != tc.flagsNil {
+				t.Errorf("flags %q, want nil %v", cfg.Flags, tc.flagsNil)
+			}
+		})
+	}
+}
+
+func TestConfigCacheRoundTrip(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/fleet-config.json"
+	if cfg, err := loadConfigCache(path); cfg != nil || err != nil {
+		t.Fatalf("missing cache: %v %v", cfg, err)
+	}
+	in, err := DecodeConfig([]byte(`{"command_line_startup_flags":{"verbose":true},"update_channels":{"orbit":"a","osqueryd":"b","desktop":"c"},"script_execution_timeout":9,"notifications":{"pending_script_execution_ids":["x"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := encodeConfigCache(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saveConfigCache(path, data); err != nil {
+		t.Fatal(err)
+	}
+	out, err := loadConfigCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, _ := ParseFlags(in.Flags)
+	fout, _ := ParseFlags(out.Flags)
+	if *out.UpdateChannels != *in.UpdateChannels || out.ScriptExecutionTimeout != 9 || !bytes.Equal(RenderFlagfile(fin.Values), RenderFlagfile(fout.Values)) {
+		t.Errorf("round trip %+v", out)
+	}
+	if len(out.Notifications.PendingScriptExecutionIDs) != 0 {
+		t.Errorf("pending scripts were cached: they must never be replayed")
+	}
+}
+
+// FuzzDecodeConfig feeds arbitrary server answers through what the agent
+// does with them: decoding must not panic, and the flagfile it would write
+// must hold only well-formed, unprotected --name[=value] lines.
+func FuzzDecodeConfig(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `null`, `[]`, `""`, `{"command_line_startup_flags":null}`,
+		`{"command_line_startup_flags":{"verbose":true,"distributed_interval":7,"x":1.5,"s":"v"}}`,
+		`{"command_line_startup_flags":{"database_path":"/x","a":"b\n--pidfile=/y"}}`,
+		`{"command_line_startup_flags":[1,2]}`,
+		`{"update_channels":{"orbit":"stable","osqueryd":"edge","desktop":"1.2.3"}}`,
+		`{"update_channels":{"orbit":"../x"}}`,
+		`{"notifications":{"pending_script_execution_ids":["a","a",""]},"script_execution_timeout":-1}`,
+		`{"script_execution_timeout":1e400}`,
+		`{"command_line_startup_flags":{"--":1,"-a-":2,"é":3}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := DecodeConfig(data)
+		if err != nil {
+			return
+		}
+		if cfg.ScriptExecutionTimeout < 0 || cfg.ScriptExecutionTimeout > maxScriptTimeout {
+			t.Fatalf("timeout %d kept", cfg.ScriptExecutionTimeout)
+		}
+		if len(cfg.Notifications.PendingScriptExecutionIDs) > maxPendingScripts {
+			t.Fatalf("too many pending scripts kept")
+		}
+		for _, id := range cfg.Notifications.PendingScriptExecutionIDs {
+			if !validID(id) {
+				t.Fatalf("invalid id %q kept", id)
+			}
+		}
+		if c := cfg.UpdateChannels; c != nil && (!validChannel(c.Orbit) || !validChannel(c.Osqueryd) || !validChannel(c.Desktop)) {
+			t.Fatalf("unsafe channel kept: %+v", c)
+		}
+		flags, err := ParseFlags(cfg.Flags)
+		if err != nil {
+			return
+		}
+		file := string(RenderFlagfile(flags.Values))
+		if file == "" {
+			return
+		}
+		if !strings.HasSuffix(file, "\n") {
+			t.Fatalf("flagfile does not end with a newline: %q", file)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(file, "\n"), "\n") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(line, "--"), "=")
+			if !strings.HasPrefix(line, "--") || !validFlagName(name) || isProtected(name) || strings.ContainsAny(line, "\r\x00") {
+				t.Fatalf("bad flagfile line %q", line)
+			}
+		}
+		if _, err := encodeConfigCache(cfg); err != nil {
+			t.Fatalf("cannot cache a decoded config: %v", err)
+		}
+	})
+}

@@ -1,0 +1,396 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/status"
+)
+
+const testSecret = "enroll-s3cret-value-42"
+
+// fakeClock is a Clock whose time moves only with Advance. Timers fire
+// during Advance; BlockUntil lets a test wait until the agent is idle
+// (waiting on n timers), which is the synchronisation point instead of
+// sleeping.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c    *fakeClock
+	when time.Time
+	ch   chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	// Start near real time so file mtimes stamped by the agent are plausible.
+	return &fakeClock{now: time.Now().Truncate(time.Second)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.ch <- c.now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	for i, x := range t.c.timers {
+		if x == t {
+			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Advance moves time forward by d, firing due timers.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if !t.when.After(c.now) {
+			t.ch <- c.now
+			continue
+		}
+		kept = append(kept, t)
+	}
+	c.timers = kept
+}
+
+// NextDeadline is the earliest pending timer (zero if none).
+func (c *fakeClock) NextDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next time.Time
+	for _, t := range c.timers {
+		if next.IsZero() || t.when.Before(next) {
+			next = t.when
+		}
+	}
+	return next
+}
+
+func (c *fakeClock) waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// BlockUntil waits (in real time, bounded) until n timers are pending.
+func (c *fakeClock) BlockUntil(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for c.waiters() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not become idle: %d timers pending, want %d", c.waiters(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// zeroRand makes jitter zero so schedules are exact.
+type zeroRand struct{}
+
+func (zeroRand) Int64N(int64) int64 { return 0 }
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// assertNoSecrets fails if any secret appears in the captured log.
+func assertNoSecrets(t testing.TB, log string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(log, s) {
+			t.Errorf("secret %.4s... appears in the log", s)
+		}
+	}
+}
+
+type restartCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *restartCounter) Restart() { r.mu.Lock(); r.n++; r.mu.Unlock() }
+func (r *restartCounter) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+type channelRecorder struct {
+	mu  sync.Mutex
+	got [][3]string
+}
+
+func (c *channelRecorder) SetChannels(o, q, d string) {
+	c.mu.Lock()
+	c.got = append(c.got, [3]string{o, q, d})
+	c.mu.Unlock()
+}
+
+func (c *channelRecorder) calls() [][3]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][3]string(nil), c.got...)
+}
+
+type statusRecorder struct {
+	mu   sync.Mutex
+	last status.Fleet
+	n    int
+}
+
+func (s *statusRecorder) SetFleet(f status.Fleet) error {
+	s.mu.Lock()
+	s.last, s.n = f, s.n+1
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *statusRecorder) get() status.Fleet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+var (
+	standinOnce sync.Once
+	standinPath string
+	standinErr  error
+)
+
+// standinOsqueryd builds testdata/osqueryd once per test binary.
+func standinOsqueryd(t testing.TB) string {
+	t.Helper()
+	standinOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			standinErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "fleet-standin-")
+		if err != nil {
+			standinErr = err
+			return
+		}
+		standinPath = filepath.Join(dir, "osqueryd")
+		if runtime.GOOS == "windows" {
+			standinPath += ".exe"
+		}
+		out, err := exec.Command(goBin, "build", "-o", standinPath, "../testdata/osqueryd").CombinedOutput()
+		if err != nil {
+			standinErr = errors.New(string(out))
+		}
+	})
+	if standinErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("build stand-in osqueryd: %v", standinErr)
+		}
+		t.Skipf("stand-in osqueryd unavailable: %v", standinErr)
+	}
+	return standinPath
+}
+
+// testEnv is a Fleet test server plus an agent wired to it.
+type testEnv struct {
+	t        *testing.T
+	srv      *fleettest.Server
+	clk      *fakeClock
+	layout   rootdir.Layout
+	log      *syncBuffer
+	restarts *restartCounter
+	channels *channelRecorder
+	status   *statusRecorder
+	agent    *Agent
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+func newServer(t *testing.T, clk *fakeClock) *fleettest.Server {
+	t.Helper()
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk.Now})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newEnv builds an agent against a fresh server; mod adjusts its Config.
+func newEnv(t *testing.T, mod func(*Config)) *testEnv {
+	t.Helper()
+	clk := newFakeClock()
+	e := &testEnv{
+		t: t, clk: clk, srv: newServer(t, clk), log: &syncBuffer{},
+		restarts: &restartCounter{}, channels: &channelRecorder{}, status: &statusRecorder{},
+	}
+	layout, err := rootdir.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.layout = layout
+	e.agent = e.newAgent(mod)
+	return e
+}
+
+func (e *testEnv) newAgent(mod func(*Config)) *Agent {
+	e.t.Helper()
+	hc, err := NewHTTPClient(HTTPConfig{CertificateFile: e.srv.CACertFile()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := Config{
+		Layout:         e.layout,
+		URL:            e.srv.URL(),
+		EnrollSecret:   testSecret,
+		HTTPClient:     hc,
+		Version:        "1.2.3-test",
+		RequestTimeout: 10 * time.Second,
+		Clock:          e.clk,
+		Rand:           zeroRand{},
+		OsquerydPath:   func() string { return "" },
+		Restarter:      e.restarts,
+		ChannelSetter:  e.channels,
+		Status:         e.status,
+		Logger:         zerolog.New(e.log).Level(zerolog.DebugLevel),
+		ScriptsDir:     e.t.TempDir(),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// start runs the agent until the test ends.
+func (e *testEnv) start() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.done = make(chan error, 1)
+	go func() { e.done <- e.agent.Run(ctx) }()
+	e.t.Cleanup(e.stop)
+}
+
+func (e *testEnv) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	select {
+	case err := <-e.done:
+		if !errors.Is(err, context.Canceled) {
+			e.t.Errorf("Run returned %v, want context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second):
+		e.t.Error("Run did not return after cancel")
+	}
+	e.cancel = nil
+	assertNoSecrets(e.t, e.log.String(), e.secrets()...)
+}
+
+// secrets are every value that must never be logged.
+func (e *testEnv) secrets() []string {
+	s := []string{testSecret}
+	for _, h := range e.srv.OrbitHosts() {
+		s = append(s, h.OrbitNodeKey, h.DeviceToken)
+	}
+	for tok := range e.srv.DeviceTokens() {
+		s = append(s, tok)
+	}
+	for _, c := range e.srv.Calls() {
+		if v, ok := c.Body["device_auth_token"].(string); ok {
+			s = append(s, v)
+		}
+		if v, ok := c.Body["orbit_node_key"].(string); ok {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// idle waits until the running agent waits on its three loop timers.
+func (e *testEnv) idle() { e.t.Helper(); e.clk.BlockUntil(e.t, 3) }
+
+// step advances the clock by d and waits for the agent to settle.
+func (e *testEnv) step(d time.Duration) {
+	e.t.Helper()
+	e.idle()
+	e.clk.Advance(d)
+	e.idle()
+}
+
+func (e *testEnv) calls(method, path string) []fleettest.Call {
+	return e.srv.CallsMatching(fleettest.CallFilter{Method: method, Path: path})
+}
+
+func sortedKeys(m map[string]string) []string {
+	var k []string
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if standinPath != "" {
+		os.RemoveAll(filepath.Dir(standinPath))
+	}
+	os.Exit(code)
+}

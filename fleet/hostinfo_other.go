@@ -1,0 +1,5 @@
+//go:build !linux && !darwin && !windows
+
+package fleet
+
+func platformHostInfo() HostInfo { return HostInfo{} }
