@@ -124,6 +124,9 @@ type Agent struct {
 	stWrittenCopy status.Fleet
 
 	scriptJobs chan scriptJob
+
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 type scriptJob struct {
@@ -170,6 +173,7 @@ func New(cfg Config) (*Agent, error) {
 		scriptTimeout: DefaultScriptTimeout,
 		st:            status.Fleet{URL: client.URL()},
 		scriptJobs:    make(chan scriptJob, 1),
+		ready:         make(chan struct{}),
 	}, nil
 }
 
@@ -182,6 +186,14 @@ func setDefault(d *time.Duration, def time.Duration) {
 type globalRand struct{}
 
 func (globalRand) Int64N(n int64) int64 { return rand.Int64N(n) }
+
+// Ready is closed once the first config from the server has been applied,
+// or as soon as the first enroll attempt fails (the cached config, if any,
+// is then in place). orbit starts osqueryd after it, so osqueryd does not
+// start with stale flags only to be restarted a second later.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+func (a *Agent) markReady() { a.readyOnce.Do(func() { close(a.ready) }) }
 
 // Client returns the agent's Orbit API client (for device mapping and the
 // server capabilities).
@@ -220,6 +232,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Config first: its answer carries the server capabilities the token
 	// logic looks at.
 	a.pollConfig(ctx)
+	a.markReady()
 	a.checkToken(ctx)
 	configT := a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
 	tokenT := a.clock.NewTimer(a.cfg.TokenCheckInterval)
@@ -316,6 +329,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 			a.log.Error().Err(err).Int("attempt", a.enrollFailures).Dur("retry_in", delay).Msg(msg)
 		}
 		a.setStatus(func(s *status.Fleet) { s.Enrolled = false; s.LastError = "enroll: " + err.Error() })
+		a.markReady() // do not hold osqueryd back while Fleet is unreachable
 		if err := a.wait(ctx, delay); err != nil {
 			return err
 		}

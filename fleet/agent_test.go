@@ -100,11 +100,23 @@ func TestAgentEnrollFallsBackWithoutOsqueryd(t *testing.T) {
 func TestAgentEnrollBackoffAndWrongSecret(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.EnrollSecret = "wrong-secret-value" })
+	select {
+	case <-e.agent.Ready():
+		t.Fatal("Ready before the agent ran")
+	default:
+	}
 	e.start()
 	// Each failure leaves the agent waiting on one backoff timer.
 	var gaps []time.Duration
 	for i := 0; i < 8; i++ {
 		e.clk.BlockUntil(t, 1)
+		if i == 0 {
+			select {
+			case <-e.agent.Ready():
+			default:
+				t.Fatal("Ready not closed after a failed enroll: osqueryd would wait for an unreachable Fleet")
+			}
+		}
 		if n := len(e.calls("POST", PathEnroll)); n != i+1 {
 			t.Fatalf("after %d waits: %d enroll calls, want %d (no tight loop)", i, n, i+1)
 		}
@@ -144,6 +156,11 @@ func TestAgentFlags(t *testing.T) {
 	}
 	e.start()
 	e.idle()
+	select {
+	case <-e.agent.Ready():
+	default:
+		t.Fatal("Ready not closed after the first config")
+	}
 	want := "--distributed_interval=7\n--logger_min_status=1\n--verbose=true\n"
 	got, err := os.ReadFile(e.layout.OsqueryFlags())
 	if err != nil || string(got) != want {

@@ -73,6 +73,11 @@ func TestFleetEndToEnd(t *testing.T) {
 		return strings.Contains(string(b), "--distributed_interval=1")
 	})
 	before := waitOsquerydRunning(t, root, 0)
+	// osqueryd waited for Fleet's first config: it started with the
+	// server's flags instead of restarting for them.
+	if n := osquerydState(t, root).Restarts; n != 0 {
+		t.Fatalf("osqueryd restarted %d times before any flag change, want 0", n)
+	}
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 2, "config_refresh": 1, "verbose": true}); err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,6 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		group.Add("signals", supervisor.SignalActor(log))
 	}
 	procs["osqueryd"] = proc
-	group.Add("osqueryd", proc)
 	var channels fleet.ChannelSetter
 	if upd != nil {
 		group.Add("updater", upd)
@@ -153,13 +152,16 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		log.Warn().Msg("--fleet-desktop: the tray app is not part of this build yet; running without it")
 	}
 
+	var osqActor supervisor.Actor = proc
 	if cfg.FleetURL != "" {
 		agent, err := newFleetAgent(cfg, log, store, proc, channels, osquerydPath)
 		if err != nil {
 			return cli.Exit(err.Error(), exitBadInput)
 		}
 		group.Add("fleet", agent)
+		osqActor = afterFleetReady(agent, proc, log)
 	}
+	group.Add("osqueryd", osqActor)
 
 	err = group.Run(ctx)
 	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = "stopped"; c.PID = 0 })
@@ -283,4 +285,25 @@ func newFleetAgent(cfg *agentConfig, log zerolog.Logger, store *status.Store, os
 		fc.ChannelSetter = channels
 	}
 	return fleet.New(fc)
+}
+
+// fleetReadyWait bounds how long osqueryd waits for Fleet's first config.
+const fleetReadyWait = 30 * time.Second
+
+// afterFleetReady starts osqueryd once the Fleet agent has applied the
+// server's startup flags (or given up reaching the server for now), so
+// osqueryd does not start with old flags and restart a second later.
+func afterFleetReady(agent *fleet.Agent, proc *supervisor.Process, log zerolog.Logger) supervisor.Actor {
+	return supervisor.ActorFunc(func(ctx context.Context) error {
+		t := time.NewTimer(fleetReadyWait)
+		defer t.Stop()
+		select {
+		case <-agent.Ready():
+		case <-t.C:
+			log.Warn().Dur("waited", fleetReadyWait).Msg("no config from Fleet yet; starting osqueryd with the flags on disk")
+		case <-ctx.Done():
+			return nil
+		}
+		return proc.Run(ctx)
+	})
 }
