@@ -1,0 +1,482 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// fakeChild is a Child whose exit the test controls.
+type fakeChild struct {
+	pid        int
+	exit       chan exitResult // capacity 1: the first exit wins
+	terms      chan struct{}
+	kills      atomic.Int32
+	exitOnTerm bool
+}
+
+func (c *fakeChild) PID() int { return c.pid }
+
+func (c *fakeChild) Wait() (int, error) {
+	r := <-c.exit
+	return r.code, r.err
+}
+
+func (c *fakeChild) exitWith(code int) {
+	var err error
+	if code != 0 {
+		err = fmt.Errorf("exit status %d", code)
+	}
+	select {
+	case c.exit <- exitResult{code, err}:
+	default:
+	}
+}
+
+func (c *fakeChild) Terminate() error {
+	c.terms <- struct{}{}
+	if c.exitOnTerm {
+		c.exitWith(0)
+	}
+	return nil
+}
+
+func (c *fakeChild) Kill() error {
+	c.kills.Add(1)
+	c.exitWith(-1)
+	return nil
+}
+
+type fakeStarter struct {
+	mu         sync.Mutex
+	specs      []Spec
+	started    chan *fakeChild
+	exitOnTerm bool
+}
+
+func newFakeStarter() *fakeStarter {
+	return &fakeStarter{started: make(chan *fakeChild, 100), exitOnTerm: true}
+}
+
+func (s *fakeStarter) Start(spec Spec, stdout, stderr *os.File) (Child, error) {
+	s.mu.Lock()
+	s.specs = append(s.specs, spec)
+	n := len(s.specs)
+	s.mu.Unlock()
+	c := &fakeChild{pid: 1000 + n, exit: make(chan exitResult, 1), terms: make(chan struct{}, 100), exitOnTerm: s.exitOnTerm}
+	s.started <- c
+	return c, nil
+}
+
+func (s *fakeStarter) starts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.specs)
+}
+
+func (s *fakeStarter) next(t *testing.T) *fakeChild {
+	t.Helper()
+	select {
+	case c := <-s.started:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no child was started within 10s")
+		return nil
+	}
+}
+
+func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not happen within 10s", what)
+	}
+}
+
+// harness runs a Process on a fake clock and records its log and statuses.
+type harness struct {
+	p       *Process
+	clk     *fakeClock
+	starter *fakeStarter
+	log     *logBuffer
+	cancel  context.CancelFunc
+	done    chan error
+
+	mu     sync.Mutex
+	states []string
+}
+
+func newHarness(t *testing.T, mod func(*ProcessConfig)) *harness {
+	t.Helper()
+	h := &harness{clk: newFakeClock(), starter: newFakeStarter(), log: &logBuffer{}, done: make(chan error, 1)}
+	cfg := ProcessConfig{
+		Name:    "fake",
+		Spec:    func(context.Context) (Spec, error) { return Spec{Path: "/bin/fake"}, nil },
+		Backoff: BackoffConfig{Jitter: -1},
+		Logger:  zerolog.New(h.log),
+		Clock:   h.clk,
+		Starter: h.starter,
+		OnStatus: func(s ProcessStatus) {
+			// Invariants of every snapshot, whatever the test does.
+			live := s.State == StateRunning || s.State == StateStopping
+			if (s.State == StateRunning && s.PID == 0) || (s.PID != 0 && !live) {
+				t.Errorf("status %+v: a pid goes with running or stopping, and running with a pid", s)
+			}
+			if (s.State == StateBackoff) == s.NextStartAt.IsZero() {
+				t.Errorf("status %+v: NextStartAt must be set exactly in backoff", s)
+			}
+			if s.CrashLoop != (s.ConsecutiveFailures >= DefaultCrashLoopThreshold) {
+				t.Errorf("status %+v: CrashLoop disagrees with ConsecutiveFailures", s)
+			}
+			h.mu.Lock()
+			h.states = append(h.states, s.State)
+			h.mu.Unlock()
+		},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p, err := NewProcess(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.p = p
+	return h
+}
+
+func (h *harness) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- h.p.Run(ctx) }()
+	t.Cleanup(func() {
+		// After a failed test a child may ignore Terminate: move time on
+		// until the grace periods run out.
+		cancel()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-time.After(time.Millisecond):
+				h.clk.Advance(time.Hour)
+			}
+		}
+	})
+}
+
+// waitStatus polls until the status satisfies cond: the fake starter hands
+// out a child before the Process records it.
+func (h *harness) waitStatus(t *testing.T, what string, cond func(ProcessStatus) bool) ProcessStatus {
+	t.Helper()
+	var st ProcessStatus
+	deadline := time.Now().Add(10 * time.Second)
+	for st = h.p.Status(); !cond(st); st = h.p.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %+v after 10s", what, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return st
+}
+
+func running(pid int) func(ProcessStatus) bool {
+	return func(s ProcessStatus) bool { return s.State == StateRunning && s.PID == pid }
+}
+
+// stop cancels Run and waits for it to return.
+func (h *harness) stop(t *testing.T) {
+	t.Helper()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("Run returned %v, want nil", err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of cancel")
+	}
+}
+
+func (h *harness) sawState(state string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.states {
+		if s == state {
+			return true
+		}
+	}
+	return false
+}
+
+func TestProcessCrashLoopDetection(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.run(t)
+
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 64 * time.Second}
+	for i, delay := range want {
+		c := h.starter.next(t)
+		c.exitWith(2)
+		if got := h.clk.waitTimer(t); got != delay {
+			t.Fatalf("failure %d: backoff %s, want %s", i+1, got, delay)
+		}
+		st := h.p.Status()
+		if st.State != StateBackoff || st.ConsecutiveFailures != i+1 || st.LastExitCode != 2 || st.PID != 0 {
+			t.Fatalf("failure %d: status %+v", i+1, st)
+		}
+		if wantLoop := i+1 >= DefaultCrashLoopThreshold; st.CrashLoop != wantLoop {
+			t.Fatalf("failure %d: CrashLoop = %v, want %v", i+1, st.CrashLoop, wantLoop)
+		}
+		if !st.NextStartAt.Equal(h.clk.Now().Add(delay)) {
+			t.Fatalf("NextStartAt = %v, want now+%s", st.NextStartAt, delay)
+		}
+		if !strings.Contains(st.LastError, "exit status 2") {
+			t.Fatalf("LastError = %q", st.LastError)
+		}
+		h.clk.Advance(delay)
+	}
+	if n := len(h.log.withMessage(t, "child is crash-looping")); n != 1 {
+		t.Fatalf("crash-loop warning logged %d times over 7 failures, want once", n)
+	}
+
+	// A stable run clears the crash loop and restarts at once.
+	c := h.starter.next(t)
+	h.waitStatus(t, "running", running(c.pid))
+	h.clk.Advance(DefaultBackoffStableAfter)
+	c.exitWith(1)
+	c = h.starter.next(t) // no timer to advance: the restart is immediate
+	st := h.waitStatus(t, "running", running(c.pid))
+	if st.CrashLoop || st.ConsecutiveFailures != 0 || st.State != StateRunning || st.Restarts != 8 || st.PID != c.pid {
+		t.Fatalf("after a stable run: status %+v", st)
+	}
+	if n := len(h.log.withMessage(t, "child crash loop cleared")); n != 1 {
+		t.Fatalf("crash-loop cleared logged %d times, want once", n)
+	}
+	h.stop(t)
+	if st := h.p.Status(); st.State != StateStopped || st.PID != 0 {
+		t.Fatalf("after stop: status %+v", st)
+	}
+}
+
+func TestProcessRestartCoalesces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.starter.exitOnTerm = false
+	h.run(t)
+
+	first := h.starter.next(t)
+	h.waitStatus(t, "running", running(first.pid))
+	h.p.Restart()
+	waitSignal(t, first.terms, "graceful stop of the first child")
+	if st := h.p.Status(); st.State != StateStopping {
+		t.Fatalf("state during restart = %q, want stopping", st.State)
+	}
+	// Requests made while the restart is under way are served by its start.
+	for i := 0; i < 10; i++ {
+		h.p.Restart()
+	}
+	first.exitWith(0)
+	second := h.starter.next(t)
+	if st := h.waitStatus(t, "running", running(second.pid)); st.Restarts != 1 || st.ConsecutiveFailures != 0 || st.PID != second.pid {
+		t.Fatalf("after restart: status %+v", st)
+	}
+	go func() { <-second.terms; second.exitWith(0) }()
+	h.stop(t)
+	if n := h.starter.starts(); n != 2 {
+		t.Fatalf("%d starts, want 2: restart requests did not coalesce", n)
+	}
+	if len(first.terms) != 0 || len(second.terms) != 0 {
+		t.Fatalf("extra terminate signals: first %d, second %d", len(first.terms), len(second.terms))
+	}
+	if h.sawState(StateBackoff) {
+		t.Fatal("a requested restart went through backoff")
+	}
+}
+
+func TestProcessRestartDuringBackoffStartsAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.run(t)
+	h.starter.next(t).exitWith(1)
+	if d := h.clk.waitTimer(t); d != time.Second {
+		t.Fatalf("backoff %s, want 1s", d)
+	}
+	h.p.Restart()
+	c := h.starter.next(t) // the clock never moved
+	if st := h.waitStatus(t, "running", running(c.pid)); st.State != StateRunning || st.PID != c.pid || st.Restarts != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	h.stop(t)
+}
+
+func TestProcessStopKillsAfterGrace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *ProcessConfig) { c.StopGrace = 7 * time.Second })
+	h.starter.exitOnTerm = false
+	h.run(t)
+	c := h.starter.next(t)
+	h.cancel()
+	waitSignal(t, c.terms, "graceful stop")
+	if d := h.clk.waitTimer(t); d != 7*time.Second {
+		t.Fatalf("grace timer %s, want StopGrace 7s", d)
+	}
+	if c.kills.Load() != 0 {
+		t.Fatal("killed before the grace period ended")
+	}
+	h.clk.Advance(7 * time.Second)
+	h.stop(t)
+	if c.kills.Load() != 1 {
+		t.Fatalf("Kill called %d times, want 1", c.kills.Load())
+	}
+	if n := len(h.log.withMessage(t, "child did not exit within the stop grace period; killing its process tree")); n != 1 {
+		t.Fatalf("kill warning logged %d times", n)
+	}
+}
+
+func TestProcessStartFailuresBackOffAndRetry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		mod     func(*ProcessConfig)
+		wantErr string
+	}{
+		{"spec error", func(c *ProcessConfig) {
+			c.Spec = func(context.Context) (Spec, error) { return Spec{}, errors.New("channel path unknown") }
+		}, "channel path unknown"},
+		{"empty path", func(c *ProcessConfig) {
+			c.Spec = func(context.Context) (Spec, error) { return Spec{}, nil }
+		}, "empty Path"},
+		{"before-start hook error", func(c *ProcessConfig) {
+			c.BeforeStart = func(context.Context) error { return errors.New("stale osqueryd would not die") }
+		}, "stale osqueryd would not die"},
+		{"exec error", func(c *ProcessConfig) {
+			c.Starter = ExecStarter{}
+			c.Spec = func(context.Context) (Spec, error) {
+				return Spec{Path: "/nonexistent/orbit-test/osqueryd"}, nil
+			}
+		}, "/nonexistent/orbit-test/osqueryd"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, tc.mod)
+			h.run(t)
+			for i, delay := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+				if got := h.clk.waitTimer(t); got != delay {
+					t.Fatalf("attempt %d: backoff %s, want %s", i+1, got, delay)
+				}
+				st := h.p.Status()
+				if st.State != StateBackoff || st.ConsecutiveFailures != i+1 || st.Restarts != i || !strings.Contains(st.LastError, tc.wantErr) {
+					t.Fatalf("attempt %d: status %+v, want backoff with error %q", i+1, st, tc.wantErr)
+				}
+				h.clk.Advance(delay)
+			}
+			h.clk.waitTimer(t)
+			h.stop(t)
+			if n := h.starter.starts(); n != 0 {
+				t.Fatalf("the fake starter was called %d times", n)
+			}
+			if n := len(h.log.withMessage(t, "child start failed; will retry with backoff")); n != 4 {
+				t.Fatalf("start failure logged %d times, want 4", n)
+			}
+		})
+	}
+}
+
+func TestProcessSpecAskedBeforeEveryStart(t *testing.T) {
+	t.Parallel()
+	var calls, hooks atomic.Int32
+	h := newHarness(t, func(c *ProcessConfig) {
+		c.Spec = func(context.Context) (Spec, error) {
+			n := calls.Add(1)
+			return Spec{Path: fmt.Sprintf("/bin/v%d", n), Args: []string{"--n", fmt.Sprint(n)}, Dir: "/tmp"}, nil
+		}
+		c.BeforeStart = func(context.Context) error { hooks.Add(1); return nil }
+	})
+	h.run(t)
+	h.starter.next(t)
+	h.p.Restart()
+	h.starter.next(t)
+	h.stop(t)
+	h.starter.mu.Lock()
+	defer h.starter.mu.Unlock()
+	if len(h.starter.specs) != 2 || h.starter.specs[0].Path != "/bin/v1" || h.starter.specs[1].Path != "/bin/v2" || h.starter.specs[1].Args[1] != "2" {
+		t.Fatalf("specs = %+v, want a fresh spec per start", h.starter.specs)
+	}
+	if hooks.Load() != 2 {
+		t.Fatalf("BeforeStart ran %d times, want 2", hooks.Load())
+	}
+}
+
+func TestProcessRunTwiceIsRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.run(t)
+	h.starter.next(t)
+	if err := h.p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second Run = %v, want already running", err)
+	}
+	h.stop(t)
+}
+
+func TestProcessRunReturnsAtOnceWhenCancelled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.starter.starts() != 0 || h.p.Status().State != StateStopped {
+		t.Fatalf("starts %d, status %+v", h.starter.starts(), h.p.Status())
+	}
+}
+
+func TestNewProcessValidation(t *testing.T) {
+	t.Parallel()
+	spec := func(context.Context) (Spec, error) { return Spec{Path: "/bin/true"}, nil }
+	tests := []struct {
+		name string
+		cfg  ProcessConfig
+		want string // "" = valid
+	}{
+		{"valid", ProcessConfig{Name: "osqueryd", Spec: spec}, ""},
+		{"no name", ProcessConfig{Spec: spec}, "Name"},
+		{"no spec", ProcessConfig{Name: "osqueryd"}, "Spec"},
+		{"negative grace", ProcessConfig{Name: "osqueryd", Spec: spec, StopGrace: -time.Second}, "StopGrace"},
+		{"negative crash-loop threshold", ProcessConfig{Name: "osqueryd", Spec: spec, CrashLoopThreshold: -1}, "CrashLoopThreshold"},
+		{"bad backoff", ProcessConfig{Name: "osqueryd", Spec: spec, Backoff: BackoffConfig{Multiplier: 0.1}}, "multiplier"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := NewProcess(tc.cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := p.Status()
+				if st.Name != tc.cfg.Name || st.State != StateStopped {
+					t.Fatalf("initial status %+v", st)
+				}
+				if p.cfg.StopGrace != DefaultStopGrace || p.cfg.CrashLoopThreshold != DefaultCrashLoopThreshold {
+					t.Fatalf("defaults not applied: %+v", p.cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewProcess error = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
