@@ -1,31 +1,14 @@
 package fleet
 
-import "time"
+import "github.com/orbitagent/orbit/clock"
 
-// Clock is the agent's source of time. It is injected so that tests drive
-// poll intervals, enroll backoff, the 401 grace period and token rotation
-// without sleeping. It has the same shape as supervisor.Clock, so one fake
-// can serve both.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
+// Clock is the agent's source of time, injected so tests drive poll
+// intervals, enroll backoff, the 401 grace period and token rotation
+// without sleeping.
+type Clock = clock.Clock
 
 // Timer is the part of *time.Timer the agent needs.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
+type Timer = clock.Timer
 
 // RealClock returns a Clock backed by the time package.
-func RealClock() Clock { return realClock{} }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                 { return time.Now() }
-func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time { return r.t.C }
-func (r realTimer) Stop() bool          { return r.t.Stop() }
+func RealClock() Clock { return clock.Real() }

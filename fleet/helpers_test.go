@@ -1,9 +1,10 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,128 +24,14 @@ import (
 
 const testSecret = "enroll-s3cret-value-42"
 
-// fakeClock is a Clock whose time moves only with Advance. Timers fire
-// during Advance; BlockUntil lets a test wait until the agent is idle
-// (waiting on n timers), which is the synchronisation point instead of
-// sleeping.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c    *fakeClock
-	when time.Time
-	ch   chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	// Start near real time so file mtimes stamped by the agent are plausible.
-	return &fakeClock{now: time.Now().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
-	if d <= 0 {
-		t.ch <- c.now
-		return t
-	}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	for i, x := range t.c.timers {
-		if x == t {
-			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// Advance moves time forward by d, firing due timers.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.when.After(c.now) {
-			t.ch <- c.now
-			continue
-		}
-		kept = append(kept, t)
-	}
-	c.timers = kept
-}
-
-// NextDeadline is the earliest pending timer (zero if none).
-func (c *fakeClock) NextDeadline() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var next time.Time
-	for _, t := range c.timers {
-		if next.IsZero() || t.when.Before(next) {
-			next = t.when
-		}
-	}
-	return next
-}
-
-func (c *fakeClock) waiters() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
-
-// BlockUntil waits (in real time, bounded) until n timers are pending.
-func (c *fakeClock) BlockUntil(t testing.TB, n int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for c.waiters() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("agent did not become idle: %d timers pending, want %d", c.waiters(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// newFakeClock starts near real time so file mtimes stamped by the agent
+// are plausible.
+func newFakeClock() *clocktest.Fake { return clocktest.New(time.Now().Truncate(time.Second)) }
 
 // zeroRand makes jitter zero so schedules are exact.
 type zeroRand struct{}
 
 func (zeroRand) Int64N(int64) int64 { return 0 }
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // assertNoSecrets fails if any secret appears in the captured log.
 func assertNoSecrets(t testing.TB, log string, secrets ...string) {
@@ -246,9 +133,9 @@ func standinOsqueryd(t testing.TB) string {
 type testEnv struct {
 	t        *testing.T
 	srv      *fleettest.Server
-	clk      *fakeClock
+	clk      *clocktest.Fake
 	layout   rootdir.Layout
-	log      *syncBuffer
+	log      *logcapture.Buffer
 	restarts *restartCounter
 	channels *channelRecorder
 	status   *statusRecorder
@@ -257,7 +144,7 @@ type testEnv struct {
 	done     chan error
 }
 
-func newServer(t *testing.T, clk *fakeClock) *fleettest.Server {
+func newServer(t *testing.T, clk *clocktest.Fake) *fleettest.Server {
 	t.Helper()
 	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk.Now})
 	if err := srv.Start(); err != nil {
@@ -272,7 +159,7 @@ func newEnv(t *testing.T, mod func(*Config)) *testEnv {
 	t.Helper()
 	clk := newFakeClock()
 	e := &testEnv{
-		t: t, clk: clk, srv: newServer(t, clk), log: &syncBuffer{},
+		t: t, clk: clk, srv: newServer(t, clk), log: &logcapture.Buffer{},
 		restarts: &restartCounter{}, channels: &channelRecorder{}, status: &statusRecorder{},
 	}
 	layout, err := rootdir.New(t.TempDir())

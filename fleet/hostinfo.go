@@ -1,13 +1,13 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/orbitagent/orbit/internal/capped"
 	"os"
 	"os/exec"
 	"runtime"
@@ -40,8 +40,7 @@ func HostInfoFromOsquery(ctx context.Context, osquerydPath string, timeout time.
 	defer cancel()
 	cmd := exec.CommandContext(ctx, osquerydPath, "-S", "--json", hostInfoQuery)
 	cmd.WaitDelay = time.Second // do not hang on a child that keeps stdout open
-	var stdout limitedBuffer
-	stdout.max = maxOsqueryOutput
+	stdout := capped.Buffer{Max: maxOsqueryOutput}
 	cmd.Stdout = &stdout
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
@@ -126,24 +125,6 @@ func formatUUID(s string) string {
 	}
 	h = strings.ToUpper(h)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-// limitedBuffer keeps the first max bytes written and discards the rest, so
-// a runaway child cannot exhaust memory.
-type limitedBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		if len(p) > room {
-			b.Buffer.Write(p[:room])
-		} else {
-			b.Buffer.Write(p)
-		}
-	}
-	return len(p), nil
 }
 
 func readTrim(path string) string {

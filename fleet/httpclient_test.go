@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"io"
 	"net"
 	"net/http"
@@ -68,7 +69,7 @@ func TestHTTPClientTLS(t *testing.T) {
 	if err := get(pinned); err != nil {
 		t.Errorf("with --fleet-certificate: %v", err)
 	}
-	var log syncBuffer
+	var log logcapture.Buffer
 	insecure, err := NewHTTPClient(HTTPConfig{Insecure: true, Logger: zerolog.New(&log)})
 	if err != nil {
 		t.Fatal(err)

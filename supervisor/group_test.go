@@ -36,12 +36,12 @@ func TestGroupRestartsFailedActorWithoutStoppingOthers(t *testing.T) {
 
 	// Backoff doubles: 1s after the error, 2s after the panic.
 	for i, want := range []time.Duration{time.Second, 2 * time.Second} {
-		if d := clk.waitTimer(t); d != want {
+		if d := clk.WaitTimer(t); d != want {
 			t.Fatalf("backoff %d = %s, want %s", i, d, want)
 		}
 		clk.Advance(want)
 	}
-	clk.waitTimer(t) // the third run has failed and waits again
+	clk.WaitTimer(t) // the third run has failed and waits again
 	if n := failing.Load(); n != 3 {
 		t.Fatalf("failing actor ran %d times, want 3", n)
 	}

@@ -207,7 +207,7 @@ func TestRealChildOutputRateLimited(t *testing.T) {
 		OutputLinesPerSecond: 10, // burst 20
 		Clock:                clk,
 	})
-	clk.waitTimer(t) // the child exited; Run waits out its backoff
+	clk.WaitTimer(t) // the child exited; Run waits out its backoff
 	r.stop(t)
 	lines := r.log.withMessage(t, "child output")
 	if len(lines) != 20 {

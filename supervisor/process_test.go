@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orbitagent/orbit/clock/clocktest"
 	"os"
 	"strings"
 	"sync"
@@ -105,7 +106,7 @@ func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
 // harness runs a Process on a fake clock and records its log and statuses.
 type harness struct {
 	p       *Process
-	clk     *fakeClock
+	clk     *clocktest.Fake
 	starter *fakeStarter
 	log     *logBuffer
 	cancel  context.CancelFunc
@@ -227,7 +228,7 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 	for i, delay := range want {
 		c := h.starter.next(t)
 		c.exitWith(2)
-		if got := h.clk.waitTimer(t); got != delay {
+		if got := h.clk.WaitTimer(t); got != delay {
 			t.Fatalf("failure %d: backoff %s, want %s", i+1, got, delay)
 		}
 		st := h.p.Status()
@@ -308,7 +309,7 @@ func TestProcessRestartDuringBackoffStartsAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	h.run(t)
 	h.starter.next(t).exitWith(1)
-	if d := h.clk.waitTimer(t); d != time.Second {
+	if d := h.clk.WaitTimer(t); d != time.Second {
 		t.Fatalf("backoff %s, want 1s", d)
 	}
 	h.p.Restart()
@@ -327,7 +328,7 @@ func TestProcessStopKillsAfterGrace(t *testing.T) {
 	c := h.starter.next(t)
 	h.cancel()
 	waitSignal(t, c.terms, "graceful stop")
-	if d := h.clk.waitTimer(t); d != 7*time.Second {
+	if d := h.clk.WaitTimer(t); d != 7*time.Second {
 		t.Fatalf("grace timer %s, want StopGrace 7s", d)
 	}
 	if c.kills.Load() != 0 {
@@ -372,7 +373,7 @@ func TestProcessStartFailuresBackOffAndRetry(t *testing.T) {
 			h := newHarness(t, tc.mod)
 			h.run(t)
 			for i, delay := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
-				if got := h.clk.waitTimer(t); got != delay {
+				if got := h.clk.WaitTimer(t); got != delay {
 					t.Fatalf("attempt %d: backoff %s, want %s", i+1, got, delay)
 				}
 				st := h.p.Status()
@@ -381,7 +382,7 @@ func TestProcessStartFailuresBackOffAndRetry(t *testing.T) {
 				}
 				h.clk.Advance(delay)
 			}
-			h.clk.waitTimer(t)
+			h.clk.WaitTimer(t)
 			h.stop(t)
 			if n := h.starter.starts(); n != 0 {
 				t.Fatalf("the fake starter was called %d times", n)

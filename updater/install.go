@@ -1,10 +1,10 @@
 package updater
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orbitagent/orbit/internal/capped"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,23 +151,6 @@ func (u *Updater) cleanArchives(binDir string, c Component, rec *installed) {
 	}
 }
 
-// limitedBuffer keeps the first bytes of a command's output.
-type limitedBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		if len(p) > room {
-			b.Buffer.Write(p[:room])
-		} else {
-			b.Buffer.Write(p)
-		}
-	}
-	return len(p), nil
-}
-
 // execCheck runs the binary's version command with a timeout: a binary
 // that cannot even print its version is never installed.
 func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (string, error) {
@@ -184,7 +167,7 @@ func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (strin
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Dir = filepath.Dir(exe)
 		cmd.WaitDelay = 2 * time.Second
-		out := &limitedBuffer{max: 4096}
+		out := &capped.Buffer{Max: 4096}
 		cmd.Stdout, cmd.Stderr = out, out
 		err := cmd.Run()
 		// A process forked elsewhere in orbit while the file was still open

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"errors"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,27 +42,9 @@ func testbinOrbit(t *testing.T, version string) string {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// syncBuffer collects a child's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type orbitProc struct {
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *logcapture.Buffer
 	root string
 	done chan struct{}
 	err  error
@@ -87,7 +68,7 @@ func startOrbitArgs(t *testing.T, env []string, all ...string) *orbitProc {
 	}
 	cmd := exec.Command(orbitBin(t), all...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &orbitProc{cmd: cmd, log: &syncBuffer{}, root: root, done: make(chan struct{})}
+	p := &orbitProc{cmd: cmd, log: &logcapture.Buffer{}, root: root, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/fleet"
+	"github.com/orbitagent/orbit/internal/capped"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
@@ -225,11 +226,14 @@ func (v *versionProbe) get(path string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
+	out := &capped.Buffer{Max: 4096}
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Stdout = out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
 		return ""
 	}
-	f := strings.Fields(string(out))
+	f := strings.Fields(out.String())
 	if len(f) == 0 {
 		return ""
 	}
