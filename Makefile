@@ -23,13 +23,13 @@ cross:
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./... ./testdata/osqueryd
+	$(GO) vet ./... ./testdata/osqueryd ./testdata/demo/democtl
 
 test-deps:
 	bash scripts/test-deps.sh
 
 test: test-deps vet cross
-	$(GO) test -timeout $(TEST_TIMEOUT) ./... ./testdata/osqueryd
+	$(GO) test -timeout $(TEST_TIMEOUT) ./... ./testdata/osqueryd ./testdata/demo/democtl
 
 demo:
 	bash scripts/demo.sh

@@ -326,7 +326,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 		}
 		if a.enrollFailures <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
 			a.lastQuietLog = a.clock.Now()
-			a.log.Error().Err(err).Int("attempt", a.enrollFailures).Dur("retry_in", delay).Msg(msg)
+			a.log.Error().Err(err).Int("attempt", a.enrollFailures).Dur("retry_in_ms", delay).Msg(msg)
 		}
 		a.setStatus(func(s *status.Fleet) { s.Enrolled = false; s.LastError = "enroll: " + err.Error() })
 		a.markReady() // do not hold osqueryd back while Fleet is unreachable
@@ -383,7 +383,7 @@ func (a *Agent) noteAuth(err error) {
 		}
 		if waited := now.Sub(a.unauthSince); waited >= a.cfg.ReenrollAfter {
 			if !a.reenroll {
-				a.log.Warn().Dur("after", waited).Msg("fleet keeps rejecting the orbit node key, enrolling again")
+				a.log.Warn().Dur("after_ms", waited).Msg("fleet keeps rejecting the orbit node key, enrolling again")
 			}
 			a.reenroll = true
 		}
@@ -577,8 +577,12 @@ func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
 		return
 	}
 	a.lastContact = now
+	if a.token == "" {
+		a.log.Info().Msg("device token created")
+	} else {
+		a.log.Info().Msg("device token rotated")
+	}
 	a.tokenRegistered, a.token = true, tok
-	a.log.Info().Msg("device token rotated")
 	a.publishToken(tok)
 }
 

@@ -74,7 +74,7 @@ func (a *Agent) scriptWorker(ctx context.Context) {
 				markDone(id) // the server already has a result
 				continue
 			}
-			a.log.Info().Str("execution_id", id).Dur("timeout", job.timeout).Msg("running script from fleet")
+			a.log.Info().Str("execution_id", id).Dur("timeout_ms", job.timeout).Msg("running script from fleet")
 			out := runScript(ctx, a.cfg.ScriptsDir, script.ScriptContents, job.timeout)
 			if ctx.Err() != nil {
 				return // interrupted by shutdown: not a result to report

@@ -94,7 +94,7 @@ func (g *Group) supervise(ctx context.Context, na namedActor) error {
 		if g.clock.Now().Sub(started) > maxBackoff {
 			backoff = time.Second
 		}
-		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in", backoff).Msg("actor stopped unexpectedly; restarting it")
+		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in_ms", backoff).Msg("actor stopped unexpectedly; restarting it")
 		t := g.clock.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -264,8 +264,8 @@ func (p *Process) Run(ctx context.Context) error {
 			msg = "child exited: " + res.err.Error()
 		}
 		delay = p.failed(ranFor, res.code, msg)
-		p.log.Warn().Int("pid", child.PID()).Int("exit_code", res.code).Dur("ran_for", ranFor).
-			Dur("restart_in", delay).Int("consecutive_failures", p.backoff.Failures()).
+		p.log.Warn().Int("pid", child.PID()).Int("exit_code", res.code).Dur("ran_for_ms", ranFor).
+			Dur("restart_in_ms", delay).Int("consecutive_failures", p.backoff.Failures()).
 			Msg("child exited; restarting")
 	}
 	p.update(func(s *ProcessStatus) {
@@ -283,7 +283,7 @@ func (p *Process) failed(ranFor time.Duration, code int, msg string) time.Durati
 	failures := p.backoff.Failures()
 	crash := failures >= p.cfg.CrashLoopThreshold
 	if crash && !p.crashLoopLogged {
-		p.log.Warn().Int("consecutive_failures", failures).Dur("stable_after", p.cfg.Backoff.StableAfter).
+		p.log.Warn().Int("consecutive_failures", failures).Dur("stable_after_ms", p.cfg.Backoff.StableAfter).
 			Str("last_error", msg).Msg("child is crash-looping")
 	}
 	if !crash && p.crashLoopLogged {
@@ -412,7 +412,7 @@ func (p *Process) stop(child Child, exited <-chan exitResult) exitResult {
 			t.Stop()
 			return res
 		case <-t.C():
-			p.log.Warn().Int("pid", child.PID()).Dur("stop_grace", p.cfg.StopGrace).
+			p.log.Warn().Int("pid", child.PID()).Dur("stop_grace_ms", p.cfg.StopGrace).
 				Msg("child did not exit within the stop grace period; killing its process tree")
 			p.kill(child)
 		}

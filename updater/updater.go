@@ -96,6 +96,9 @@ type Updater struct {
 	// selfUpdating stops further checks once orbit handed over to its new binary.
 	selfUpdating bool
 
+	// missingWarned holds targets already reported missing; guarded by checkMu.
+	missingWarned map[string]bool
+
 	chMu     sync.Mutex
 	channels map[string]string
 	wake     chan struct{}
@@ -438,10 +441,17 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 		name := targetName(c, u.platform(c), c.Channel)
 		tf, err := tu.GetTargetInfo(name)
 		if err != nil {
-			u.log.Warn().Err(err).Str("component", c.Name).Str("target", name).Msg("target not in repository, keeping installed version")
+			// Warn once per target, then quietly: a repository without,
+			// say, an orbit build for this platform is a steady state.
+			ev := u.log.Debug()
+			if u.noteMissing(name) {
+				ev = u.log.Warn()
+			}
+			ev.Err(err).Str("component", c.Name).Str("target", name).Msg("target not in repository, keeping installed version")
 			res.Missing = append(res.Missing, c.Name)
 			continue
 		}
+		delete(u.missingWarned, name) // warn again if it disappears later
 		ti, err := newTargetInfo(name, tf)
 		if err != nil {
 			u.log.Error().Err(err).Str("component", c.Name).Msg("target metadata unusable")
@@ -674,4 +684,17 @@ func (u *Updater) event(ev status.UpdateEvent) {
 	if err := u.cfg.Status.AddUpdateEvent(ev); err != nil {
 		u.log.Warn().Err(err).Msg("cannot record update event")
 	}
+}
+
+// noteMissing reports whether the missing target is news worth a warning.
+// Called under checkMu.
+func (u *Updater) noteMissing(name string) bool {
+	if u.missingWarned == nil {
+		u.missingWarned = map[string]bool{}
+	}
+	if u.missingWarned[name] {
+		return false
+	}
+	u.missingWarned[name] = true
+	return true
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mattn/go-isatty"
 	"net"
 	"os"
 	"os/signal"
@@ -62,7 +63,9 @@ func run(c *cli.Context) error {
 	if c.Bool("debug") {
 		level = zerolog.DebugLevel
 	}
-	logger := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
+	// Colours only on a terminal: demo scripts send this log to a file.
+	out := zerolog.ConsoleWriter{Out: os.Stderr, NoColor: !isatty.IsTerminal(os.Stderr.Fd())}
+	logger := zerolog.New(out).Level(level).With().Timestamp().Logger()
 
 	srv := fleettest.New(fleettest.Config{
 		EnrollSecrets:      []string{secret},

@@ -153,16 +153,22 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		log.Warn().Msg("--fleet-desktop: the tray app is not part of this build yet; running without it")
 	}
 
-	var osqActor supervisor.Actor = proc
+	// osqueryd starts once it is installed and, with Fleet, once the
+	// server's startup flags are applied: a start before either would only
+	// fail or be restarted at once, and count against its backoff.
+	var gates []gate
+	if upd != nil && cfg.OsquerydPath == "" {
+		gates = append(gates, installedGate(osquerydPath, log))
+	}
 	if cfg.FleetURL != "" {
 		agent, err := newFleetAgent(cfg, log, store, proc, channels, osquerydPath)
 		if err != nil {
 			return cli.Exit(err.Error(), exitBadInput)
 		}
 		group.Add("fleet", agent)
-		osqActor = afterFleetReady(agent, proc, log)
+		gates = append(gates, fleetReadyGate(agent, log))
 	}
-	group.Add("osqueryd", osqActor)
+	group.Add("osqueryd", gated(proc, gates...))
 
 	err = group.Run(ctx)
 	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = "stopped"; c.PID = 0 })
@@ -291,23 +297,61 @@ func newFleetAgent(cfg *agentConfig, log zerolog.Logger, store *status.Store, os
 	return fleet.New(fc)
 }
 
+// gate blocks until something osqueryd needs is in place; false means ctx
+// ended first.
+type gate func(ctx context.Context) bool
+
+// gated runs proc once every gate has opened.
+func gated(proc *supervisor.Process, gates ...gate) supervisor.Actor {
+	return supervisor.ActorFunc(func(ctx context.Context) error {
+		for _, g := range gates {
+			if !g(ctx) {
+				return nil
+			}
+		}
+		return proc.Run(ctx)
+	})
+}
+
 // fleetReadyWait bounds how long osqueryd waits for Fleet's first config.
 const fleetReadyWait = 30 * time.Second
 
-// afterFleetReady starts osqueryd once the Fleet agent has applied the
-// server's startup flags (or given up reaching the server for now), so
-// osqueryd does not start with old flags and restart a second later.
-func afterFleetReady(agent *fleet.Agent, proc *supervisor.Process, log zerolog.Logger) supervisor.Actor {
-	return supervisor.ActorFunc(func(ctx context.Context) error {
+// fleetReadyGate opens when the Fleet agent has applied the server's
+// startup flags, or has given up reaching the server for now.
+func fleetReadyGate(agent *fleet.Agent, log zerolog.Logger) gate {
+	return func(ctx context.Context) bool {
 		t := time.NewTimer(fleetReadyWait)
 		defer t.Stop()
 		select {
 		case <-agent.Ready():
 		case <-t.C:
-			log.Warn().Dur("waited", fleetReadyWait).Msg("no config from Fleet yet; starting osqueryd with the flags on disk")
+			log.Warn().Dur("waited_ms", fleetReadyWait).Msg("no config from Fleet yet; starting osqueryd with the flags on disk")
 		case <-ctx.Done():
-			return nil
+			return false
 		}
-		return proc.Run(ctx)
-	})
+		return true
+	}
+}
+
+// installedGate opens once the updater has installed osqueryd. It polls a
+// file's existence, which costs nothing next to the download it waits for.
+func installedGate(path func() (string, error), log zerolog.Logger) gate {
+	return func(ctx context.Context) bool {
+		if _, err := path(); err == nil {
+			return true
+		}
+		log.Info().Msg("waiting for the updater to install osqueryd")
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-t.C:
+				if _, err := path(); err == nil {
+					return true
+				}
+			}
+		}
+	}
 }

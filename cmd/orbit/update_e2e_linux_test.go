@@ -70,6 +70,10 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	if got := state().Components["osqueryd"].Path; got != want {
 		t.Fatalf("osqueryd runs from %s, want %s", got, want)
 	}
+	// osqueryd waited for its install: no failed start was counted.
+	if c := state().Components["osqueryd"]; c.Restarts != 0 || c.LastError != "" {
+		t.Fatalf("osqueryd before its install counted as failing: restarts %d, last error %q", c.Restarts, c.LastError)
+	}
 	orbitPID := p.cmd.Process.Pid
 
 	// 2. A new osqueryd is installed and restarted; orbit keeps running.

@@ -94,6 +94,6 @@ func newUpdater(cfg *agentConfig, log zerolog.Logger, store *status.Store, procs
 		Health:      procs,
 		SelfUpdated: self.Trigger,
 		Status:      store,
-		Logger:      log.With().Str("component", "updater").Logger(),
+		Logger:      log,
 	})
 }
