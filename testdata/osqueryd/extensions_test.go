@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// requireTool skips when a tool is missing, except under CI where it fails.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI: %v", name, err)
+		}
+		t.Skipf("%s not found: %v", name, err)
+	}
+	return p
+}
+
+func TestExtensionsAutoload(t *testing.T) {
+	t.Parallel()
+	sh := requireTool(t, "sh")
+	dir := shortDir(t)
+	out := filepath.Join(dir, "ext.out")
+	ext := filepath.Join(dir, "hello.ext")
+	script := "#!" + sh + "\n" +
+		"echo \"$@\" > " + out + "\n" +
+		"trap 'echo stopped >> " + out + "; exit 0' TERM\n" +
+		"while :; do sleep 0.05; done\n"
+	if err := os.WriteFile(ext, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notExt := filepath.Join(dir, "hello.sh")
+	if err := os.WriteFile(notExt, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	load := writeFile(t, filepath.Join(dir, "extensions.load"), "# autoload\n"+ext+"\n"+notExt+"\n")
+	sock := filepath.Join(dir, "o.em")
+	p := startDaemon(t, standin, nil, "--extensions_socket="+sock, "--extensions_autoload="+load,
+		"--extensions_timeout=7", "--pidfile="+filepath.Join(dir, "osquery.pid"))
+	want := "--socket " + sock + " --timeout 7 --interval 3"
+	waitFor(t, p, "extension start", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.TrimSpace(string(b)) == want
+	})
+	if !strings.Contains(p.stderr.String(), "does not end with .ext") {
+		t.Fatalf("no warning for the non-.ext file; stderr %s", p.stderr.String())
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	// The daemon waits for its extensions to stop before it exits.
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "stopped") {
+		t.Fatalf("extension was not stopped with the daemon: %q", b)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux && !darwin && !windows
+
+package main
+
+func platformHostInfo() hostInfo { return hostInfo{} }
