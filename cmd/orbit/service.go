@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kardianos/service"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/updater"
 )
 
 // serviceName is the unit/label/service name, as Fleet's packages use on
@@ -141,7 +143,13 @@ func installService(c *cli.Context) error {
 	if extra := c.Args().Slice(); len(extra) > 0 {
 		args = append(append(args, "--"), extra...)
 	}
-	svc, err := supervisor.NewService(serviceConfig(cfg, args), nil)
+	stable, err := installSelf(cfg)
+	if err != nil {
+		return err
+	}
+	sc := serviceConfig(cfg, args)
+	sc.Executable = stable
+	svc, err := supervisor.NewService(sc, nil)
 	if err != nil {
 		return err
 	}
@@ -179,4 +187,45 @@ func flagArg(c *cli.Context, name string) string {
 		return fmt.Sprintf("--%s=%t", name, b)
 	}
 	return fmt.Sprintf("--%s=%v", name, v)
+}
+
+// installSelf copies this orbit into the root as the installed channel
+// file and points the stable path <root>/bin/orbit/orbit at it, as
+// packages do. The service runs the stable path, so after a self-update
+// (which repoints it) a service restart runs the new orbit, not the file
+// `service install` was run from.
+func installSelf(cfg *agentConfig) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find orbit's own executable: %w", err)
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return "", fmt.Errorf("find orbit's own executable: %w", err)
+	}
+	dst := cfg.Layout.Bin("orbit", targetPlatform(), cfg.Channels.Orbit, exeName("orbit"))
+	if !sameFile(exe, dst) {
+		data, err := os.ReadFile(exe)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", exe, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
+		}
+		if err := rootdir.WriteFileAtomic(dst, data, 0o755); err != nil {
+			return "", fmt.Errorf("install orbit into the root dir: %w", err)
+		}
+	}
+	if err := updater.InstallStableOrbit(cfg.Layout, dst); err != nil {
+		return "", err
+	}
+	return updater.StableOrbitPath(cfg.Layout), nil
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

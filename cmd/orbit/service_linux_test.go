@@ -52,6 +52,17 @@ func TestServiceInstallWritesVerifiedSystemdUnit(t *testing.T) {
 		t.Fatalf("unit not written: %v", err)
 	}
 	text := string(data)
+	stable := filepath.Join(root, "bin", "orbit", "orbit")
+	if !strings.Contains(text, "ExecStart="+stable+" ") {
+		t.Errorf("ExecStart should run the stable path %s:\n%s", stable, text)
+	}
+	target, err := filepath.EvalSymlinks(stable)
+	if err != nil || target != filepath.Join(root, "bin", "orbit", "linux", "stable", "orbit") {
+		t.Errorf("stable path resolves to %q (%v), want the installed channel file", target, err)
+	}
+	if out, err := exec.Command(stable, "version").Output(); err != nil || strings.TrimSpace(string(out)) != "orbit 1.0.0-test" {
+		t.Errorf("installed orbit: %q, %v", out, err)
+	}
 	for _, want := range []string{
 		"Restart=always", "RestartSec=1", "KillMode=mixed", "TimeoutStopSec=25",
 		`"--root-dir=` + root + `"`, `"--fleet-url=https://fleet.example.com:8443"`,
