@@ -22,7 +22,7 @@ fi
 # MinIO is a real S3-compatible server for `orbitctl updates publish` tests.
 if [ ! -x "$cache/bin/minio" ]; then
   echo "test-deps: building MinIO into $cache/bin (one-time, about 2 minutes)"
-  GOFLAGS= GOBIN="$cache/bin" go install github.com/minio/minio@latest
+  GOFLAGS= GOBIN="$cache/bin" go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 fi
 
 go mod download

@@ -34,9 +34,16 @@ func runAgentCommand(c *cli.Context) error {
 		return runAgent(c.Context, cfg, true)
 	}
 	// Under systemd, launchd or the Windows SCM: let kardianos/service
-	// translate the manager's stop request into a context cancel.
+	// translate the manager's stop request into a context cancel. An agent
+	// that ends on its own (a refusal at start, orbit's update on Windows)
+	// must end the process too: the service manager restarts a process
+	// that exits, but would show a wedged one as running forever.
 	svc, err := supervisor.NewService(serviceConfig(cfg, nil), func(ctx context.Context) error {
-		return runAgent(ctx, cfg, false)
+		err := runAgent(ctx, cfg, false)
+		if ctx.Err() == nil {
+			exitUnderService(err)
+		}
+		return err
 	})
 	if err != nil {
 		return err
@@ -47,30 +54,49 @@ func runAgentCommand(c *cli.Context) error {
 	return svc.RunErr()
 }
 
+// exitUnderService ends the process with the agent's exit code (1 when it
+// stopped without one), so systemd's Restart=always or the SCM's recovery
+// actions start orbit again.
+func exitUnderService(err error) {
+	code := 1
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orbit:", err)
+	}
+	os.Exit(code)
+}
+
 // runAgent is the agent: it owns the root directory for its lifetime and
 // runs every actor until ctx is done or a signal arrives.
 func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	layout := cfg.Layout
+	log, closeLog := newLogger(cfg, os.Stderr)
+	defer closeLog.Close()
+	// A refusal is printed by main on stderr; with --log-file it goes to
+	// the file too, where an admin of a service will look for it.
+	refuse := func(err error) error {
+		if cfg.LogFile != "" {
+			log.Error().Err(err).Msg("orbit cannot start")
+		}
+		return cli.Exit(err.Error(), exitBadInput)
+	}
 	if err := layout.Create(); err != nil {
-		return err
+		return refuse(err)
 	}
 	if err := layout.CheckPermissions(); err != nil {
-		return cli.Exit(err.Error(), exitBadInput)
+		return refuse(err)
 	}
 	lock, err := supervisor.AcquireLock(layout.Lock())
 	if err != nil {
-		return cli.Exit(err.Error(), exitBadInput)
+		return refuse(err)
 	}
 	defer lock.Release()
-
-	log, closeLog := newLogger(cfg, os.Stderr)
-	defer closeLog.Close()
 	log.Info().Str("version", version).Str("root_dir", layout.Root).Str("fleet_url", cfg.FleetURL).Msg("orbit starting")
 	if cfg.secretOnArgv {
 		log.Warn().Msg("enroll secret given on the command line, where local users can read it; use --enroll-secret-path or ORBIT_ENROLL_SECRET instead")
-	}
-	if cfg.Insecure {
-		log.Warn().Msg("TLS verification of the Fleet server is off (--insecure); use only for testing")
 	}
 
 	store := status.NewStore(layout.State(), version, nil)
@@ -91,6 +117,8 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 			log.Error().Err(err).Msg("self-update boot check failed")
 		}
 		if boot.RolledBack {
+			_ = store.AddUpdateEvent(status.UpdateEvent{Component: "orbit", Action: "rolled_back",
+				Message: fmt.Sprintf("updated orbit did not become healthy in %d boots; previous version restored", boot.Boots-1)})
 			lock.Release()
 			return reexec(boot.ExecPath)
 		}
@@ -102,7 +130,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	if !cfg.DisableUpdates {
 		upd, err = newUpdater(cfg, log, store, procs, self)
 		if err != nil {
-			return cli.Exit(err.Error(), exitBadInput)
+			return refuse(err)
 		}
 	}
 	osquerydPath := func() (string, error) {
@@ -135,7 +163,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		OnStatus:     componentReporter(store, log, osquerydPath, versions),
 	})
 	if err != nil {
-		return cli.Exit(err.Error(), exitBadInput)
+		return refuse(err)
 	}
 
 	group := supervisor.NewGroup(log, nil)
@@ -163,7 +191,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	if cfg.FleetURL != "" {
 		agent, err := newFleetAgent(cfg, log, store, proc, channels, osquerydPath)
 		if err != nil {
-			return cli.Exit(err.Error(), exitBadInput)
+			return refuse(err)
 		}
 		group.Add("fleet", agent)
 		gates = append(gates, fleetReadyGate(agent, log))
