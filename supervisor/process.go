@@ -255,6 +255,7 @@ func (p *Process) Run(ctx context.Context) error {
 		}
 		if why == stopRestart {
 			p.log.Info().Int("pid", child.PID()).Msg("child restarted on request")
+			p.resetFailures()
 			p.update(func(s *ProcessStatus) { s.PID = 0; s.LastExitCode = res.code })
 			delay = 0
 			continue
@@ -307,6 +308,21 @@ func (p *Process) failed(ranFor time.Duration, code int, msg string) time.Durati
 	return delay
 }
 
+// resetFailures forgets the crash history: a restart on request runs a new
+// binary or new flags, and the old one's crash loop must not be blamed on
+// it (the updater rolls back a release that crash-loops after install).
+func (p *Process) resetFailures() {
+	p.backoff.Reset()
+	if p.crashLoopLogged {
+		p.log.Info().Msg("child crash loop cleared by a requested restart")
+	}
+	p.crashLoopLogged = false
+	p.update(func(s *ProcessStatus) {
+		s.ConsecutiveFailures = 0
+		s.CrashLoop = false
+	})
+}
+
 // waitBackoff reports false if ctx ended the wait; a Restart request cuts it
 // short. failed has already set the backoff state.
 func (p *Process) waitBackoff(ctx context.Context, delay time.Duration) bool {
@@ -317,6 +333,7 @@ func (p *Process) waitBackoff(ctx context.Context, delay time.Duration) bool {
 		return true
 	case <-p.restart:
 		p.log.Info().Msg("restart requested during backoff; starting now")
+		p.resetFailures()
 		return true
 	case <-ctx.Done():
 		return false

@@ -269,6 +269,36 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 	}
 }
 
+// A requested restart (new binary or flags) starts with a clean slate: the
+// updater must not roll back a fresh release for its predecessor's crashes.
+func TestProcessRestartClearsCrashLoop(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.run(t)
+	for i := 0; i < DefaultCrashLoopThreshold; i++ {
+		h.starter.next(t).exitWith(2)
+		h.clk.Advance(h.clk.WaitTimer(t))
+	}
+	c := h.starter.next(t)
+	if st := h.waitStatus(t, "running", running(c.pid)); !st.CrashLoop {
+		t.Fatalf("want a crash loop before the restart: %+v", st)
+	}
+	h.p.Restart()
+	if d := h.clk.WaitTimer(t); d != DefaultStopGrace {
+		t.Fatalf("restart: timer %s, want the stop grace %s", d, DefaultStopGrace)
+	}
+	c = h.starter.next(t)
+	st := h.waitStatus(t, "running", running(c.pid))
+	if st.CrashLoop || st.ConsecutiveFailures != 0 {
+		t.Fatalf("after a requested restart: %+v, want the crash loop cleared", st)
+	}
+	c.exitWith(2)
+	if d := h.clk.WaitTimer(t); d != time.Second {
+		t.Fatalf("first failure after the restart backs off %s, want 1s", d)
+	}
+	h.stop(t)
+}
+
 func TestProcessRestartCoalesces(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)

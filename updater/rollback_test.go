@@ -121,10 +121,14 @@ func TestRollbackOfCrashingRelease(t *testing.T) {
 			if !bytes.Equal(mustRead(t, p), v2) {
 				t.Fatal("v2 replaced")
 			}
-			// After 24 h it gets another chance.
-			e.clock.Advance(2 * time.Hour)
-			if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
-				t.Fatalf("v3 not retried after cooldown: %+v", res)
+			// A rolled-back release is bad for good, even after the
+			// 24 h rest that other failures get.
+			e.clock.Advance(48 * time.Hour)
+			if res := check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
+				t.Fatalf("rolled-back v3 retried after 48 h: %+v", res)
+			}
+			if !bytes.Equal(mustRead(t, p), v2) {
+				t.Fatal("v2 replaced by the bad v3")
 			}
 		})
 	}

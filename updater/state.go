@@ -39,6 +39,9 @@ type failure struct {
 	Last   time.Time `json:"last"`
 	Until  time.Time `json:"until,omitzero"`
 	Reason string    `json:"reason,omitempty"`
+	// Bad marks a hash that was installed and then rolled back: it is
+	// never tried again; only a new release (a new hash) is.
+	Bad bool `json:"bad,omitempty"`
 }
 
 type watch struct {
@@ -115,6 +118,9 @@ func (s *state) save(l rootdir.Layout) error {
 // blocked reports whether hash is resting after repeated failures.
 func (s *state) blocked(hash string, now time.Time) (bool, time.Time) {
 	f := s.Failures[hash]
+	if f != nil && f.Bad {
+		return true, time.Time{}
+	}
 	if f == nil || f.Until.IsZero() {
 		return false, time.Time{}
 	}
@@ -126,8 +132,9 @@ func (s *state) blocked(hash string, now time.Time) (bool, time.Time) {
 	return false, time.Time{}
 }
 
-// fail counts a failure of hash; bad puts it on cooldown at once (a release
-// that was rolled back is not retried 3 more times).
+// fail counts a failure of hash. bad marks a release that was rolled back:
+// it is never retried. Other failures (download, verification, exec
+// check) get 3 tries, then 24 h of rest, then a fresh set of tries.
 func (s *state) fail(target, hash, reason string, now time.Time, bad bool) *failure {
 	f := s.Failures[hash]
 	if f == nil {
@@ -137,7 +144,10 @@ func (s *state) fail(target, hash, reason string, now time.Time, bad bool) *fail
 	f.Count++
 	f.Last = now
 	f.Reason = reason
-	if bad || f.Count >= maxTries {
+	if bad {
+		f.Bad = true
+	}
+	if f.Count >= maxTries {
 		f.Until = now.Add(cooldown)
 	}
 	return f
