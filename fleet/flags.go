@@ -4,21 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"sort"
 	"strconv"
 	"strings"
 )
-
-// ProtectedFlags are the osqueryd flags the agent sets itself after the
-// flagfile; a server value for them is dropped, never written.
-var ProtectedFlags = []string{
-	"database_path",
-	"extensions_autoload",
-	"host_identifier",
-	"pidfile",
-	"extensions_socket",
-	"enroll_secret_env",
-}
 
 // DroppedFlag is a server flag left out of osquery.flags, and why.
 type DroppedFlag struct {
@@ -141,15 +131,7 @@ func validFlagName(name string) bool {
 	return true
 }
 
-func isProtected(name string) bool {
-	n := strings.ToLower(name)
-	for _, p := range ProtectedFlags {
-		if n == p {
-			return true
-		}
-	}
-	return false
-}
+func isProtected(name string) bool { return osqueryd.CheckServerFlag(name) != nil }
 
 // printableName makes a refused flag name safe to log.
 func printableName(name string) string { return shorten(name, 64) }

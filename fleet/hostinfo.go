@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"os"
 	"os/exec"
 	"runtime"
@@ -39,7 +40,8 @@ func HostInfoFromOsquery(ctx context.Context, osquerydPath string, timeout time.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, osquerydPath, "-S", "--json", hostInfoQuery)
-	cmd.WaitDelay = time.Second // do not hang on a child that keeps stdout open
+	cmd.WaitDelay = time.Second                   // do not hang on a child that keeps stdout open
+	cmd.Env = osqueryd.ChildEnv(os.Environ(), "") // no enroll secret for a query
 	stdout := capped.Buffer{Max: maxOsqueryOutput}
 	cmd.Stdout = &stdout
 	if err := cmd.Run(); err != nil {

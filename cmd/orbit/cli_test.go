@@ -52,6 +52,9 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"bad duration", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--update-interval=soon"}, "invalid value \"soon\""},
 		{"bad channel", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--osqueryd-channel=../x"}, "is not a channel name"},
 		{"bad grace", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--stop-grace=0s"}, "--stop-grace 0s must be between"},
+		{"proxy credentials", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-proxy=http://u:pw@proxy:3128"}, "--fleet-proxy must not carry credentials"},
+		{"fleet url credentials", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://u:pw@f.example.com", "--enroll-secret=a"}, "--fleet-url must not carry credentials"},
+		{"update url credentials", []string{root, "--osqueryd-path=" + osq, "--update-roots={}", "--update-url=https://u:pw@updates.example.com"}, "--update-url must not carry credentials"},
 		{"bad proxy", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-proxy=::nope"}, "--fleet-proxy"},
 	}
 	for _, tt := range tests {

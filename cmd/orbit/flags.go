@@ -202,6 +202,13 @@ func parseConfig(c *cli.Context) (*agentConfig, error) {
 			return nil, fmt.Errorf("--%s %s: file not found or unreadable: %w", f.flag, f.path, err)
 		}
 	}
+	// A password in a URL would sit in argv, the service's unit file and
+	// osqueryd's --proxy_hostname, all readable by local users.
+	for _, f := range []struct{ flag, v string }{{flagFleetURL, cfg.FleetURL}, {flagFleetProxy, cfg.FleetProxy}, {flagUpdateURL, cfg.UpdateURL}} {
+		if u, err := url.Parse(f.v); err == nil && u.User != nil {
+			return nil, fmt.Errorf("--%s must not carry credentials (user:password@): local users can read them from the process list; for a proxy, set HTTPS_PROXY in orbit's environment instead", f.flag)
+		}
+	}
 	if cfg.FleetProxy != "" {
 		u, err := url.Parse(cfg.FleetProxy)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

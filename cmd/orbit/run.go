@@ -264,6 +264,7 @@ func (v *versionProbe) get(path string) string {
 	cmd := exec.CommandContext(ctx, path, "--version")
 	cmd.Stdout = out
 	cmd.WaitDelay = time.Second
+	cmd.Env = osqueryd.ChildEnv(os.Environ(), "")
 	if err := cmd.Run(); err != nil {
 		return ""
 	}

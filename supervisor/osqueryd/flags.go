@@ -117,17 +117,19 @@ func TLSHostname(fleetURL string) (string, error) {
 	return u.Host, nil
 }
 
+// ServerManagedFlags are the flags orbit sets on osqueryd's command line
+// itself; neither the Fleet server's startup flags nor the flagfile may
+// set them (a flagfile could also pull in another flagfile).
+var ServerManagedFlags = append([]string{"pidfile", "extensions_socket", "enroll_secret_env", "flagfile"}, ProtectedFlags...)
+
 // CheckServerFlag reports whether a flag (name without dashes) may come
-// from the Fleet server's command_line_startup_flags or the flagfile.
+// from the Fleet server's command_line_startup_flags.
 func CheckServerFlag(name string) error {
-	for _, p := range ProtectedFlags {
-		if name == p {
+	n := strings.ToLower(name)
+	for _, p := range ServerManagedFlags {
+		if n == p {
 			return fmt.Errorf("flag %q is managed by orbit and cannot be overridden", name)
 		}
-	}
-	switch name {
-	case "pidfile", "extensions_socket", "enroll_secret_env", "flagfile":
-		return fmt.Errorf("flag %q is managed by orbit and cannot be overridden", name)
 	}
 	return nil
 }
