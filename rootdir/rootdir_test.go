@@ -79,3 +79,51 @@ func TestNewRefusesEmpty(t *testing.T) {
 		t.Fatal("empty root accepted")
 	}
 }
+
+func TestCheckPermissionsFollowsLinksAndChecksOwner(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("mode bits and uids do not describe Windows ACLs")
+	}
+	base := t.TempDir()
+	real := filepath.Join(base, "data", "orbit")
+	l, err := New(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Create(); err != nil {
+		t.Fatal(err)
+	}
+	// A root that is a symlink to a data volume is fine: its target is checked.
+	link := filepath.Join(base, "orbit")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Layout{Root: link}).CheckPermissions(); err != nil {
+		t.Fatalf("symlinked root refused: %v", err)
+	}
+	// A link under bin/ to a writable file elsewhere is refused.
+	outside := filepath.Join(base, "evil")
+	if err := os.WriteFile(outside, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(outside, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(real, "bin", "osqueryd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CheckPermissions(); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		t.Fatalf("link to a world-writable file: %v", err)
+	}
+	os.Remove(filepath.Join(real, "bin", "osqueryd"))
+	if os.Geteuid() != 0 {
+		return // chown to another user needs root
+	}
+	if err := os.Chown(real, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CheckPermissions(); err == nil || !strings.Contains(err.Error(), "owned by uid 4242") {
+		t.Fatalf("root owned by another user: %v", err)
+	}
+}
