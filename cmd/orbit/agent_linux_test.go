@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/fleettest"
 )
 
 func TestKilledOsquerydIsRestarted(t *testing.T) {
@@ -203,5 +207,140 @@ func TestRefusesWritableRootDir(t *testing.T) {
 				t.Fatalf("output %q lacks %q", p.log.String(), want)
 			}
 		})
+	}
+}
+
+type startRecord struct {
+	Argv []string  `json:"argv"`
+	Env  []string  `json:"env"`
+	PID  int       `json:"pid"`
+	Time time.Time `json:"time"`
+}
+
+func readRecords(t *testing.T, path string) []startRecord {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []startRecord
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r startRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("bad record line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestOsquerydArgvFromRealRun checks the command line a real orbit gives a
+// real osqueryd, in Fleet mode with every optional flag, against the
+// order of fleet-protocol.md.
+func TestOsquerydArgvFromRealRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "orbit")
+	record := filepath.Join(dir, "starts.jsonl")
+	// A real CA bundle (orbit checks it); nothing listens on port 1.
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s"}, TLS: true})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ca := srv.CACertFile()
+	startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=s", "OSQUERYD_STANDIN_RECORD=" + record},
+		"--fleet-url=https://127.0.0.1:1", "--fleet-certificate="+ca, "--fleet-proxy=http://127.0.0.1:3128",
+		"--", "--verbose", "--config_refresh=10")
+	// The Fleet agent's host-facts query (`osqueryd -S`) is recorded too;
+	// the daemon start is the one without -S.
+	var daemon []startRecord
+	eventually(t, "osqueryd started", func() bool {
+		daemon = daemon[:0]
+		for _, r := range readRecords(t, record) {
+			if !slices.Contains(r.Argv, "-S") {
+				daemon = append(daemon, r)
+			}
+		}
+		return len(daemon) > 0
+	})
+	recs := daemon
+	want := []string{
+		"--pidfile=" + root + "/osquery.pid",
+		"--database_path=" + root + "/osquery.db",
+		"--extensions_socket=" + root + "/orbit-osquery.em",
+		"--logger_path=" + root + "/osquery_log",
+		"--enroll_secret_env", "ENROLL_SECRET",
+		"--host_identifier=uuid",
+		"--tls_hostname=127.0.0.1:1",
+		"--enroll_tls_endpoint=/api/v1/osquery/enroll",
+		"--config_plugin=tls",
+		"--config_tls_endpoint=/api/v1/osquery/config",
+		"--config_refresh=60",
+		"--disable_distributed=false",
+		"--distributed_plugin=tls",
+		"--distributed_tls_read_endpoint=/api/v1/osquery/distributed/read",
+		"--distributed_tls_write_endpoint=/api/v1/osquery/distributed/write",
+		"--distributed_tls_max_attempts=10",
+		"--logger_plugin=tls,filesystem",
+		"--logger_tls_endpoint=/api/v1/osquery/log",
+		"--disable_carver=false",
+		"--carver_start_endpoint=/api/v1/osquery/carve/begin",
+		"--carver_continue_endpoint=/api/v1/osquery/carve/block",
+		"--carver_block_size=2000000",
+		"--tls_server_certs=" + ca,
+		"--proxy_hostname=127.0.0.1:3128",
+		"--flagfile=" + root + "/osquery.flags",
+		"--host_identifier=uuid",
+		"--database_path=" + root + "/osquery.db",
+		"--extensions_autoload=" + root + "/extensions.load",
+		"--verbose", "--config_refresh=10",
+	}
+	got := recs[0].Argv[1:]
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("osqueryd argv differs\n got: %q\nwant: %q", got, want)
+	}
+	if !slices.Contains(recs[0].Env, "ENROLL_SECRET") || slices.Contains(recs[0].Env, "ORBIT_ENROLL_SECRET") {
+		t.Fatalf("osqueryd env names %v: want ENROLL_SECRET and not ORBIT_ENROLL_SECRET", recs[0].Env)
+	}
+}
+
+// TestCrashLoopBacksOffAndShowsInStatus runs an osqueryd that exits at
+// once: orbit restarts it with growing gaps and `orbit status` reports the
+// crash loop with the restarts and the last error.
+func TestCrashLoopBacksOffAndShowsInStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "orbit")
+	record := filepath.Join(dir, "starts.jsonl")
+	startOrbit(t, root, []string{"OSQUERYD_STANDIN_EXIT_CODE=3", "OSQUERYD_STANDIN_RECORD=" + record})
+	// Five short runs make a crash loop: about 1+2+4+8 s of backoff.
+	eventuallyWithin(t, 60*time.Second, "crash loop in state.json", func() bool { return osquerydState(t, root).CrashLoop })
+	recs := readRecords(t, record)
+	if len(recs) < 5 {
+		t.Fatalf("%d starts recorded, want at least 5", len(recs))
+	}
+	// Backoff with ±20% jitter: each gap is clearly longer than the one
+	// before (1 s, 2 s, 4 s, 8 s nominal).
+	for i := 2; i < 5; i++ {
+		prev, gap := recs[i-1].Time.Sub(recs[i-2].Time), recs[i].Time.Sub(recs[i-1].Time)
+		if gap <= prev {
+			t.Fatalf("gap %d (%s) not longer than gap %d (%s): no backoff", i, gap, i-1, prev)
+		}
+	}
+	out, _, code := runOrbit(t, nil, "status", "--root-dir="+root)
+	if code != 0 {
+		t.Fatalf("status exit %d", code)
+	}
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "osqueryd ") {
+			line = l
+		}
+	}
+	for _, want := range []string{"(crash loop)", "exit status 3"} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("status line %q lacks %q\n%s", line, want, out)
+		}
 	}
 }
