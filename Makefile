@@ -29,7 +29,7 @@ test-deps:
 	bash scripts/test-deps.sh
 
 test: test-deps vet cross
-	$(GO) test -timeout $(TEST_TIMEOUT) ./... ./testdata/osqueryd ./testdata/demo/democtl
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... ./testdata/osqueryd ./testdata/demo/democtl
 
 demo:
 	bash scripts/demo.sh

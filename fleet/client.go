@@ -348,12 +348,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, enrol
 		return se
 	}
 
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	data, err := readLimited(resp.Body, c.maxBody)
+	if errors.Is(err, ErrBodyTooLarge) {
+		return fmt.Errorf("%s %s: %w (%d bytes)", method, path, ErrBodyTooLarge, c.maxBody)
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
-	}
-	if int64(len(data)) > c.maxBody {
-		return fmt.Errorf("%s %s: %w (%d bytes)", method, path, ErrBodyTooLarge, c.maxBody)
 	}
 	c.setServerCaps(resp.Header)
 	if method == http.MethodHead || len(bytes.TrimSpace(data)) == 0 {
@@ -389,4 +389,37 @@ func redactURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// readChunk is the unit readLimited reads in.
+const readChunk = 64 << 10
+
+// readLimited reads a whole body of at most max bytes. It reads in fixed
+// chunks and joins them once, instead of io.ReadAll's doubling buffer, so a
+// broken server answering with endless data costs at most max bytes of
+// garbage per answer, not several times that.
+func readLimited(r io.Reader, max int64) ([]byte, error) {
+	var chunks [][]byte
+	var total int64
+	for {
+		buf := make([]byte, readChunk)
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			total += int64(n)
+			if total > max {
+				return nil, ErrBodyTooLarge
+			}
+			chunks = append(chunks, buf[:n])
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	return bytes.Join(chunks, nil), nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 )
@@ -14,7 +15,15 @@ import (
 // version is set at build time: -ldflags "-X main.version=1.2.3".
 var version = "0.0.0-dev"
 
+// memoryLimit is a soft limit for the Go runtime: orbit idles at about
+// 13 MB, and a burst of large answers from a broken server should make the
+// GC work harder and hand memory back, not grow the agent on every host.
+const memoryLimit = 64 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	app := newApp()
 	if err := app.RunContext(context.Background(), os.Args); err != nil {
 		var ec cli.ExitCoder
