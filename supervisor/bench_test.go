@@ -5,6 +5,7 @@ package supervisor
 import (
 	"context"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func BenchmarkFirstRestart(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	<-starts
-	var total time.Duration
+	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		clk.Advance(DefaultBackoffStableAfter)
@@ -47,10 +48,11 @@ func BenchmarkFirstRestart(b *testing.B) {
 		if err := unix.Kill(pid, unix.SIGKILL); err != nil {
 			b.Fatal(err)
 		}
-		total += (<-starts).Sub(killed)
+		samples = append(samples, (<-starts).Sub(killed))
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "restart-ms")
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "median-restart-ms")
 	cancel()
 	<-done
 	if st := p.Status(); st.Restarts != b.N || st.ConsecutiveFailures != 0 {

@@ -146,7 +146,8 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		}
 		return p, nil
 	}
-	versions := &versionProbe{}
+	reporter := newStateReporter(store, log, osquerydPath)
+	defer reporter.Close()
 	proc, err := osqueryd.NewProcess(osqueryd.RunnerConfig{
 		Flags: osqueryd.FlagOptions{
 			Layout:     layout,
@@ -160,7 +161,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		EnrollSecret: cfg.EnrollSecret,
 		StopGrace:    cfg.StopGrace,
 		Logger:       log,
-		OnStatus:     componentReporter(store, log, osquerydPath, versions),
+		OnStatus:     reporter.Report,
 	})
 	if err != nil {
 		return refuse(err)
@@ -211,32 +212,6 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		return nil
 	}
 	return err
-}
-
-// componentReporter copies a process's status into the state file.
-func componentReporter(store *status.Store, log zerolog.Logger, path func() (string, error), versions *versionProbe) func(supervisor.ProcessStatus) {
-	return func(ps supervisor.ProcessStatus) {
-		err := store.UpdateComponent(ps.Name, func(c *status.Component) {
-			c.State = ps.State
-			c.PID = ps.PID
-			c.Restarts = ps.Restarts
-			c.ConsecutiveFailures = ps.ConsecutiveFailures
-			c.CrashLoop = ps.CrashLoop
-			c.LastError = ps.LastError
-			c.LastExitCode = ps.LastExitCode
-			c.StartedAt = ps.StartedAt
-			c.NextStartAt = ps.NextStartAt
-			if ps.State == "running" {
-				if p, err := path(); err == nil {
-					c.Path = p
-					c.Version = versions.get(p)
-				}
-			}
-		})
-		if err != nil {
-			log.Debug().Err(err).Msg("cannot update state file")
-		}
-	}
 }
 
 // versionProbe runs `<binary> --version` once per binary file (path and
