@@ -10,7 +10,8 @@ go build -o "$work/orbit" ./cmd/orbit
 go build -o "$work/osqueryd" ./testdata/osqueryd
 tck=$(getconf CLK_TCK)
 
-"$work/orbit" --root-dir "$work/root" --disable-updates --osqueryd-path "$work/osqueryd" --log-file "$work/orbit.log" &
+OSQUERYD_STANDIN_RECORD="$work/starts.jsonl" \
+  "$work/orbit" --root-dir "$work/root" --disable-updates --osqueryd-path "$work/osqueryd" --log-file "$work/orbit.log" &
 pid=$!
 sleep 3 # let it settle: start-up is not idle
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -23,6 +24,19 @@ awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v tck="$tck" -v rss="$rss_k
   pct = (c1 - c0) / tck / (t1 - t0) * 100
   printf "orbit idle over %ss: RSS %.1f MB (peak %.1f MB; goal <= 20 MB), CPU %.3f%% of a core (goal < 0.1%%)\n", s, rss/1024, hwm/1024, pct
 }'
+
+# First restart on the real orbit: osqueryd must have run 60 s (a stable
+# run) for the restart to be immediate; time from SIGKILL to the new exec,
+# as recorded by the stand-in itself. One sample: each costs a minute.
+sleep $(( 62 - secs - 3 > 0 ? 62 - secs - 3 : 0 ))
+child=$(pgrep -P "$pid" osqueryd)
+k=$(date +%s%N)
+kill -KILL "$child"
+while [ "$(wc -l < "$work/starts.jsonl")" -lt 2 ]; do sleep 0.01; done
+t=$(tail -n 1 "$work/starts.jsonl" | sed 's/.*"time":"\([^"]*\)".*/\1/')
+s2=$(date -d "$t" +%s%N)
+awk -v ns=$((s2 - k)) 'BEGIN { printf "orbit first restart, death to exec (1 sample, real orbit): %.1f ms (goal <= 50 ms)\n", ns/1e6 }'
+sleep 1
 
 # Stop: SIGTERM to orbit until orbit and osqueryd are both gone.
 child=$(pgrep -P "$pid" osqueryd || true)
