@@ -341,16 +341,29 @@ func (u *Updater) ExecPath(component string) (string, error) {
 	return "", fmt.Errorf("%s: %w (the updater installs it once the update server is reachable)", component, ErrNotInstalled)
 }
 
+// missingRetryFirst is the first retry delay while a component is missing.
+const missingRetryFirst = 10 * time.Second
+
 // Run checks at once for components that are not installed, then after a
 // random splay, then every Interval, and watches fresh installs for
 // rollback. It returns nil when ctx is done; check errors are logged.
 func (u *Updater) Run(ctx context.Context) error {
 	clock := u.cfg.Clock
+	// A component that is not installed at all is fetched at once, and
+	// while one is still missing (first boot before the network is up)
+	// checks repeat from 10 s, doubling up to the interval, rather than
+	// leaving the host without osqueryd for a splay plus an interval.
+	retry := missingRetryFirst
 	if u.anyMissing() {
 		u.runCheck(ctx)
 	}
-	splay := min(u.cfg.Interval, u.cfg.MaxSplay)
-	next := clock.After(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+	var next <-chan time.Time
+	if u.anyMissing() {
+		next = clock.After(retry)
+	} else {
+		splay := min(u.cfg.Interval, u.cfg.MaxSplay)
+		next = clock.After(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+	}
 	health := clock.After(u.cfg.HealthInterval)
 	var selfHealthy <-chan time.Time
 	u.stMu.Lock()
@@ -365,7 +378,12 @@ func (u *Updater) Run(ctx context.Context) error {
 			return nil
 		case <-next:
 			u.runCheck(ctx)
-			next = clock.After(u.cfg.Interval)
+			if u.anyMissing() && retry < u.cfg.Interval {
+				retry = min(retry*2, u.cfg.Interval)
+				next = clock.After(retry)
+			} else {
+				next = clock.After(u.cfg.Interval)
+			}
 		case <-u.wake:
 			u.runCheck(ctx)
 		case <-health:

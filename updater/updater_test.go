@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -451,6 +452,43 @@ func TestRunChecksMissingAtOnceThenAfterSplay(t *testing.T) {
 	waitTimers(t, clock, 2)         // next interval timer registered after the check
 	if n := e.srv.requests.Load(); n != 2 {
 		t.Fatalf("%d requests after the splay, want 2", n)
+	}
+	cancel()
+	<-done
+}
+
+// With the update server down at first boot, a missing component is
+// retried from 10 s, doubling, instead of after a splay and an interval.
+func TestRunRetriesMissingSoonWhenServerIsDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	down := func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }
+	e.srv.set("/timestamp.json", down)
+	cfg := e.config(osqComp)
+	cfg.Interval = time.Hour
+	clock := newFakeClock()
+	cfg.Clock = clock
+	cfg.HealthInterval = 24 * time.Hour
+	u := e.updater(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	for _, d := range []time.Duration{10 * time.Second, 20 * time.Second} {
+		waitTimers(t, clock, 2)
+		if _, err := u.ExecPath("osqueryd"); err == nil {
+			t.Fatal("installed while the server is down")
+		}
+		clock.Advance(d)
+	}
+	e.srv.set("/timestamp.json", nil) // the network is back
+	waitTimers(t, clock, 2)
+	clock.Advance(40 * time.Second)
+	waitTimers(t, clock, 2)
+	if _, err := u.ExecPath("osqueryd"); err != nil {
+		t.Fatalf("not installed on the retry 70 s after boot: %v", err)
 	}
 	cancel()
 	<-done
