@@ -275,6 +275,9 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 					if err != nil {
 						return err
 					}
+					if !r.Consistent() {
+						log.Warn().Msg("consistent snapshots are off (Fleet's layout): targets and snapshot.json are overwritten in place, so a client refreshing during the upload may fail its check until the upload ends; init with --consistent-snapshot for buckets many clients read")
+					}
 					res, err := r.Publish(ctx, store, repo.PublishOptions{SkipUnchanged: c.Bool("skip-unchanged"), Progress: os.Stderr})
 					if err != nil {
 						return err

@@ -126,6 +126,18 @@ func publishRank(key string) int {
 // so clients keep seeing the previous repository.
 func (r *Repo) Publish(ctx context.Context, store ObjectStore, opts PublishOptions) (PublishResult, error) {
 	var res PublishResult
+	// Never upload what clients would refuse: check the repository as a
+	// client holding the current root would (signatures, hashes, expiry).
+	root, err := r.RootJSON()
+	if err != nil {
+		return res, err
+	}
+	if rep, err := Verify(r.dir, root, r.opts.Clock()); err != nil {
+		if len(rep.Problems) > 0 {
+			return res, fmt.Errorf("not publishing: %w: %s (an expired timestamp is renewed by `orbitctl updates timestamp`)", err, strings.Join(rep.Problems, "; "))
+		}
+		return res, fmt.Errorf("not publishing: %w", err)
+	}
 	items, err := PublishPlan(r.dir)
 	if err != nil {
 		return res, err
@@ -196,3 +208,7 @@ func (s *progressSeeker) Seek(off int64, whence int) (int64, error) {
 	}
 	return n, err
 }
+
+// Consistent reports whether the repository uses consistent snapshots, the
+// layout in which a publish never overwrites a file a client may be reading.
+func (r *Repo) Consistent() bool { return r.consistent }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // memStore records uploads in order.
@@ -125,5 +126,31 @@ func TestPublishOrderAndSkip(t *testing.T) {
 		if _, err := r.Publish(context.Background(), &st, PublishOptions{SkipUnchanged: true}); err == nil || !strings.Contains(err.Error(), "injected") {
 			t.Fatalf("publish with failing store: %v", err)
 		}
+	}
+}
+
+// A repository clients would refuse (here an expired timestamp) is never
+// uploaded; after `timestamp` it is.
+func TestPublishRefusesWhatClientsWouldRefuse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	r := f.open(t)
+	f.now = f.now.Add(15 * 24 * time.Hour) // past the 14-day timestamp
+	var st memStore
+	_, err := r.Publish(context.Background(), &st, PublishOptions{})
+	if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), "orbitctl updates timestamp") {
+		t.Fatalf("Publish of an expired timestamp = %v, want a refusal naming the fix", err)
+	}
+	if len(st.order) != 0 {
+		t.Fatalf("uploaded %v before refusing", st.order)
+	}
+	if err := r.Timestamp(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(context.Background(), &st, PublishOptions{}); err != nil {
+		t.Fatalf("Publish after timestamp: %v", err)
+	}
+	if st.order[len(st.order)-1] != "timestamp.json" {
+		t.Fatalf("timestamp.json not last: %v", st.order)
 	}
 }
