@@ -322,7 +322,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 		delay := a.enrollDelay(a.enrollFailures)
 		msg := "fleet enroll failed, retrying"
 		if errors.Is(err, ErrEnrollSecretRejected) {
-			msg = "fleet rejected the enroll secret: check --enroll-secret, retrying"
+			msg = "fleet rejected the enroll secret: check --enroll-secret or the file of --enroll-secret-path, retrying"
 		}
 		if a.enrollFailures <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
 			a.lastQuietLog = a.clock.Now()

@@ -15,7 +15,7 @@ var (
 	// longer accepts the orbit node key (host deleted, database restored).
 	ErrUnauthenticated = errors.New("fleet rejected the orbit node key (HTTP 401)")
 	// ErrEnrollSecretRejected is HTTP 401 on enroll.
-	ErrEnrollSecretRejected = errors.New("fleet rejected the enroll secret (HTTP 401): check --enroll-secret against the secrets in Fleet")
+	ErrEnrollSecretRejected = errors.New("fleet rejected the enroll secret (HTTP 401): check --enroll-secret (or the --enroll-secret-path file) against the secrets in Fleet")
 	// ErrNotFound is HTTP 404: the server does not have this endpoint (an
 	// older Fleet); callers degrade instead of failing.
 	ErrNotFound = errors.New("endpoint not found on the Fleet server (HTTP 404): the server may be older than this agent")

@@ -126,10 +126,16 @@ func TestFleetEndToEnd(t *testing.T) {
 		return err == nil && snap.Fleet != nil && snap.Fleet.MyDeviceURL == srv.URL()+"/device/"+newToken
 	})
 
+	out, _, _ := runOrbit(t, nil, "status", "--root-dir="+root)
+	if !strings.Contains(out, "my device: "+srv.URL()+"/device/"+newToken) {
+		t.Fatalf("orbit status does not show the My device URL:\n%s", out)
+	}
+
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 30*time.Second)
 	log := p.log.String()
-	for _, s := range []string{secret, host.OrbitNodeKey, oldToken, newToken} {
+	osqueryKey := srv.OsqueryHosts()[0].NodeKey
+	for _, s := range []string{secret, host.OrbitNodeKey, osqueryKey, oldToken, newToken} {
 		if strings.Contains(log, s) {
 			t.Fatalf("a secret appears in orbit's log (%.6s...)", s)
 		}
