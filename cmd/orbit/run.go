@@ -179,7 +179,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		channels = upd
 	}
 	if cfg.FleetDesktop {
-		log.Warn().Msg("--fleet-desktop: the tray app is not part of this build yet; running without it")
+		log.Warn().Msg("--fleet-desktop: the updater keeps the tray app installed, but this build does not run it yet")
 	}
 
 	// osqueryd starts once it is installed and, with Fleet, once the

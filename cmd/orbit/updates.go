@@ -28,7 +28,25 @@ func updateComponents(cfg *agentConfig) []updater.Component {
 		// An explicit --osqueryd-path is the admin's binary: leave it alone.
 		comps = append(comps, osq)
 	}
+	if cfg.FleetDesktop {
+		comps = append(comps, desktopComponent(cfg.Channels.Desktop))
+	}
 	return comps
+}
+
+// desktopComponent is the tray app's target, with Fleet's names. Fleet
+// checks it with --help (it has no --version).
+func desktopComponent(channel string) updater.Component {
+	c := updater.Component{Name: "desktop", Channel: channel, VersionArgs: []string{"--help"}}
+	switch runtime.GOOS {
+	case "windows":
+		c.FileName = "fleet-desktop.exe"
+	case "darwin":
+		c.FileName, c.ExecInArchive = "desktop.app.tar.gz", "Fleet Desktop.app/Contents/MacOS/fleet-desktop"
+	default:
+		c.FileName, c.ExecInArchive = "desktop.tar.gz", "fleet-desktop/fleet-desktop"
+	}
+	return c
 }
 
 // processes maps component names to their runners, for the updater's

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/updater/repo"
+)
+
+// desktopArchive packs an executable as Fleet's desktop.tar.gz does:
+// fleet-desktop/fleet-desktop.
+func desktopArchive(t *testing.T, exe string) string {
+	t.Helper()
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "desktop.tar.gz")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	for _, h := range []*tar.Header{
+		{Name: "fleet-desktop/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "fleet-desktop/fleet-desktop", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []interface{ Close() error }{tw, gz, f} {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestDesktopChannelFromFleetEndToEnd: with --fleet-desktop the updater
+// keeps the tray app's archive installed, and the update channel the Fleet
+// server sends moves it to another channel at once.
+func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const secret = "desktop-e2e-secret"
+	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
+	if err := fleetSrv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fleetSrv.Close)
+
+	dir := t.TempDir()
+	pass := repo.MapPassphrases{"root": "r", "targets": "t", "snapshot": "s", "timestamp": "ts"}
+	if err := repo.Init(dir, repo.InitOptions{Passphrases: pass, ScryptLogN: 4}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(dir, repo.OpenOptions{Passphrases: pass, ScryptLogN: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	add := func(name, file, version string, tags ...string) {
+		t.Helper()
+		if err := r.AddTarget(ctx, repo.AddTarget{File: file, Name: name, Platform: "linux", Version: version, Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1", "stable")
+	add("desktop", desktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0", "stable")
+	add("desktop", desktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
+	rootJSON, err := r.RootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tufSrv := httptest.NewServer(repo.Handler(dir))
+	t.Cleanup(tufSrv.Close)
+
+	root := filepath.Join(t.TempDir(), "orbit")
+	p := startOrbitArgs(t, []string{"ORBIT_ENROLL_SECRET=" + secret},
+		"--root-dir="+root, "--fleet-url="+fleetSrv.URL(), "--fleet-certificate="+fleetSrv.CACertFile(),
+		"--fleet-desktop", "--config-interval=1s",
+		"--update-url="+tufSrv.URL, "--update-roots="+string(rootJSON), "--update-interval=10s", "--stop-grace=2s")
+
+	installed := func(version string) bool {
+		s, _ := status.Read(filepath.Join(root, "state.json"))
+		for _, ev := range s.Updates {
+			if ev.Component == "desktop" && ev.Action == "installed" && ev.Version == version {
+				return true
+			}
+		}
+		return false
+	}
+	eventuallyWithin(t, 60*time.Second, "desktop 1.20.0 installed from stable", func() bool { return installed("1.20.0") })
+	exe := func(ch string) []string {
+		m, _ := filepath.Glob(filepath.Join(root, "bin", "desktop", "linux", ch, "desktop.*", "fleet-desktop", "fleet-desktop"))
+		return m
+	}
+	if len(exe("stable")) != 1 {
+		t.Fatalf("extracted tray app not found under bin/desktop/linux/stable: %v", exe("stable"))
+	}
+
+	// Fleet moves this host's tray app to edge: installed without waiting
+	// for the next periodic check.
+	fleetSrv.SetUpdateChannels("", "", "edge")
+	eventuallyWithin(t, 30*time.Second, "desktop 1.21.0 installed from edge", func() bool { return installed("1.21.0") })
+	if len(exe("edge")) != 1 {
+		t.Fatalf("edge tray app not extracted: %v", exe("edge"))
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 30*time.Second)
+}
