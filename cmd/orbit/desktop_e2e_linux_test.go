@@ -3,8 +3,6 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
-	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/status"
-	"github.com/orbitagent/orbit/updater/repo"
 )
 
 // desktopArchive packs an executable as Fleet's desktop.tar.gz does:
@@ -55,7 +52,6 @@ func desktopArchive(t *testing.T, exe string) string {
 // server sends moves it to another channel at once.
 func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	const secret = "desktop-e2e-secret"
 	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 	if err := fleetSrv.Start(); err != nil {
@@ -63,37 +59,15 @@ func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 	}
 	t.Cleanup(fleetSrv.Close)
 
-	dir := t.TempDir()
-	pass := repo.MapPassphrases{"root": "r", "targets": "t", "snapshot": "s", "timestamp": "ts"}
-	if err := repo.Init(dir, repo.InitOptions{Passphrases: pass, ScryptLogN: 4}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(dir, repo.OpenOptions{Passphrases: pass, ScryptLogN: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	add := func(name, file, version string, tags ...string) {
-		t.Helper()
-		if err := r.AddTarget(ctx, repo.AddTarget{File: file, Name: name, Platform: "linux", Version: version, Tags: tags}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1", "stable")
-	add("desktop", desktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0", "stable")
-	add("desktop", desktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
-	rootJSON, err := r.RootJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tufSrv := httptest.NewServer(repo.Handler(dir))
-	t.Cleanup(tufSrv.Close)
+	tr := newTUFRepo(t)
+	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")
+	tr.add(t, "desktop", desktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0")
+	tr.add(t, "desktop", desktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
 
 	root := filepath.Join(t.TempDir(), "orbit")
-	p := startOrbitArgs(t, []string{"ORBIT_ENROLL_SECRET=" + secret},
-		"--root-dir="+root, "--fleet-url="+fleetSrv.URL(), "--fleet-certificate="+fleetSrv.CACertFile(),
-		"--fleet-desktop", "--config-interval=1s",
-		"--update-url="+tufSrv.URL, "--update-roots="+string(rootJSON), "--update-interval=10s", "--stop-grace=2s")
+	p := startOrbitArgs(t, []string{"ORBIT_ENROLL_SECRET=" + secret}, append([]string{
+		"--root-dir=" + root, "--fleet-url=" + fleetSrv.URL(), "--fleet-certificate=" + fleetSrv.CACertFile(),
+		"--fleet-desktop", "--config-interval=1s", "--stop-grace=2s"}, tr.updateArgs()...)...)
 
 	installed := func(version string) bool {
 		s, _ := status.Read(filepath.Join(root, "state.json"))

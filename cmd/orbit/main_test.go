@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"net/http/httptest"
+
 	"errors"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/updater/repo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,4 +166,49 @@ func exitCode(err error) int {
 		return -1000
 	}
 	return 0
+}
+
+// tufRepo is a TUF repository made with our release tool and served over
+// HTTP on 127.0.0.1, for end-to-end update tests.
+type tufRepo struct {
+	r    *repo.Repo
+	root []byte
+	url  string
+}
+
+func newTUFRepo(t *testing.T) *tufRepo {
+	t.Helper()
+	dir := t.TempDir()
+	pass := repo.MapPassphrases{"root": "r", "targets": "t", "snapshot": "s", "timestamp": "ts"}
+	if err := repo.Init(dir, repo.InitOptions{Passphrases: pass, ScryptLogN: 4}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(dir, repo.OpenOptions{Passphrases: pass, ScryptLogN: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	root, err := r.RootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(repo.Handler(dir))
+	t.Cleanup(srv.Close)
+	return &tufRepo{r: r, root: root, url: srv.URL}
+}
+
+// add publishes file as <name>/linux/<tag>/... under each tag (default stable).
+func (tr *tufRepo) add(t *testing.T, name, file, version string, tags ...string) {
+	t.Helper()
+	if len(tags) == 0 {
+		tags = []string{"stable"}
+	}
+	if err := tr.r.AddTarget(context.Background(), repo.AddTarget{File: file, Name: name, Platform: "linux", Version: version, Tags: tags}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// updateArgs are orbit's flags to update from this repository.
+func (tr *tufRepo) updateArgs() []string {
+	return []string{"--update-url=" + tr.url, "--update-roots=" + string(tr.root), "--update-interval=10s"}
 }

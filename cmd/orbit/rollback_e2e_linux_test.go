@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/status"
-	"github.com/orbitagent/orbit/updater/repo"
 )
 
 // TestRollbackEndToEnd runs the real orbit, the real process runner and a
@@ -21,34 +18,12 @@ import (
 // held against it).
 func TestRollbackEndToEnd(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	dir := t.TempDir()
-	pass := repo.MapPassphrases{"root": "r", "targets": "t", "snapshot": "s", "timestamp": "ts"}
-	if err := repo.Init(dir, repo.InitOptions{Passphrases: pass, ScryptLogN: 4}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(dir, repo.OpenOptions{Passphrases: pass, ScryptLogN: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	add := func(file, version string) {
-		t.Helper()
-		if err := r.AddTarget(ctx, repo.AddTarget{File: file, Name: "osqueryd", Platform: "linux", Version: version, Tags: []string{"stable"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tr := newTUFRepo(t)
+	add := func(file, version string) { tr.add(t, "osqueryd", file, version) }
 	add(testbinOsqueryd(t, "5.12.1"), "5.12.1")
-	rootJSON, err := r.RootJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(repo.Handler(dir))
-	t.Cleanup(srv.Close)
 
 	root := filepath.Join(t.TempDir(), "orbit")
-	p := startOrbitArgs(t, nil, "--root-dir="+root, "--update-url="+srv.URL, "--update-roots="+string(rootJSON),
-		"--update-interval=10s", "--stop-grace=2s")
+	p := startOrbitArgs(t, nil, append([]string{"--root-dir=" + root, "--stop-grace=2s"}, tr.updateArgs()...)...)
 	state := func() status.Snapshot {
 		s, _ := status.Read(filepath.Join(root, "state.json"))
 		return s

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -10,7 +8,6 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/status"
-	"github.com/orbitagent/orbit/updater/repo"
 )
 
 // TestUpdatesEndToEnd runs the real orbit binary against a TUF repository
@@ -20,36 +17,14 @@ import (
 // itself by re-exec (same pid, new version).
 func TestUpdatesEndToEnd(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	dir := t.TempDir()
-	pass := repo.MapPassphrases{"root": "r", "targets": "t", "snapshot": "s", "timestamp": "ts"}
-	if err := repo.Init(dir, repo.InitOptions{Passphrases: pass, ScryptLogN: 4}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(dir, repo.OpenOptions{Passphrases: pass, ScryptLogN: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	add := func(name, file, version string) {
-		t.Helper()
-		if err := r.AddTarget(ctx, repo.AddTarget{File: file, Name: name, Platform: "linux", Version: version, Tags: []string{"stable"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")
-	rootJSON, err := r.RootJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(repo.Handler(dir))
-	t.Cleanup(srv.Close)
+	tr := newTUFRepo(t)
+	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")
 
 	root := filepath.Join(t.TempDir(), "orbit")
 	// --update-interval is the minimum (10s): the first periodic check
 	// comes after a random splay of up to that, so each step below takes
 	// up to about 20 s.
-	args := []string{"--root-dir=" + root, "--update-url=" + srv.URL, "--update-roots=" + string(rootJSON), "--update-interval=10s", "--stop-grace=2s", "--debug"}
+	args := append([]string{"--root-dir=" + root, "--stop-grace=2s", "--debug"}, tr.updateArgs()...)
 	p := startOrbitArgs(t, nil, args...)
 
 	state := func() status.Snapshot {
@@ -77,7 +52,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	orbitPID := p.cmd.Process.Pid
 
 	// 2. A new osqueryd is installed and restarted; orbit keeps running.
-	add("osqueryd", testbinOsqueryd(t, "5.13.0"), "5.13.0")
+	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.13.0"), "5.13.0")
 	waitVersion("osqueryd", "5.13.0")
 	if s := state(); s.OrbitPID != orbitPID || s.Components["orbit"].Version != "1.0.0-test" {
 		t.Fatalf("orbit changed on an osqueryd update: %+v", s.Components["orbit"])
@@ -87,7 +62,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	}
 
 	// 3. orbit updates itself: the same process execs the new binary.
-	add("orbit", testbinOrbit(t, "2.0.0-test"), "2.0.0-test")
+	tr.add(t, "orbit", testbinOrbit(t, "2.0.0-test"), "2.0.0-test")
 	eventuallyWithin(t, 60*time.Second, "orbit 2.0.0-test running", func() bool {
 		s := state()
 		return s.OrbitVersion == "2.0.0-test" && s.Components["osqueryd"].State == "running"
