@@ -167,7 +167,7 @@ func TestAttacksAreRefused(t *testing.T) {
 			name: "expired timestamp (freeze)",
 			attack: func(t *testing.T, a *attackEnv) {
 				a.repo.addTarget(osqTarget, script("3.0.0", 0, a.marks, 0), "3.0.0")
-				a.repo.timestamp.Signed.Expires = time.Now().Add(-time.Hour)
+				a.repo.timestamp.Signed.Expires = a.clock.Now().Add(-time.Hour) // expired by the updater's clock
 				a.repo.publish()
 			},
 			refreshFails: true,

@@ -526,6 +526,9 @@ func (u *Updater) refresh(ctx context.Context, stats *netStats) (*tufupdater.Upd
 	if err != nil {
 		return nil, fmt.Errorf("load trusted TUF root: %w", err)
 	}
+	// Expiry is judged by the injected clock, the same one the rollback
+	// window and rest periods use (the real time in production).
+	tu.UnsafeSetRefTime(u.cfg.Clock.Now().UTC())
 	if err := tu.Refresh(); err != nil {
 		return nil, fmt.Errorf("refresh TUF metadata from %s: %w", u.cfg.UpdateURL, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -160,7 +161,7 @@ func TestCLIEndToEnd(t *testing.T) {
 
 			mustRun(t, e, "updates", "timestamp", "--path", dir)
 			mustRun(t, e, "updates", "rotate", "--path", dir, "targets")
-			mustRun(t, e, "updates", "rotate", "--path", dir, "root")
+			mustRun(t, e, "updates", "rotate", "root", "--path", dir) // flags after the role
 			if err := json.Unmarshal([]byte(mustRun(t, e, "updates", "status", "--path", dir, "--json").stdout), &st); err != nil {
 				t.Fatal(err)
 			}
@@ -251,6 +252,115 @@ func TestCLIServe(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("serve did not stop on SIGTERM")
+		}
+	}
+}
+
+// rootKeyIDs returns the key IDs root.json lists for each role.
+func rootKeyIDs(t *testing.T, dir string) (int64, map[string][]string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "repository", "root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root struct {
+		Signed struct {
+			Version int64 `json:"version"`
+			Roles   map[string]struct {
+				KeyIDs []string `json:"keyids"`
+			} `json:"roles"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]string{}
+	for role, r := range root.Signed.Roles {
+		ids[role] = r.KeyIDs
+	}
+	return root.Signed.Version, ids
+}
+
+// TestCLIRotateFlagOrder runs `rotate` with its flags before, after and
+// around the ROLE: urfave/cli v2 alone ignores flags after a positional
+// argument, which made `rotate ROLE --path X` fail.
+func TestCLIRotateFlagOrder(t *testing.T) {
+	t.Parallel()
+	e := env("ORBIT_", nil)
+	for _, tc := range []struct {
+		name string
+		args func(dir string) []string
+		role string
+		// timestampLife, when set, is the lifetime the rotation must give
+		// the re-signed timestamp (an expiry flag given after the role).
+		timestampLife time.Duration
+	}{
+		{"flags first", func(d string) []string { return []string{"--path", d, "targets"} }, "targets", 0},
+		{"flags after role", func(d string) []string { return []string{"targets", "--path", d} }, "targets", 0},
+		{"equals form after role", func(d string) []string { return []string{"snapshot", "--path=" + d} }, "snapshot", 0},
+		{"expiry flag after role", func(d string) []string { return []string{"timestamp", "--path", d, "--timestamp-expires", "2d"} }, "timestamp", 48 * time.Hour},
+		{"flags around role", func(d string) []string { return []string{"--timestamp-expires", "5d", "root", "--path", d} }, "root", 0},
+		{"after double dash", func(d string) []string { return []string{"--path", d, "--", "targets"} }, "targets", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "tuf")
+			mustRun(t, e, "updates", "init", "--path", dir)
+			v0, before := rootKeyIDs(t, dir)
+			start := time.Now()
+			mustRun(t, e, append([]string{"updates", "rotate"}, tc.args(dir)...)...)
+			v1, after := rootKeyIDs(t, dir)
+			if v1 != v0+1 {
+				t.Fatalf("root version %d -> %d, want one rotation in %s", v0, v1, dir)
+			}
+			for role, ids := range after {
+				changed := !slices.Equal(ids, before[role])
+				if changed != (role == tc.role) {
+					t.Errorf("role %s keys %v -> %v; only %s should change", role, before[role], ids, tc.role)
+				}
+			}
+			if tc.timestampLife > 0 {
+				var st repo.Status
+				if err := json.Unmarshal([]byte(mustRun(t, e, "updates", "status", "--path", dir, "--json").stdout), &st); err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range st.Roles {
+					// Bounds, not a duration measurement: the expiry was set
+					// from a clock read between start and now.
+					if r.Role == "timestamp" && (r.Expires.Before(start.Add(tc.timestampLife).Add(-time.Second)) || r.Expires.After(time.Now().Add(tc.timestampLife))) {
+						t.Errorf("timestamp expires %s, want %s after the rotation", r.Expires, tc.timestampLife)
+					}
+				}
+			}
+		})
+	}
+
+	dir := filepath.Join(t.TempDir(), "tuf")
+	mustRun(t, e, "updates", "init", "--path", dir)
+	before := tree(t, dir)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"targets", "--path", dir, "--bogus"}, "flag provided but not defined: --bogus"},
+		{[]string{"targets", "root", "--path", dir}, "exactly one ROLE"},
+		{[]string{"--path", dir}, "exactly one ROLE"},
+		{[]string{"targets", "--path"}, "--path needs a value"},
+		{[]string{"targets", "--path", dir, "--timestamp-expires", "soon"}, "invalid lifetime"},
+		{[]string{"superuser", "--path", dir}, "unknown role"},
+	} {
+		r := run(t, e, append([]string{"updates", "rotate"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("rotate %v: exit %d, stderr %q; want failure mentioning %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	after := tree(t, dir)
+	if len(before) != len(after) {
+		t.Fatalf("failed rotations changed the file set: %d -> %d files", len(before), len(after))
+	}
+	for p, b := range before {
+		if after[p] != b {
+			t.Errorf("failed rotations changed %s", p)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,6 +89,74 @@ func withRepo(fn func(c *cli.Context, r *repo.Repo) error) cli.ActionFunc {
 		defer r.Close()
 		return fn(c, r)
 	}
+}
+
+// withTrailingFlags lets a command take its flags after its positional
+// arguments too (`rotate ROLE --path X`): urfave/cli v2 stops parsing flags
+// at the first positional argument, so the flags left among the arguments
+// are applied here, before fn runs with the positional arguments alone.
+func withTrailingFlags(fn func(c *cli.Context, args []string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		args, help, err := applyTrailingFlags(c, c.Args().Slice())
+		if err != nil {
+			return err
+		}
+		if help {
+			return cli.ShowSubcommandHelp(c)
+		}
+		return fn(c, args)
+	}
+}
+
+// applyTrailingFlags sets the command's flags found in raw and returns the
+// other arguments; everything after "--" is an argument.
+func applyTrailingFlags(c *cli.Context, raw []string) (args []string, help bool, err error) {
+	for i := 0; i < len(raw); i++ {
+		a := raw[i]
+		if a == "--" {
+			return append(args, raw[i+1:]...), help, nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			args = append(args, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "h" || name == "help" {
+			help = true
+			continue
+		}
+		f := commandFlag(c.Command, name)
+		if f == nil {
+			return nil, false, fmt.Errorf("flag provided but not defined: %s (see `orbitctl updates %s --help`)", a, c.Command.Name)
+		}
+		if !hasValue {
+			if tv, ok := f.(cli.DocGenerationFlag); ok && !tv.TakesValue() {
+				value = "true"
+			} else {
+				if i+1 >= len(raw) {
+					return nil, false, fmt.Errorf("flag %s needs a value", a)
+				}
+				i++
+				value = raw[i]
+			}
+		}
+		if err := c.Set(name, value); err != nil {
+			return nil, false, fmt.Errorf("invalid value %q for flag %s: %w", value, a, err)
+		}
+	}
+	return args, help, nil
+}
+
+func commandFlag(cmd *cli.Command, name string) cli.Flag {
+	if cmd == nil {
+		return nil
+	}
+	for _, f := range cmd.Flags {
+		if slices.Contains(f.Names(), name) {
+			return f
+		}
+	}
+	return nil
 }
 
 func updatesCommand(log zerolog.Logger) *cli.Command {
@@ -176,11 +245,16 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 				Usage:     "replace a role's key; the new root is signed by old and new root keys",
 				ArgsUsage: "ROLE (root, targets, snapshot or timestamp)",
 				Flags:     append([]cli.Flag{pathFlag}, expiryFlags("root", "targets", "snapshot", "timestamp")...),
-				Action: withRepo(func(c *cli.Context, r *repo.Repo) error {
-					if c.NArg() != 1 {
+				Action: withTrailingFlags(func(c *cli.Context, args []string) error {
+					if len(args) != 1 {
 						return errors.New("rotate needs exactly one ROLE: root, targets, snapshot or timestamp")
 					}
-					role := c.Args().First()
+					r, err := openRepo(c)
+					if err != nil {
+						return err
+					}
+					defer r.Close()
+					role := args[0]
 					if err := r.Rotate(role); err != nil {
 						return err
 					}
