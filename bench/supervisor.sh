@@ -32,8 +32,11 @@ sleep $(( 62 - secs - 3 > 0 ? 62 - secs - 3 : 0 ))
 child=$(pgrep -P "$pid" osqueryd)
 k=$(date +%s%N)
 kill -KILL "$child"
-while [ "$(wc -l < "$work/starts.jsonl")" -lt 2 ]; do sleep 0.01; done
-t=$(tail -n 1 "$work/starts.jsonl" | sed 's/.*"time":"\([^"]*\)".*/\1/')
+# The stand-in records every run, orbit's `--version` probe too: count
+# daemon starts only.
+starts() { grep -v -e '"--version"' -e '"-S"' "$work/starts.jsonl"; }
+while [ "$(starts | wc -l)" -lt 2 ]; do sleep 0.01; done
+t=$(starts | tail -n 1 | sed 's/.*"time":"\([^"]*\)".*/\1/')
 s2=$(date -d "$t" +%s%N)
 awk -v ns=$((s2 - k)) 'BEGIN { printf "orbit first restart, death to exec (1 sample, real orbit): %.1f ms (goal <= 50 ms)\n", ns/1e6 }'
 sleep 1
