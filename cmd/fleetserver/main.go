@@ -92,6 +92,10 @@ func run(c *cli.Context) error {
 		srv.SetUpdateChannels(parts[0], parts[1], parts[2])
 	}
 
+	// Catch signals before the URL is printed: a script may signal as soon
+	// as it has read it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -114,8 +118,6 @@ func run(c *cli.Context) error {
 	fmt.Println(srv.URL())
 	logger.Info().Str("url", srv.URL()).Msg("fleet test server listening")
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	logger.Info().Msg("stopping")
 	return nil
