@@ -122,14 +122,17 @@ func runActor(ctx context.Context, a Actor) (err error) {
 }
 
 // SignalActor returns an actor that asks for shutdown on SIGINT or SIGTERM
-// (on Windows, os.Interrupt: Ctrl-C / Ctrl-Break).
+// (on Windows, os.Interrupt: Ctrl-C / Ctrl-Break). Signals are caught from
+// the moment it is made, so one sent while the group starts still gets an
+// orderly stop, and they stay caught during the stop, so a second Ctrl-C
+// does not cut the children's grace period short.
 func SignalActor(log zerolog.Logger) Actor {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	return ActorFunc(func(ctx context.Context) error {
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(ch)
 		select {
 		case <-ctx.Done():
+			signal.Stop(ch)
 			return nil
 		case sig := <-ch:
 			log.Info().Str("signal", sig.String()).Msg("received signal, stopping")
