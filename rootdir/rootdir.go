@@ -65,7 +65,6 @@ func (l Layout) Lock() string          { return l.join("orbit.lock") }
 func (l Layout) FleetConfigCache() string {
 	return l.join("fleet-config.json")
 }
-func (l Layout) LogDir() string { return l.join("log") }
 
 // ExtensionsAutoload is the file listing extensions osqueryd loads at start.
 func (l Layout) ExtensionsAutoload() string { return l.join("extensions.load") }

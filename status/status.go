@@ -107,11 +107,6 @@ func NewStore(path, orbitVersion string, now func() time.Time) *Store {
 	return s
 }
 
-// SetComponent replaces a component's state and writes the file.
-func (s *Store) SetComponent(c Component) error {
-	return s.update(func(snap *Snapshot) { snap.Components[c.Name] = c })
-}
-
 // UpdateComponent edits a component in place (creating it if needed).
 func (s *Store) UpdateComponent(name string, fn func(*Component)) error {
 	return s.update(func(snap *Snapshot) {
