@@ -79,6 +79,19 @@ func openRepo(c *cli.Context) (*repo.Repo, error) {
 	return repo.Open(c.String("path"), repo.OpenOptions{Passphrases: passphrases(), Expiries: exp, Progress: os.Stderr})
 }
 
+// withRepoReadOnly opens the repository for a command that only reads it
+// (status, roots), without waiting for an editor's lock.
+func withRepoReadOnly(fn func(c *cli.Context, r *repo.Repo) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		r, err := repo.OpenReadOnly(c.String("path"), repo.OpenOptions{})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return fn(c, r)
+	}
+}
+
 // withRepo opens the repository for one command and always closes it.
 func withRepo(fn func(c *cli.Context, r *repo.Repo) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
@@ -194,7 +207,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 				Name:  "roots",
 				Usage: "print root.json (to embed in packages)",
 				Flags: []cli.Flag{pathFlag},
-				Action: withRepo(func(c *cli.Context, r *repo.Repo) error {
+				Action: withRepoReadOnly(func(c *cli.Context, r *repo.Repo) error {
 					b, err := r.RootJSON()
 					if err != nil {
 						return err
@@ -266,7 +279,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 				Name:  "status",
 				Usage: "show roles, versions and expiries, and targets by component, platform and channel",
 				Flags: []cli.Flag{pathFlag, jsonFlag},
-				Action: withRepo(func(c *cli.Context, r *repo.Repo) error {
+				Action: withRepoReadOnly(func(c *cli.Context, r *repo.Repo) error {
 					st, err := r.Status()
 					if err != nil {
 						return err

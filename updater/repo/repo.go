@@ -346,6 +346,28 @@ func Open(dir string, opts OpenOptions) (*Repo, error) {
 	return r, nil
 }
 
+// OpenReadOnly opens the repository for reading (Status, RootJSON) without
+// the editor lock, so `status` and `roots` work while another orbitctl
+// edits or publishes. Every file is replaced by rename, so each read sees a
+// whole file. It must not be used to edit.
+func OpenReadOnly(dir string, opts OpenOptions) (*Repo, error) {
+	m, err := readMarker(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(txnDir(dir), txnManifest)); err == nil {
+		return nil, fmt.Errorf("an edit of %s is being applied or was interrupted: try again, or run an editing command (such as `orbitctl updates timestamp`) to finish it", dir)
+	}
+	opts.Expiries = opts.Expiries.or(m.expiries()).withDefaults()
+	opts.Clock = clockOrNow(opts.Clock)
+	r := &Repo{dir: dir, consistent: m.ConsistentSnapshot, opts: opts,
+		keys: map[string][]*roleKey{}, passphrase: map[string][]byte{}}
+	if _, err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 func readMarker(dir string) (*marker, error) {
 	b, err := os.ReadFile(filepath.Join(dir, MarkerFile))
 	if err != nil {

@@ -345,3 +345,38 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// status and roots read without the editor lock: they work while another
+// orbitctl holds it, and an editor is still refused.
+func TestReadOnlyOpenWhileLocked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	editor := f.open(t) // holds the lock
+	if _, err := Open(f.dir, OpenOptions{Passphrases: f.pass, ScryptLogN: testLogN}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second editor: %v, want ErrLocked", err)
+	}
+	ro, err := OpenReadOnly(f.dir, OpenOptions{})
+	if err != nil {
+		t.Fatalf("read-only open while locked: %v", err)
+	}
+	defer ro.Close()
+	st, err := ro.Status()
+	if err != nil || len(st.Roles) != 4 {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+	root, err := ro.RootJSON()
+	want, _ := editor.RootJSON()
+	if err != nil || !bytes.Equal(root, want) {
+		t.Fatalf("roots differ from the editor's view (%v)", err)
+	}
+	// An edit being applied (its manifest staged) is not read half-done.
+	if err := os.MkdirAll(txnDir(f.dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(txnDir(f.dir), txnManifest), []byte("[]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReadOnly(f.dir, OpenOptions{}); err == nil || !strings.Contains(err.Error(), "try again") {
+		t.Fatalf("read-only open during an edit: %v", err)
+	}
+}
