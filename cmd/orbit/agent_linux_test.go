@@ -234,6 +234,20 @@ func readRecords(t *testing.T, path string) []startRecord {
 	return out
 }
 
+// daemonStarts are the recorded runs of osqueryd as a daemon: the Fleet
+// agent's host-facts query (`osqueryd -S`) and orbit's `--version` probe
+// are recorded too.
+func daemonStarts(t *testing.T, path string) []startRecord {
+	t.Helper()
+	var out []startRecord
+	for _, r := range readRecords(t, path) {
+		if !slices.Contains(r.Argv, "-S") && !slices.Contains(r.Argv, "--version") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // TestOsquerydArgvFromRealRun checks the command line a real orbit gives a
 // real osqueryd, in Fleet mode with every optional flag, against the
 // order of fleet-protocol.md.
@@ -252,19 +266,8 @@ func TestOsquerydArgvFromRealRun(t *testing.T) {
 	startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=s", "OSQUERYD_STANDIN_RECORD=" + record},
 		"--fleet-url=https://127.0.0.1:1", "--fleet-certificate="+ca, "--fleet-proxy=http://127.0.0.1:3128",
 		"--", "--verbose", "--config_refresh=10")
-	// The Fleet agent's host-facts query (`osqueryd -S`) is recorded too;
-	// the daemon start is the one without -S.
-	var daemon []startRecord
-	eventually(t, "osqueryd started", func() bool {
-		daemon = daemon[:0]
-		for _, r := range readRecords(t, record) {
-			if !slices.Contains(r.Argv, "-S") {
-				daemon = append(daemon, r)
-			}
-		}
-		return len(daemon) > 0
-	})
-	recs := daemon
+	var recs []startRecord
+	eventually(t, "osqueryd started", func() bool { recs = daemonStarts(t, record); return len(recs) > 0 })
 	want := []string{
 		"--pidfile=" + root + "/osquery.pid",
 		"--database_path=" + root + "/osquery.db",
@@ -316,7 +319,7 @@ func TestCrashLoopBacksOffAndShowsInStatus(t *testing.T) {
 	startOrbit(t, root, []string{"OSQUERYD_STANDIN_EXIT_CODE=3", "OSQUERYD_STANDIN_RECORD=" + record})
 	// Five short runs make a crash loop: about 1+2+4+8 s of backoff.
 	eventuallyWithin(t, 60*time.Second, "crash loop in state.json", func() bool { return osquerydState(t, root).CrashLoop })
-	recs := readRecords(t, record)
+	recs := daemonStarts(t, record)
 	if len(recs) < 5 {
 		t.Fatalf("%d starts recorded, want at least 5", len(recs))
 	}

@@ -583,11 +583,15 @@ func TestDaemonPidfileSocketAndSignals(t *testing.T) {
 			if err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(p.cmd.Process.Pid) {
 				t.Fatalf("pidfile = %q, %v; want %d", b, err, p.cmd.Process.Pid)
 			}
-			c, err := net.Dial("unix", sock)
-			if err != nil {
-				t.Fatalf("extensions socket does not accept connections: %v", err)
-			}
-			c.Close()
+			// The file appears at bind(2), a moment before listen(2): dial
+			// until the listener is up.
+			waitFor(t, p, "extensions socket accepting connections", func() bool {
+				c, err := net.Dial("unix", sock)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil
+			})
 			if fi, err := os.Stat(db); err != nil || !fi.IsDir() {
 				t.Fatalf("database_path not created as a directory: %v", err)
 			}
