@@ -8,6 +8,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/rs/zerolog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -314,7 +316,10 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 	v1 := script("1.0.0", 0, e.marks, 0)
 	e.repo.addTarget("osqueryd/linux/stable/osqueryd", v1, "1.0.0")
 	e.repo.publish()
-	u := e.updater(e.config(osqComp))
+	var log logcapture.Buffer
+	cfg := e.config(osqComp)
+	cfg.Logger = zerolog.New(&log)
+	u := e.updater(cfg)
 	check(t, u)
 	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
 
@@ -335,6 +340,14 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 		if !bytes.Equal(mustRead(t, p), v1) {
 			t.Fatal("old version replaced")
 		}
+	}
+	// One clear line per failure: what failed, and that the old version
+	// keeps running.
+	if n := strings.Count(log.String(), `"message":"update failed, previous version left in place"`); n != maxTries {
+		t.Fatalf("%d failure log lines for %d failures:\n%s", n, maxTries, log.String())
+	}
+	if !strings.Contains(log.String(), `"component":"osqueryd"`) || !strings.Contains(log.String(), "staging") {
+		t.Fatalf("failure log does not say what failed:\n%s", log.String())
 	}
 	res := check(t, u)
 	if !slices.Equal(res.Resting, []string{"osqueryd"}) {
