@@ -380,3 +380,37 @@ func TestReadOnlyOpenWhileLocked(t *testing.T) {
 		t.Fatalf("read-only open during an edit: %v", err)
 	}
 }
+
+// A new repository gets Fleet's lifetimes: root 10 y, targets and snapshot
+// 3 y, timestamp 14 d.
+func TestInitUsesFleetExpiries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	st, err := f.open(t).Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{
+		RoleRoot:      f.now.AddDate(10, 0, 0),
+		RoleTargets:   f.now.AddDate(3, 0, 0),
+		RoleSnapshot:  f.now.AddDate(3, 0, 0),
+		RoleTimestamp: f.now.Add(14 * 24 * time.Hour),
+	}
+	seen := 0
+	defer func() {
+		if seen != len(want) {
+			t.Errorf("status listed %d of the %d roles", seen, len(want))
+		}
+	}()
+	for _, r := range st.Roles {
+		w, ok := want[r.Role]
+		if !ok {
+			continue
+		}
+		seen++
+		// Years are counted as 365 days by some tools: allow a few days.
+		if d := r.Expires.Sub(w); d > 4*24*time.Hour || d < -4*24*time.Hour {
+			t.Errorf("%s expires %s, want about %s", r.Role, r.Expires.Format(time.DateOnly), w.Format(time.DateOnly))
+		}
+	}
+}
