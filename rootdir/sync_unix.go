@@ -4,9 +4,9 @@ package rootdir
 
 import "os"
 
-// syncDir makes a rename durable; errors are ignored because some
+// SyncDir makes a rename in dir durable; errors are ignored because some
 // filesystems do not support fsync on directories.
-func syncDir(dir string) {
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()

@@ -1,5 +1,5 @@
 package rootdir
 
-// syncDir is a no-op on Windows: directories cannot be opened for sync and
+// SyncDir is a no-op on Windows: directories cannot be opened for sync and
 // NTFS renames are journaled.
-func syncDir(string) {}
+func SyncDir(string) {}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/rootdir"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,7 +118,7 @@ func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("move %s into place: %w", final, err)
 	}
-	syncDir(binDir)
+	rootdir.SyncDir(binDir)
 	ok = true
 	rec.Dir = final
 	rec.Path = filepath.Join(final, filepath.FromSlash(c.ExecInArchive))

@@ -5,6 +5,7 @@ package updater
 import (
 	"errors"
 	"fmt"
+	"github.com/orbitagent/orbit/rootdir"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -45,7 +46,7 @@ func replaceFile(src, dst string) (keptPrevious bool, err error) {
 		}
 		os.Remove(src)
 	}
-	syncDir(dir)
+	rootdir.SyncDir(dir)
 	return keptPrevious, nil
 }
 
@@ -54,7 +55,7 @@ func restoreFile(src, dst string) error {
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("restore %s from %s: %w", dst, src, err)
 	}
-	syncDir(filepath.Dir(dst))
+	rootdir.SyncDir(filepath.Dir(dst))
 	return nil
 }
 
@@ -79,15 +80,8 @@ func pointStable(link, target string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("point %s at %s: %w", link, target, err)
 	}
-	syncDir(filepath.Dir(link))
+	rootdir.SyncDir(filepath.Dir(link))
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // stableOrbitName is the file name of the service's stable orbit path.

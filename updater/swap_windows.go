@@ -68,6 +68,4 @@ func pointStable(link, target string) error {
 	return nil
 }
 
-func syncDir(string) {}
-
 const stableOrbitName = "orbit.exe"

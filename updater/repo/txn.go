@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/orbitagent/orbit/rootdir"
 	"io"
 	"io/fs"
 	"os"
@@ -127,7 +128,7 @@ func (t *txn) writeManifest() error {
 	if err := os.Rename(tmp, filepath.Join(t.dir, txnManifest)); err != nil {
 		return fmt.Errorf("commit staging manifest: %w", err)
 	}
-	syncDir(t.dir)
+	rootdir.SyncDir(t.dir)
 	t.done = true
 	return nil
 }
@@ -199,7 +200,7 @@ func applyTxn(base, dir string, ops []txnOp) error {
 	}
 	// One sync per directory, before the manifest goes: until then a crash
 	// replays any move that did not reach the disk.
-	parallel(sortedKeys(dirs), func(d string) error { syncDir(d); return nil })
+	parallel(sortedKeys(dirs), func(d string) error { rootdir.SyncDir(d); return nil })
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove staging directory: %w", err)
 	}
