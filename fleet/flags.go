@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
 // DroppedFlag is a server flag left out of osquery.flags, and why.

@@ -3,8 +3,6 @@ package fleet
 import (
 	"context"
 	"errors"
-	"github.com/orbitagent/orbit/clock/clocktest"
-	"github.com/orbitagent/orbit/internal/logcapture"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )

@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/orbitagent/orbit/internal/capped"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
 // hostInfoQuery reads the enroll facts in one osqueryd run, as Fleet's orbit

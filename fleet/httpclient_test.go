@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"github.com/orbitagent/orbit/internal/logcapture"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/internal/logcapture"
 )
 
 func TestNewHTTPClientRejectsBadOptions(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orbitagent/orbit/internal/capped"
-	"github.com/orbitagent/orbit/rootdir"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
 

@@ -5,10 +5,11 @@ package updater
 import (
 	"errors"
 	"fmt"
-	"github.com/orbitagent/orbit/rootdir"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/orbitagent/orbit/rootdir"
 )
 
 // replaceFile moves the verified file src over dst atomically, keeping the

@@ -8,8 +8,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"github.com/orbitagent/orbit/internal/logcapture"
-	"github.com/rs/zerolog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/status"
 )
 

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
-
 	"errors"
-	"github.com/orbitagent/orbit/internal/logcapture"
-	"github.com/orbitagent/orbit/updater/repo"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/updater/repo"
 )
 
 func TestMain(m *testing.M) {

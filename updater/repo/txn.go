@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/orbitagent/orbit/rootdir"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/orbitagent/orbit/rootdir"
 )
 
 // txn stages every file an operation writes under DIR/tmp/txn and then moves
