@@ -3,20 +3,8 @@ package main
 import (
 	"runtime"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/updater"
 )
-
-// targetPlatform is this host's platform name in the update repository.
-func targetPlatform() string {
-	p := map[string]string{"linux": "linux", "darwin": "macos", "windows": "windows"}[runtime.GOOS]
-	if p == "" {
-		p = runtime.GOOS
-	}
-	if runtime.GOARCH == "arm64" && p != "macos" {
-		p += "-arm64"
-	}
-	return p
-}
 
 func exeName(name string) string {
 	if runtime.GOOS == "windows" {
@@ -25,7 +13,8 @@ func exeName(name string) string {
 	return name
 }
 
-// managedOsquerydPath is where the updater installs osqueryd.
+// managedOsquerydPath is where the updater installs a plain osqueryd (on
+// macOS it installs an app bundle, found through the updater instead).
 func managedOsquerydPath(cfg *agentConfig) string {
-	return rootdir.Layout{Root: cfg.Layout.Root}.Bin("osqueryd", targetPlatform(), cfg.Channels.Osqueryd, exeName("osqueryd"))
+	return cfg.Layout.Bin("osqueryd", updater.DefaultPlatform(), cfg.Channels.Osqueryd, exeName("osqueryd"))
 }

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/capped"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
 // stateReporter copies process status into the state file off the process
@@ -97,4 +104,41 @@ func (r *stateReporter) flush() {
 			r.log.Debug().Err(err).Msg("cannot update state file")
 		}
 	}
+}
+
+// versionProbe runs `<binary> --version` once per binary file (path and
+// mtime), so status shows the running version without a probe per restart.
+type versionProbe struct {
+	mu    sync.Mutex
+	key   string
+	value string
+}
+
+func (v *versionProbe) get(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	key := path + "@" + fi.ModTime().String()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if key == v.key {
+		return v.value
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := &capped.Buffer{Max: 4096}
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Stdout = out
+	cmd.WaitDelay = time.Second
+	cmd.Env = osqueryd.ChildEnv(os.Environ(), "")
+	if err := cmd.Run(); err != nil {
+		return ""
+	}
+	f := strings.Fields(out.String())
+	if len(f) == 0 {
+		return ""
+	}
+	v.key, v.value = key, f[len(f)-1]
+	return v.value
 }

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/fleet"
-	"github.com/orbitagent/orbit/internal/capped"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
@@ -214,53 +211,12 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	return err
 }
 
-// versionProbe runs `<binary> --version` once per binary file (path and
-// mtime), so status shows the running version without a probe per restart.
-type versionProbe struct {
-	mu    sync.Mutex
-	key   string
-	value string
-}
-
-func (v *versionProbe) get(path string) string {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return ""
-	}
-	key := path + "@" + fi.ModTime().String()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if key == v.key {
-		return v.value
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out := &capped.Buffer{Max: 4096}
-	cmd := exec.CommandContext(ctx, path, "--version")
-	cmd.Stdout = out
-	cmd.WaitDelay = time.Second
-	cmd.Env = osqueryd.ChildEnv(os.Environ(), "")
-	if err := cmd.Run(); err != nil {
-		return ""
-	}
-	f := strings.Fields(out.String())
-	if len(f) == 0 {
-		return ""
-	}
-	v.key, v.value = key, f[len(f)-1]
-	return v.value
-}
-
 // proxyHost turns --fleet-proxy into osquery's --proxy_hostname (host:port).
 func proxyHost(proxyURL string) string {
-	if proxyURL == "" {
-		return ""
+	if u, err := url.Parse(proxyURL); err == nil {
+		return u.Host
 	}
-	s := proxyURL
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
-	}
-	return strings.TrimRight(s, "/")
+	return ""
 }
 
 // newFleetAgent wires the Fleet client: it restarts osqueryd after a flag

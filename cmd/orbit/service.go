@@ -202,7 +202,7 @@ func installSelf(cfg *agentConfig) (string, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return "", fmt.Errorf("find orbit's own executable: %w", err)
 	}
-	dst := cfg.Layout.Bin("orbit", targetPlatform(), cfg.Channels.Orbit, exeName("orbit"))
+	dst := cfg.Layout.Bin("orbit", updater.DefaultPlatform(), cfg.Channels.Orbit, exeName("orbit"))
 	if !sameFile(exe, dst) {
 		data, err := os.ReadFile(exe)
 		if err != nil {

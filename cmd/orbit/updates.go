@@ -104,7 +104,7 @@ func newUpdater(cfg *agentConfig, log zerolog.Logger, store *status.Store, procs
 		Layout:      cfg.Layout,
 		UpdateURL:   cfg.UpdateURL,
 		RootJSON:    roots,
-		Platform:    targetPlatform(),
+		Platform:    updater.DefaultPlatform(),
 		Components:  updateComponents(cfg),
 		Interval:    cfg.UpdateInterval,
 		HTTPClient:  client,
