@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/rootdir"
 )
 
 func main() {
@@ -123,27 +124,10 @@ func run(c *cli.Context) error {
 	return nil
 }
 
-// writeFile writes atomically so a reader never sees a partial file.
+// writeFile writes atomically so a script never reads a partial file.
 func writeFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".fleetserver-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return rootdir.WriteFileAtomic(path, data, 0o644)
 }
