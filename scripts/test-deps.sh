@@ -9,6 +9,11 @@ need_apt=()
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v sha512sum >/dev/null || need_apt+=(coreutils)
+# The macOS pkg tests check our xar, cpio and BOM output with tools no one
+# here wrote: 7zz and bsdtar read xar, GNU cpio reads the Payload.
+command -v 7zz >/dev/null || need_apt+=(7zip)
+command -v bsdtar >/dev/null || need_apt+=(libarchive-tools)
+command -v cpio >/dev/null || need_apt+=(cpio)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2
