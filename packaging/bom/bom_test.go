@@ -150,10 +150,7 @@ func TestManyPathsSplitLeaves(t *testing.T) {
 		if got.Leaves != tt.leaves || got.Levels != tt.levels {
 			t.Errorf("%d paths: %d leaves on %d levels, want %d on %d", len(entries), got.Leaves, got.Levels, tt.leaves, tt.levels)
 		}
-		found := map[string]bomtest.Entry{}
-		for _, e := range got.Entries {
-			found[e.Path] = e
-		}
+		found := got.ByPath()
 		for _, e := range entries {
 			g, ok := found[e.Path]
 			if !ok {

@@ -324,10 +324,7 @@ func TestBomListsPayload(t *testing.T) {
 	if len(b.Entries) != len(lines) {
 		t.Fatalf("BOM has %d paths, Payload %d", len(b.Entries), len(lines))
 	}
-	byPath := map[string]bomtest.Entry{}
-	for _, e := range b.Entries {
-		byPath[e.Path] = e
-	}
+	byPath := b.ByPath()
 	for _, l := range lines {
 		e, ok := byPath[l.name]
 		if !ok {
@@ -399,10 +396,7 @@ func TestManyFiles(t *testing.T) {
 	if b.Leaves < 3 || b.Levels != 2 {
 		t.Fatalf("Paths tree has %d leaves on %d levels, want several leaves under an index node", b.Leaves, b.Levels)
 	}
-	byPath := map[string]bomtest.Entry{}
-	for _, e := range b.Entries {
-		byPath[e.Path] = e
-	}
+	byPath := b.ByPath()
 	for _, f := range p.Files {
 		e, ok := byPath["."+f.Path]
 		if !ok {
@@ -732,11 +726,7 @@ func TestUnusualNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, e := range b.Entries {
-		found = found || e.Path == "."+name
-	}
-	if !found {
+	if _, ok := b.ByPath()["."+name]; !ok {
 		t.Errorf("BOM lacks %q", name)
 	}
 }

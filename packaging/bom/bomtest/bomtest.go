@@ -39,6 +39,15 @@ type BOM struct {
 	NumPaths       uint32   // BomInfo's path count
 }
 
+// ByPath indexes the entries by path.
+func (b *BOM) ByPath() map[string]Entry {
+	m := make(map[string]Entry, len(b.Entries))
+	for _, e := range b.Entries {
+		m[e.Path] = e
+	}
+	return m
+}
+
 type reader struct {
 	data   []byte
 	blocks [][2]uint32
