@@ -98,6 +98,10 @@ func New(c Config) (*Format, error) {
 // Name is "pkg".
 func (*Format) Name() string { return "pkg" }
 
+// maxFileSize is the largest file a BOM entry's 32-bit size records
+// (larger ones need Size64 entries, which package bom does not write).
+const maxFileSize = 1<<32 - 1
+
 // hostArch maps Go architectures to the names the installer's
 // hostArchitectures option uses.
 var hostArch = map[string]string{"amd64": "x86_64", "arm64": "arm64"}
@@ -250,6 +254,9 @@ func payloadEntries(p *packaging.Package) ([]entry, error) {
 		case 0:
 			if f.LinkTarget != "" {
 				return nil, fmt.Errorf("pkg: %s is a regular file but has a link target: set fs.ModeSymlink or drop the target", f.Path)
+			}
+			if int64(len(f.Data)) > maxFileSize {
+				return nil, fmt.Errorf("pkg: %s is 4 GiB or larger, which the BOM's 32-bit sizes cannot record", f.Path)
 			}
 		case fs.ModeDir:
 			if len(f.Data) > 0 || f.LinkTarget != "" {

@@ -126,7 +126,9 @@ func distribution(p *packaging.Package, arch, minOS string, kbytes int64) ([]byt
 		MinSpecVersion: "2",
 		Title:          p.Name,
 		// A system agent: no customisation, installed on the boot volume
-		// only, for the architecture its binaries are built for.
+		// only, for the architecture its binaries are built for (an
+		// x86_64 package on Apple silicon asks for Rosetta, which its
+		// binaries need there).
 		Options: distOptions{Customize: "never", RequireScripts: "false", HostArchitectures: arch},
 		Domains: distDomains{EnableAnywhere: "false", EnableCurrentUserHome: "false", EnableLocalSystem: "true"},
 		Choices: []distChoice{
