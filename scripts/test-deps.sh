@@ -9,6 +9,13 @@ need_apt=()
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v sha512sum >/dev/null || need_apt+=(coreutils)
+# The msi is built with wixl and checked with msitools, gcab and cabextract;
+# Authenticode signatures are checked with osslsigncode.
+command -v wixl >/dev/null || need_apt+=(wixl)
+command -v msiinfo >/dev/null || need_apt+=(msitools)
+command -v gcab >/dev/null || need_apt+=(gcab)
+command -v cabextract >/dev/null || need_apt+=(cabextract)
+command -v osslsigncode >/dev/null || need_apt+=(osslsigncode)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2
