@@ -55,6 +55,7 @@ import (
 
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/binfmt"
+	"github.com/orbitagent/orbit/rootdir"
 )
 
 // Format writes msi installers. The zero value looks for wixl and msibuild
@@ -76,7 +77,7 @@ const installHint = "install them with `apt-get install wixl msitools` (Debian, 
 // mode is 0600/0700-like: SYSTEM and Administrators only, not inherited
 // from Program Files (where Users can read everything).
 const (
-	ownerOnlyFile = "D:P(A;;FA;;;SY)(A;;FA;;;BA)"
+	ownerOnlyFile = rootdir.OwnerOnlySDDL
 	ownerOnlyDir  = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
 )
 
