@@ -16,6 +16,12 @@
 //     whose mode gives nothing to group and others, such as the file with the
 //     enroll secret.
 //
+// Package.Scripts, File.Owner/Group and File.Config do not apply: Windows
+// Installer has no shell scripts, files belong to the installer (SYSTEM),
+// and an upgrade removes the old product first, so the new package's files,
+// settings included, replace the old ones. Files orbit writes itself (node
+// key, osquery database, logs) belong to no package and stay on uninstall.
+//
 // wixl 0.101 gaps and how this package works around them:
 //   - Permission/PermissionEx crash wixl: the MsiLockPermissionsEx table is
 //     added afterwards with msibuild (msitools).
@@ -157,9 +163,10 @@ func run(ctx context.Context, dir, name string, args ...string) error {
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		// One line: the tool's messages joined, the end kept if long.
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(stderr.String(), "\n", " | ")), " ")
 		if len(msg) > 2000 {
-			msg = msg[:2000] + "..."
+			msg = "..." + msg[len(msg)-2000:]
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

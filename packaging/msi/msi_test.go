@@ -402,6 +402,13 @@ func TestMSIBadInput(t *testing.T) {
 		}, "'$'"},
 		{"service executable missing", func(p *packaging.Package, _ *Format) { p.Service.Executable = "orbit.exe" }, "not one of the package's files"},
 		{"no service", func(p *packaging.Package, _ *Format) { p.Service = packaging.Service{} }, "registers a service"},
+		{"wixl fails", func(_ *packaging.Package, f *Format) {
+			script := filepath.Join(t.TempDir(), "wixl")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'error: line one' >&2\necho 'line two' >&2\nexit 3\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f.Wixl, f.Msibuild = script, script
+		}, "msi: wixl: exit status 3: error: line one | line two"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
