@@ -286,13 +286,13 @@ func newPlan(p *packaging.Package) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	for what, v := range map[string]string{
-		"name": p.Name, "identifier": p.Identifier, "version": p.Version, "description": oneLine(p.Description),
-		"maintainer": p.Maintainer, "vendor": p.Vendor, "homepage": p.Homepage,
-		"service name": p.Service.Name, "service display name": p.Service.DisplayName,
-		"service description": oneLine(p.Service.Description), "service executable": p.Service.Executable,
+	for _, f := range [][2]string{
+		{"name", p.Name}, {"identifier", p.Identifier}, {"version", p.Version},
+		{"description", oneLine(p.Description)}, {"maintainer", p.Maintainer}, {"vendor", p.Vendor},
+		{"homepage", p.Homepage}, {"service name", p.Service.Name}, {"service display name", p.Service.DisplayName},
+		{"service description", oneLine(p.Service.Description)}, {"service executable", p.Service.Executable},
 	} {
-		if err := checkValue(what, v); err != nil {
+		if err := checkValue(f[0], f[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -313,9 +313,9 @@ func newPlan(p *packaging.Package) (*plan, error) {
 	if _, ok := files[exe]; !ok {
 		return nil, fmt.Errorf("service executable %q is not one of the package's files", p.Service.Executable)
 	}
-	for fp, f := range files {
+	for _, fp := range sortedKeys(files) {
 		if ext := strings.ToLower(path.Ext(fp)); ext == ".exe" || ext == ".dll" || fp == exe {
-			if err := binfmt.CheckPE(f.Data, p.Arch); err != nil {
+			if err := binfmt.CheckPE(files[fp].Data, p.Arch); err != nil {
 				return nil, fmt.Errorf("%s %w", fp, err)
 			}
 		}
