@@ -14,6 +14,16 @@ command -v sha512sum >/dev/null || need_apt+=(coreutils)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v bsdtar >/dev/null || need_apt+=(libarchive-tools)
 command -v cpio >/dev/null || need_apt+=(cpio)
+# The msi is built with wixl and checked with msitools, gcab and cabextract;
+# Authenticode signatures are checked with osslsigncode.
+command -v wixl >/dev/null || need_apt+=(wixl)
+command -v msiinfo >/dev/null || need_apt+=(msitools)
+command -v gcab >/dev/null || need_apt+=(gcab)
+command -v cabextract >/dev/null || need_apt+=(cabextract)
+command -v osslsigncode >/dev/null || need_apt+=(osslsigncode)
+# Wine's msiexec runs the msi's install, upgrade and uninstall tables (it
+# cannot run Go programs, so not the service itself).
+command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2
