@@ -329,18 +329,21 @@ func (m *extManager) DeregisterExtension(ctx context.Context, id osquery.Extensi
 // Query runs SQL through the same engine as scheduled and distributed
 // queries, extension tables included.
 func (m *extManager) Query(ctx context.Context, sql string) (*osquery.ExtensionResponse, error) {
-	if err := m.stall(ctx); err != nil {
-		return nil, err
-	}
-	res, err := runQuery(m.d.env, sql)
-	if err != nil {
-		return &osquery.ExtensionResponse{Status: status(extFailed, err.Error())}, nil
-	}
-	return &osquery.ExtensionResponse{Status: status(extSuccess, "OK"), Response: res.rows}, nil
+	return m.runSQL(ctx, sql, func(res *queryResult) []map[string]string { return res.rows })
 }
 
 // GetQueryColumns returns one {name: type} row per result column.
 func (m *extManager) GetQueryColumns(ctx context.Context, sql string) (*osquery.ExtensionResponse, error) {
+	return m.runSQL(ctx, sql, func(res *queryResult) []map[string]string {
+		rows := make([]map[string]string, len(res.columns))
+		for i, c := range res.columns {
+			rows[i] = map[string]string{c: res.types[i]}
+		}
+		return rows
+	})
+}
+
+func (m *extManager) runSQL(ctx context.Context, sql string, answer func(*queryResult) []map[string]string) (*osquery.ExtensionResponse, error) {
 	if err := m.stall(ctx); err != nil {
 		return nil, err
 	}
@@ -348,11 +351,7 @@ func (m *extManager) GetQueryColumns(ctx context.Context, sql string) (*osquery.
 	if err != nil {
 		return &osquery.ExtensionResponse{Status: status(extFailed, err.Error())}, nil
 	}
-	rows := make([]map[string]string, len(res.columns))
-	for i, c := range res.columns {
-		rows[i] = map[string]string{c: res.types[i]}
-	}
-	return &osquery.ExtensionResponse{Status: status(extSuccess, "OK"), Response: rows}, nil
+	return &osquery.ExtensionResponse{Status: status(extSuccess, "OK"), Response: answer(res)}, nil
 }
 
 // ---- extension tables ----
@@ -480,12 +479,8 @@ func (m *extManager) watch(ctx context.Context) {
 			continue // a wedged osqueryd watches nothing either
 		}
 		m.mu.Lock()
-		ids := make([]osquery.ExtensionRouteUUID, 0, len(m.exts))
-		for id := range m.exts {
-			ids = append(ids, id)
-		}
+		ids := m.sortedIDsLocked()
 		m.mu.Unlock()
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		for _, id := range ids {
 			if !m.alive(ctx, id, !checked[id]) {
 				m.mu.Lock()
@@ -531,17 +526,21 @@ func (m *extManager) extensionRows(env *queryEnv) []map[string]string {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ids := make([]osquery.ExtensionRouteUUID, 0, len(m.exts))
-	for id := range m.exts {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
+	for _, id := range m.sortedIDsLocked() {
 		e := m.exts[id]
 		rows = append(rows, map[string]string{"uuid": strconv.FormatInt(int64(id), 10), "name": e.info.Name,
 			"version": e.info.Version, "sdk_version": e.info.SdkVersion, "path": extensionSocket(m.path, id), "type": "extension"})
 	}
 	return rows
+}
+
+func (m *extManager) sortedIDsLocked() []osquery.ExtensionRouteUUID {
+	ids := make([]osquery.ExtensionRouteUUID, 0, len(m.exts))
+	for id := range m.exts {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
 }
 
 // versionAtLeast is osquery's versionAtLeast(required, sdk): an empty or
