@@ -159,17 +159,19 @@ func (e *Extension) Run(ctx context.Context) error {
 		e.setUUID(srv.uuid)
 		log.Info().Int64("uuid", int64(srv.uuid)).Str("name", e.cfg.Name).Msg("osquery extension registered")
 		reason := e.keep(ctx, srv)
-		srv.close()
 		e.setUUID(0)
 		if ctx.Err() != nil {
-			// ctx is done: deregister on a fresh, short context.
+			// Deregister before closing, so osqueryd stops routing queries
+			// to us first; ctx is done, so on a fresh, short context.
 			dctx, cancel := context.WithTimeout(context.Background(), min(e.client.cfg.Timeout, 5*time.Second))
 			if err := e.client.deregister(dctx, srv.uuid); err != nil {
 				log.Debug().Err(err).Msg("osquery extension deregistration failed")
 			}
 			cancel()
+			srv.close()
 			return nil
 		}
+		srv.close()
 		log.Warn().Err(reason).Int64("uuid", int64(srv.uuid)).Msg("osquery extension lost its registration: registering again")
 	}
 }

@@ -298,7 +298,7 @@ func TestExtensionManagerWedge(t *testing.T) {
 			writeFile(t, filepath.Join(db, wedgeFile), "")
 		}},
 		{"SIGUSR2", nil, func(t *testing.T, p *proc, _ string) {
-			if err := p.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+			if err := p.cmd.Process.Signal(wedgeSignal()); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, p, "wedge log line", func() bool { return strings.Contains(p.stderr.String(), "extension manager wedged") })
