@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +25,7 @@ type daemon struct {
 
 	pidfile  string
 	socket   string
-	listener net.Listener
+	ext      *extManager
 	dbUnlock func()
 
 	// hostIdentifier is computed once, as osquery does at start.
@@ -56,34 +53,6 @@ func (d *daemon) scaled(secs int64) time.Duration {
 	return max(dur, time.Millisecond)
 }
 
-const instanceIDFile = "standin_instance_id"
-
-// loadInstanceID keeps osquery's per-database instance id in the database
-// directory, creating one if needed; without a database it is per run.
-func loadInstanceID(fs *flagSet) string {
-	dir := fs.String("database_path")
-	if fs.IsSet("database_path") && dir != "" {
-		if b, err := os.ReadFile(filepath.Join(dir, instanceIDFile)); err == nil {
-			if id := strings.TrimSpace(string(b)); id != "" {
-				return id
-			}
-		}
-	}
-	id := newUUID()
-	if fs.IsSet("database_path") && dir != "" {
-		_ = os.WriteFile(filepath.Join(dir, instanceIDFile), []byte(id), 0o600)
-	}
-	return id
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 func runDaemon(fs *flagSet, sw switches, stderr io.Writer) int {
 	if sw.exitCodeSet && sw.crashAfter == 0 {
 		fmt.Fprintf(stderr, "osqueryd stand-in: OSQUERYD_STANDIN_EXIT_CODE=%d: exiting at start\n", sw.exitCode)
@@ -99,6 +68,10 @@ func runDaemon(fs *flagSet, sw switches, stderr io.Writer) int {
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	}
 	signal.Ignore(syscall.SIGHUP)
+	wedgeSigs := make(chan os.Signal, 1)
+	if s := wedgeSignal(); s != nil {
+		signal.Notify(wedgeSigs, s)
+	}
 
 	if code := d.setup(); code != exitSuccess {
 		d.cleanup()
@@ -116,30 +89,37 @@ func runDaemon(fs *flagSet, sw switches, stderr io.Writer) int {
 		d.startWorkers(ctx, &wg)
 	}
 
-	select {
-	case s := <-sigs:
-		d.log.Info("osqueryd stopping on signal", "signal", s)
-		cancel()
-		wg.Wait()
-		d.cleanup()
-		return exitSuccess
-	case code := <-d.fatalCh:
-		cancel()
-		wg.Wait()
-		d.cleanup()
-		return code
-	case <-crash:
-		// A crash leaves pidfile and socket behind, as a real crash does.
-		fmt.Fprintf(stderr, "osqueryd stand-in: OSQUERYD_STANDIN_CRASH_AFTER_MS reached: exiting with %d\n", sw.exitCode)
-		// Extensions die with their osqueryd (they lose the socket);
-		// killing them keeps crash tests from leaking processes.
-		d.extMu.Lock()
-		for _, p := range d.extProcs {
-			_ = p.Kill()
+	for {
+		select {
+		case <-wedgeSigs:
+			if d.ext != nil {
+				d.ext.wedge()
+			}
+			continue
+		case s := <-sigs:
+			d.log.Info("osqueryd stopping on signal", "signal", s)
+			cancel()
+			wg.Wait()
+			d.cleanup()
+			return exitSuccess
+		case code := <-d.fatalCh:
+			cancel()
+			wg.Wait()
+			d.cleanup()
+			return code
+		case <-crash:
+			// A crash leaves pidfile and socket behind, as a real crash does.
+			fmt.Fprintf(stderr, "osqueryd stand-in: OSQUERYD_STANDIN_CRASH_AFTER_MS reached: exiting with %d\n", sw.exitCode)
+			// Extensions die with their osqueryd (they lose the socket);
+			// killing them keeps crash tests from leaking processes.
+			d.extMu.Lock()
+			for _, p := range d.extProcs {
+				_ = p.Kill()
+			}
+			d.extMu.Unlock()
+			cancel()
+			return sw.exitCode
 		}
-		d.extMu.Unlock()
-		cancel()
-		return sw.exitCode
 	}
 }
 
@@ -148,20 +128,20 @@ func runDaemon(fs *flagSet, sw switches, stderr io.Writer) int {
 // osquery's default locations on the test machine.
 func (d *daemon) setup() int {
 	fs := d.fs
-	if fs.IsSet("database_path") && fs.String("database_path") != "" && !fs.Bool("disable_database") {
-		db := fs.String("database_path")
-		if err := os.MkdirAll(db, 0o700); err != nil {
-			d.log.Error("cannot create database directory", "path", db, "err", err)
-			return exitCatastrophic
-		}
-		unlock, err := lockDatabase(db)
+	if db := databaseDir(fs); db != "" {
+		unlock, err := openDatabase(db, true, d.sw.intervalScale)
 		if err != nil {
-			d.log.Error("Rocksdb open failed: database is locked by another osqueryd", "path", db, "err", err)
+			// The worker exits 78 and its watcher with it; without a
+			// watchdog osqueryd itself exits 1 (osquery's Initializer::start).
+			d.log.Error("Rocksdb open failed", "path", db, "err", err)
+			if fs.Bool("disable_watchdog") {
+				return exitFailure
+			}
 			return exitCatastrophic
 		}
 		d.dbUnlock = unlock
 	}
-	d.env = newQueryEnv(fs, loadInstanceID(fs))
+	d.env = newQueryEnv(fs, newIdentity(databaseDir(fs), d.sw, hostHardwareUUID))
 	d.hostIdentifier = d.computeHostIdentifier()
 
 	if fs.IsSet("pidfile") && fs.String("pidfile") != "" {
@@ -180,48 +160,16 @@ func (d *daemon) setup() int {
 		return exitSuccess
 	}
 	if fs.IsSet("extensions_socket") && fs.String("extensions_socket") != "" && !fs.Bool("disable_extensions") {
-		p := fs.String("extensions_socket")
-		// A socket left by a crashed run is stale: osquery replaces it.
-		_ = os.Remove(p)
-		l, err := net.Listen("unix", p)
-		if err != nil {
-			// osqueryd keeps running without its extension manager.
-			d.log.Warn("cannot start extension manager", "path", p, "err", err)
-		} else {
-			d.listener = l
-			d.socket = p
-			d.env.extensions = "active"
-			go serveExtensions(l)
-		}
+		d.socket = fs.String("extensions_socket")
+		d.ext = newExtManager(d, d.socket)
+		d.env.ext = d.ext
 	}
 	return exitSuccess
 }
 
-// serveExtensions accepts and drains connections; the stand-in speaks no
-// Thrift, but clients can see the socket is alive.
-func serveExtensions(l net.Listener) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-		}()
-	}
-}
-
 func (d *daemon) cleanup() {
-	if d.listener != nil {
-		if ul, ok := d.listener.(*net.UnixListener); ok {
-			// We remove the file ourselves, below.
-			ul.SetUnlinkOnClose(false)
-		}
-		d.listener.Close()
-	}
-	if d.socket != "" {
-		_ = os.Remove(d.socket)
+	if d.ext != nil {
+		d.ext.removeFiles()
 	}
 	if d.pidfile != "" {
 		// Only remove a pidfile that is still ours.
@@ -237,9 +185,9 @@ func (d *daemon) cleanup() {
 func (d *daemon) computeHostIdentifier() string {
 	switch d.fs.String("host_identifier") {
 	case "uuid":
-		return d.env.host().UUID
+		return d.env.id.hostUUID()
 	case "instance":
-		return d.env.instanceID
+		return d.env.id.instanceID()
 	case "ephemeral":
 		return newUUID()
 	case "specified":
@@ -276,7 +224,10 @@ func (d *daemon) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 	if fs.String("config_plugin") == "filesystem" && fs.IsSet("config_path") {
 		d.startFilesystem(ctx, wg, sched)
 	}
-	d.autoloadExtensions(ctx, wg)
+	if d.ext != nil {
+		// Listens (after OSQUERYD_STANDIN_SOCKET_DELAY_MS), then autoloads.
+		d.ext.start(ctx, wg)
+	}
 }
 
 func hasPlugin(list, name string) bool {

@@ -14,9 +14,9 @@ import (
 // way osqueryd does: "<path> --socket S --timeout T --interval I
 // [--verbose]". Like osqueryd it skips files not ending in ".ext" and
 // world-writable files. Extensions are stopped when the daemon stops.
-func (d *daemon) autoloadExtensions(ctx context.Context, wg *sync.WaitGroup) {
+func (d *daemon) autoloadExtensions(ctx context.Context, wg *sync.WaitGroup, socket string) {
 	list := d.fs.String("extensions_autoload")
-	if list == "" || d.socket == "" {
+	if list == "" {
 		return
 	}
 	f, err := os.Open(list)
@@ -48,7 +48,7 @@ func (d *daemon) autoloadExtensions(ctx context.Context, wg *sync.WaitGroup) {
 			d.log.Warn("will not autoload extension with unsafe permissions", "path", p)
 			continue
 		}
-		args := []string{"--socket", d.socket, "--timeout", d.fs.String("extensions_timeout"),
+		args := []string{"--socket", socket, "--timeout", d.fs.String("extensions_timeout"),
 			"--interval", d.fs.String("extensions_interval")}
 		if d.fs.Bool("verbose") {
 			args = append(args, "--verbose")

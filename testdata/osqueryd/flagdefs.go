@@ -116,7 +116,8 @@ func init() {
 	knownFlags["logger_rotate_size"] = flagDef{kind: kindUint64, def: "26214400"}
 	knownFlags["logger_rotate_max_files"] = flagDef{kind: kindUint64, def: "25"}
 
-	defFlags(kindUint32, "0", "carver_block_size", "tls_session_timeout", "hash_cache_max")
+	defFlags(kindUint32, "0", "carver_block_size", "tls_session_timeout", "hash_cache_max", "thrift_timeout")
+	knownFlags["thrift_timeout"] = flagDef{kind: kindUint32, def: "300"}
 	knownFlags["carver_block_size"] = flagDef{kind: kindUint32, def: "8192"}
 	knownFlags["tls_session_timeout"] = flagDef{kind: kindUint32, def: "3600"}
 

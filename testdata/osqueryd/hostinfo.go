@@ -48,8 +48,10 @@ func collectHostInfo() hostInfo {
 		h.ComputerName = h.Hostname
 	}
 	if h.UUID == "" {
-		// osquery falls back to a generated value; a stable hash keeps
-		// repeated runs consistent on hosts without DMI data.
+		// The stand-in's simulated hardware UUID on hosts without one (no
+		// DMI, no machine-id), so runs agree on a test machine. Real
+		// osquery generates a random UUID there and keeps it in its
+		// database: OSQUERYD_STANDIN_NO_HARDWARE_UUID=1 does the same.
 		sum := sha256.Sum256([]byte("osqueryd-standin:" + h.Hostname))
 		h.UUID = formatUUID(hex.EncodeToString(sum[:16]))
 	}

@@ -29,6 +29,8 @@ func platformHostInfo() hostInfo {
 		BoardSerial:     readTrim(dmi + "board_serial"),
 	}
 	if h.UUID == "" {
+		// Not osquery's behaviour (it generates a UUID): the stand-in's
+		// simulated hardware UUID, see collectHostInfo.
 		h.UUID = readTrim("/etc/machine-id")
 		if h.UUID == "" {
 			h.UUID = readTrim("/var/lib/dbus/machine-id")

@@ -1,11 +1,13 @@
 // Command osqueryd is a stand-in for osquery's daemon, for tests on machines
 // where osquery is not installed. It behaves like osqueryd where orbit
 // depends on it: gflags-style flags and flagfiles (unknown flags fail),
-// --version, "-S --json" queries against a few real tables, the pidfile and
-// extensions socket, signals, the TLS remote API (enroll, config,
-// distributed, log) and the filesystem config with scheduled queries and
-// packs. OSQUERYD_STANDIN_* environment switches make it crash, hang,
-// ignore SIGTERM or record how it was started.
+// --version, "-S --json" queries against a few real tables, the pidfile,
+// the extension manager over Thrift (register, ping, query routed to
+// extension tables), the host UUID kept in its database, signals, the TLS
+// remote API (enroll, config, distributed, log) and the filesystem config
+// with scheduled queries and packs. OSQUERYD_STANDIN_* environment switches
+// make it crash, hang, wedge, start slowly, ignore SIGTERM, lose its
+// hardware UUID or record how it was started.
 package main
 
 import (
@@ -45,9 +47,20 @@ type switches struct {
 	ignoreSIGTERM bool
 	record        string
 	intervalScale float64
+	// noHardwareUUID pretends the host has no hardware UUID (no DMI
+	// product_uuid), so the host UUID is a random one kept in the database.
+	noHardwareUUID bool
+	// hardwareUUID replaces the hardware UUID (e.g. a placeholder such as
+	// 03000200-0400-0500-0006-000700080009).
+	hardwareUUID string
+	// socketDelay postpones the extension socket: a daemon slow to start.
+	socketDelay time.Duration
+	// wedged starts the extension manager wedged (see wedge.go).
+	wedged        bool
 	exitCodeErr   error
 	crashAfterErr error
 	intervalErr   error
+	delayErr      error
 }
 
 func readSwitches(env []string) switches {
@@ -85,7 +98,18 @@ func readSwitches(env []string) switches {
 			sw.intervalScale = f
 		}
 	}
+	if v := m["OSQUERYD_STANDIN_SOCKET_DELAY_MS"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			sw.delayErr = fmt.Errorf("OSQUERYD_STANDIN_SOCKET_DELAY_MS=%q is not a non-negative integer: set milliseconds such as 2000", v)
+		} else {
+			sw.socketDelay = time.Duration(n) * time.Millisecond
+		}
+	}
 	sw.hang = m["OSQUERYD_STANDIN_HANG"] == "1"
+	sw.noHardwareUUID = m["OSQUERYD_STANDIN_NO_HARDWARE_UUID"] == "1"
+	sw.hardwareUUID = strings.TrimSpace(m["OSQUERYD_STANDIN_HARDWARE_UUID"])
+	sw.wedged = m["OSQUERYD_STANDIN_WEDGED"] == "1"
 	sw.ignoreSIGTERM = m["OSQUERYD_STANDIN_IGNORE_SIGTERM"] == "1"
 	return sw
 }
@@ -154,14 +178,14 @@ func run(argv, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "osqueryd stand-in built with crashAtStart=1: exiting at start")
 		return exitFailure
 	}
-	for _, err := range []error{sw.exitCodeErr, sw.crashAfterErr, sw.intervalErr} {
+	for _, err := range []error{sw.exitCodeErr, sw.crashAfterErr, sw.intervalErr, sw.delayErr} {
 		if err != nil {
 			fmt.Fprintf(stderr, "osqueryd stand-in: %v\n", err)
 			return exitFailure
 		}
 	}
 	if fs.Bool("S") || name == "osqueryi" {
-		return runShell(fs, stdin, stdout, stderr)
+		return runShell(fs, sw, stdin, stdout, stderr)
 	}
 	return runDaemon(fs, sw, stderr)
 }

@@ -615,10 +615,16 @@ func TestDaemonRefusesSecondInstance(t *testing.T) {
 	first := startDaemon(t, standin, nil, "--pidfile="+pidfile, "--database_path="+db)
 	waitFor(t, first, "pidfile", func() bool { return fileExists(pidfile) })
 
-	// Same database, other pidfile: RocksDB's lock refuses it (exit 78).
-	r := runBin(t, standin, nil, "", "--pidfile="+filepath.Join(dir, "other.pid"), "--database_path="+db)
-	if r.code != exitCatastrophic {
+	// Same database, other pidfile: RocksDB's lock refuses it after
+	// osquery's retries (exit 78; 1 without the watchdog).
+	fast := []string{"OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}
+	r := runBin(t, standin, fast, "", "--pidfile="+filepath.Join(dir, "other.pid"), "--database_path="+db)
+	if r.code != exitCatastrophic || !strings.Contains(r.stderr, "While lock file") {
 		t.Fatalf("second daemon on the same database: exit %d, want %d; stderr %q", r.code, exitCatastrophic, r.stderr)
+	}
+	r = runBin(t, standin, fast, "", "--pidfile="+filepath.Join(dir, "other.pid"), "--database_path="+db, "--disable_watchdog")
+	if r.code != exitFailure {
+		t.Fatalf("second daemon without watchdog: exit %d, want %d; stderr %q", r.code, exitFailure, r.stderr)
 	}
 	if runtime.GOOS == "linux" {
 		// Same pidfile, other database: the pidfile names a live osqueryd.

@@ -11,30 +11,43 @@ import (
 	"time"
 )
 
-// newQueryEnv builds the environment the tables read. instanceID comes from
-// the database directory when there is one, so restarts keep it.
-func newQueryEnv(fs *flagSet, instanceID string) *queryEnv {
+// newQueryEnv builds the environment the tables read; id holds what the
+// database keeps (host UUID, instance id).
+func newQueryEnv(fs *flagSet, id *identity) *queryEnv {
 	return &queryEnv{
 		// Read once, on first use: tables run from several goroutines.
-		host:       sync.OnceValue(collectHostInfo),
-		flags:      fs,
-		version:    version,
-		pid:        os.Getpid(),
-		instanceID: instanceID,
-		startTime:  time.Now(),
-		now:        time.Now,
+		host:      sync.OnceValue(collectHostInfo),
+		flags:     fs,
+		version:   version,
+		pid:       os.Getpid(),
+		id:        id,
+		startTime: time.Now(),
+		now:       time.Now,
 	}
 }
 
+// hostHardwareUUID is the hardware UUID the platform reports (see
+// collectHostInfo for hosts without one).
+func hostHardwareUUID() string { return collectHostInfo().UUID }
+
 // runShell answers queries like "osqueryd -S": from --A, positional args or
 // stdin. A failing statement prints "Error: ..." and makes the exit code 1.
-func runShell(fs *flagSet, stdin io.Reader, stdout, stderr io.Writer) int {
-	if p := fs.String("database_path"); fs.IsSet("database_path") && p != "" {
-		// The shell uses the database only for the instance id; like
-		// osquery it does not create missing parents.
-		_ = os.Mkdir(p, 0o700)
+//
+// Like osquery, the shell uses an ephemeral database unless --database_path
+// is given; with it, it opens that database (its LOCK, retried as osquery
+// does) and fails with exit 1 while a daemon holds it.
+func runShell(fs *flagSet, sw switches, stdin io.Reader, stdout, stderr io.Writer) int {
+	db := databaseDir(fs)
+	if db != "" {
+		// Like RocksDB the shell does not create missing parents.
+		unlock, err := openDatabase(db, false, sw.intervalScale)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailure
+		}
+		defer unlock()
 	}
-	env := newQueryEnv(fs, loadInstanceID(fs))
+	env := newQueryEnv(fs, newIdentity(db, sw, hostHardwareUUID))
 	var stmts []string
 	switch {
 	case fs.String("A") != "":

@@ -457,10 +457,28 @@ func (p *parser) primCond() (*cond, error) {
 
 // ---- execution ----
 
-// table is one virtual table: its column order and a row generator.
+// table is one virtual table: its column order and a row generator. Core
+// tables set rows; extension tables set generate, which can fail (the
+// extension went away) and declare column types.
 type table struct {
-	columns []string
-	rows    func(env *queryEnv) []map[string]string
+	columns  []string
+	types    []string // parallel to columns; nil means TEXT
+	rows     func(env *queryEnv) []map[string]string
+	generate func(env *queryEnv) ([]map[string]string, error)
+}
+
+func (t *table) columnType(i int) string {
+	if i < len(t.types) && t.types[i] != "" {
+		return t.types[i]
+	}
+	return "TEXT"
+}
+
+func (t *table) produce(env *queryEnv) ([]map[string]string, error) {
+	if t.generate != nil {
+		return t.generate(env)
+	}
+	return t.rows(env), nil
 }
 
 type boundTable struct {
@@ -469,9 +487,11 @@ type boundTable struct {
 	rows []map[string]string
 }
 
-// queryResult keeps column order for text output; rows carry the values.
+// queryResult keeps column order (and types, for getQueryColumns) for text
+// output; rows carry the values.
 type queryResult struct {
 	columns []string
+	types   []string
 	rows    []map[string]string
 }
 
@@ -482,11 +502,15 @@ func runQuery(env *queryEnv, q string) (*queryResult, error) {
 	}
 	var bound []boundTable
 	for _, tr := range st.from {
-		t, ok := tables[strings.ToLower(tr.name)]
+		t, ok := env.lookupTable(tr.name)
 		if !ok {
 			return nil, &sqlError{"no such table: " + tr.name}
 		}
-		bound = append(bound, boundTable{ref: tr, t: t, rows: t.rows(env)})
+		rows, err := t.produce(env)
+		if err != nil {
+			return nil, err
+		}
+		bound = append(bound, boundTable{ref: tr, t: t, rows: rows})
 	}
 	// Resolve every column reference up front so errors match SQLite even
 	// when a table is empty.
@@ -518,8 +542,8 @@ func runQuery(env *queryEnv, q string) (*queryResult, error) {
 	// Output columns.
 	var cols []string
 	type outCol struct {
-		name string
-		get  func(combo []map[string]string) string
+		name, typ string
+		get       func(combo []map[string]string) string
 	}
 	var outs []outCol
 	for _, it := range st.items {
@@ -528,9 +552,9 @@ func runQuery(env *queryEnv, q string) (*queryResult, error) {
 				if it.qual != "" && !strings.EqualFold(b.ref.alias, it.qual) {
 					continue
 				}
-				for _, c := range b.t.columns {
+				for ci, c := range b.t.columns {
 					bi, c := bi, c
-					outs = append(outs, outCol{name: c, get: func(combo []map[string]string) string { return combo[bi][c] }})
+					outs = append(outs, outCol{name: c, typ: b.t.columnType(ci), get: func(combo []map[string]string) string { return combo[bi][c] }})
 				}
 			}
 			continue
@@ -540,13 +564,21 @@ func runQuery(env *queryEnv, q string) (*queryResult, error) {
 			name = it.e.rawText
 		}
 		e := it.e
-		outs = append(outs, outCol{name: name, get: func(combo []map[string]string) string { return evalExpr(bound, combo, e) }})
+		typ := "TEXT"
+		if e.lit == nil {
+			if bi, c, err := lookupColumn(bound, e); err == nil {
+				typ = bound[bi].t.columnType(indexOf(bound[bi].t.columns, c))
+			}
+		}
+		outs = append(outs, outCol{name: name, typ: typ, get: func(combo []map[string]string) string { return evalExpr(bound, combo, e) }})
 	}
+	var types []string
 	for _, o := range outs {
 		cols = append(cols, o.name)
+		types = append(types, o.typ)
 	}
 
-	res := &queryResult{columns: cols, rows: []map[string]string{}}
+	res := &queryResult{columns: cols, types: types, rows: []map[string]string{}}
 	seen := map[string]bool{}
 	combo := make([]map[string]string, len(bound))
 	var iterate func(i int) bool
@@ -584,6 +616,15 @@ func runQuery(env *queryEnv, q string) (*queryResult, error) {
 		iterate(0)
 	}
 	return res, nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
 }
 
 func findBound(bound []boundTable, qual string) int {

@@ -31,7 +31,7 @@ func testEnv() *queryEnv {
 	return &queryEnv{
 		host:    func() hostInfo { return hostInfo{Hostname: "h", UUID: "U"} },
 		flags:   newFlagSet(),
-		version: "9.9.9", pid: 42, instanceID: "i", startTime: time.Unix(100, 0),
+		version: "9.9.9", pid: 42, id: &identity{host: "U", instance: "i"}, startTime: time.Unix(100, 0),
 		now: func() time.Time { return time.Unix(1000, 0) },
 	}
 }

@@ -4,24 +4,38 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // queryEnv is what the tables read: the host, this process and its flags.
 type queryEnv struct {
-	host       func() hostInfo
-	flags      *flagSet
-	version    string
-	pid        int
-	instanceID string
-	startTime  time.Time
-	now        func() time.Time
+	host      func() hostInfo
+	flags     *flagSet
+	version   string
+	pid       int
+	id        *identity
+	startTime time.Time
+	now       func() time.Time
 	// configHash/configValid describe the loaded config (osquery_info).
 	mu          sync.Mutex
 	configHash  string
 	configValid bool
-	extensions  string
+	// ext is the extension manager (daemon only): its tables join the
+	// core ones, and osquery_info.extensions reports whether it is up.
+	ext *extManager
+}
+
+// lookupTable finds a core table, then a table an extension registered.
+func (e *queryEnv) lookupTable(name string) (*table, bool) {
+	if t, ok := tables[strings.ToLower(name)]; ok {
+		return t, true
+	}
+	if e.ext != nil {
+		return e.ext.table(name)
+	}
+	return nil, false
 }
 
 func (e *queryEnv) setConfig(hash string, valid bool) {
@@ -57,7 +71,7 @@ var tables = map[string]*table{
 			h := env.host()
 			cores := itoa(int64(runtime.NumCPU()))
 			return []map[string]string{{
-				"hostname": h.Hostname, "uuid": h.UUID, "cpu_type": h.CPUType, "cpu_subtype": h.CPUType,
+				"hostname": h.Hostname, "uuid": env.id.hostUUID(), "cpu_type": h.CPUType, "cpu_subtype": h.CPUType,
 				"cpu_brand": h.CPUBrand, "cpu_physical_cores": cores, "cpu_logical_cores": cores,
 				"cpu_sockets": "1", "cpu_microcode": "", "physical_memory": h.PhysicalMemory,
 				"hardware_vendor": h.HardwareVendor, "hardware_model": h.HardwareModel,
@@ -87,16 +101,21 @@ var tables = map[string]*table{
 		rows: func(env *queryEnv) []map[string]string {
 			hash, valid := env.config()
 			ext := "inactive"
-			if env.extensions != "" {
-				ext = env.extensions
+			if env.ext.active() {
+				ext = "active"
 			}
 			return []map[string]string{{
-				"pid": itoa(int64(env.pid)), "uuid": env.host().UUID, "instance_id": env.instanceID,
+				"pid": itoa(int64(env.pid)), "uuid": env.id.hostUUID(), "instance_id": env.id.instanceID(),
 				"version": env.version, "config_hash": hash, "config_valid": boolInt(valid),
 				"extensions": ext, "build_platform": runtime.GOOS, "build_distro": "standin",
 				"start_time": itoa(env.startTime.Unix()), "watcher": "-1", "platform_mask": platformMask(),
 			}}
 		},
+	},
+	"osquery_extensions": {
+		columns: []string{"uuid", "name", "version", "sdk_version", "path", "type"},
+		types:   []string{"BIGINT"},
+		rows:    func(env *queryEnv) []map[string]string { return env.ext.extensionRows(env) },
 	},
 	"osquery_flags": {
 		columns: []string{"name", "type", "description", "default_value", "value", "shell_only"},
