@@ -9,6 +9,10 @@ need_apt=()
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v sha512sum >/dev/null || need_apt+=(coreutils)
+# The tray app's tests: a private session bus, and a real StatusNotifierWatcher
+# to cross-check the one written in the tests.
+command -v dbus-daemon >/dev/null || need_apt+=(dbus)
+command -v status-notifier-watcher >/dev/null || need_apt+=(haskell-status-notifier-item-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/logcapture"
 )
 
 // RequireTool returns the path of a program the test needs. Without it the
@@ -46,7 +48,11 @@ type Bus struct {
 	Socket string
 	cmd    *exec.Cmd
 	done   chan struct{}
+	log    *logcapture.Buffer
 }
+
+// Log is what the daemons wrote to stderr.
+func (b *Bus) Log() string { return b.log.String() }
 
 // StartBus runs dbus-daemon --session on a socket of its own, until the
 // end of the test.
@@ -62,7 +68,7 @@ func StartBus(t testing.TB, cfg BusConfig) *Bus {
 		t.Cleanup(func() { os.RemoveAll(d) })
 		dir = d
 	}
-	b, err := startBus(daemon, filepath.Join(dir, "bus"), cfg.SysProcAttr)
+	b, err := startBus(daemon, filepath.Join(dir, "bus"), cfg.SysProcAttr, &logcapture.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +76,11 @@ func StartBus(t testing.TB, cfg BusConfig) *Bus {
 	return b
 }
 
-func startBus(daemon, socket string, attr *syscall.SysProcAttr) (*Bus, error) {
+func startBus(daemon, socket string, attr *syscall.SysProcAttr, logs *logcapture.Buffer) (*Bus, error) {
 	addr := "unix:path=" + socket
 	cmd := exec.Command(daemon, "--session", "--nofork", "--print-address", "--address="+addr)
 	cmd.SysProcAttr = attr
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -82,7 +88,7 @@ func startBus(daemon, socket string, attr *syscall.SysProcAttr) (*Bus, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dbus-daemon: %w", err)
 	}
-	b := &Bus{Socket: socket, cmd: cmd, done: make(chan struct{})}
+	b := &Bus{Socket: socket, cmd: cmd, done: make(chan struct{}), log: logs}
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -116,7 +122,7 @@ func (b *Bus) Restart(t testing.TB) {
 	t.Helper()
 	daemon := RequireTool(t, "dbus-daemon")
 	_ = os.Remove(b.Socket)
-	nb, err := startBus(daemon, b.Socket, b.cmd.SysProcAttr)
+	nb, err := startBus(daemon, b.Socket, b.cmd.SysProcAttr, b.log)
 	if err != nil {
 		t.Fatal(err)
 	}

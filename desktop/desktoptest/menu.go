@@ -131,3 +131,10 @@ func Find(entries []Entry, label string) (Entry, bool) {
 	}
 	return Entry{}, false
 }
+
+// ConnectionPid is the pid of the process behind a bus connection.
+func (c *Client) ConnectionPid(busName string) (uint32, error) {
+	var pid uint32
+	err := c.call(c.conn.BusObject(), "org.freedesktop.DBus.GetConnectionUnixProcessID", busName).Store(&pid)
+	return pid, err
+}

@@ -48,7 +48,9 @@ func TestWatcher(t *testing.T) {
 	if err := other.Object(WatcherName, WatcherPath).Call(WatcherIface+".RegisterStatusNotifierItem", 0, "org.kde.StatusNotifierItem-1-1").Err; err != nil {
 		t.Fatal(err)
 	}
-	w.WaitItem(t, 10*time.Second, func(it Item) bool { return it.BusName == "org.kde.StatusNotifierItem-1-1" && it.Owner == other.Names()[0] })
+	w.WaitItem(t, 10*time.Second, func(it Item) bool {
+		return it.BusName == "org.kde.StatusNotifierItem-1-1" && it.Owner == other.Names()[0]
+	})
 	other.Close()
 	item.Close()
 	deadline := time.Now().Add(10 * time.Second)
