@@ -37,6 +37,8 @@ import (
 //     with fewer than three arguments, and misses a watcher that appears
 //     between its first attempt and its match rule: keepRegistered checks
 //     the watcher's list on every new watcher and registers the item itself.
+//   - SetIcon panics (prop.SetMust) if the bus is gone when it emits the
+//     change: the icon is set before the start, when it is only stored.
 //   - onReady and clicks: see trayMenu.
 
 // Session bus names.
@@ -65,6 +67,7 @@ func runTray(ctx context.Context, t tray) int {
 		t.log.Error().Err(err).Msg("lost the session bus before the tray icon was shown; waiting for it to return")
 		return waitAndReexec(ctx, t)
 	}
+	decorate()
 	start, _ := systray.RunWithExternalLoop(t.menu.onReady, nil)
 	start()
 	t.log.Info().Str("bus_name", uniqueName(shared)).Msg("tray icon on the session bus")

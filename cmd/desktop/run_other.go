@@ -19,6 +19,7 @@ func runTray(ctx context.Context, t tray) int {
 		systray.Quit()
 	}()
 	systray.Run(func() {
+		decorate()
 		t.menu.onReady()
 		go t.runApp(appCtx)
 	}, nil)

@@ -51,13 +51,26 @@ func newTrayMenu(logger zerolog.Logger, initial desktop.Menu) *trayMenu {
 	return &trayMenu{log: logger, clicks: make(chan desktop.ItemID, clickQueue), latest: initial}
 }
 
+// decorate sets the icon, title and tooltip. On Linux it runs before
+// systray starts: there SetIcon panics (prop.SetMust) when the bus is gone
+// by the time it emits the change, and before the start it only stores.
+func decorate() {
+	systray.SetTitle("Fleet Desktop")
+	systray.SetTooltip("Fleet Desktop")
+	systray.SetIcon(trayIcon())
+}
+
 // onReady builds the items. systray calls it on its own goroutine and
 // every GetLayout waits for it to return, so it only adds items and starts
 // the click readers; updates come later from App's goroutine.
 func (m *trayMenu) onReady() {
-	systray.SetTitle("Fleet Desktop")
-	systray.SetTooltip("Fleet Desktop")
-	systray.SetIcon(trayIcon())
+	defer func() {
+		// A panic here would end the process: systray runs this on its
+		// own goroutine, and calls into a connection that may be dying.
+		if r := recover(); r != nil {
+			m.log.Error().Interface("panic", r).Msg("systray failed while building the menu")
+		}
+	}()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.items = make(map[desktop.ItemID]*systray.MenuItem)
