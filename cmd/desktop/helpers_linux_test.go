@@ -177,17 +177,23 @@ func (p *trayProc) alive(t *testing.T) {
 // terminate sends SIGTERM and checks the tray exits 0 without a panic.
 func (p *trayProc) terminate(t *testing.T) {
 	t.Helper()
+	p.signal(t, syscall.SIGTERM)
+}
+
+// signal sends sig and checks the tray exits 0 without a panic.
+func (p *trayProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
 	p.alive(t)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-p.done:
 	case <-time.After(20 * time.Second):
-		t.Fatal("the tray did not exit within 20s of SIGTERM")
+		t.Fatalf("the tray did not exit within 20s of %v", sig)
 	}
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d (%v), want 0", code, p.cmd.ProcessState)
+		t.Fatalf("exit code after %v = %d (%v), want 0", sig, code, p.cmd.ProcessState)
 	}
 	for _, bad := range []string{"panic", "goroutine ", "deadlock", "nil pointer"} {
 		if strings.Contains(p.out.String(), bad) {

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,6 +22,11 @@ func newHTTPClient(s desktop.Settings, logger zerolog.Logger) (*http.Client, err
 		// Fleet Desktop lets insecure win; orbit never passes both.
 		logger.Warn().Msg(desktop.EnvInsecure + " is set: " + desktop.EnvRootCA + " is not used")
 		cfg.CertificateFile = ""
+	}
+	if cfg.CertificateFile != "" {
+		if _, err := os.Stat(cfg.CertificateFile); err != nil {
+			return nil, fmt.Errorf("%s: %w: orbit passes the file of its --fleet-certificate", desktop.EnvRootCA, err)
+		}
 	}
 	hc, err := fleet.NewHTTPClient(cfg)
 	if err != nil {

@@ -235,7 +235,7 @@ func TestTrayWithRealWatcher(t *testing.T) {
 		return false
 	})
 	t.Logf("status-notifier-watcher lists %q", items)
-	tray.terminate(t)
+	tray.signal(t, syscall.SIGINT)
 }
 
 // TestTrayExitsWhenParentGone: the tray's parent (orbit) is killed with
