@@ -301,9 +301,11 @@ func (a *App) noteTokenProblem(err error) {
 	}
 }
 
-// sleep waits d on the clock; false if ctx ended first.
-func (a *App) sleep(ctx context.Context, d time.Duration) bool {
-	t := a.clk.NewTimer(d)
+func (a *App) sleep(ctx context.Context, d time.Duration) bool { return Wait(ctx, a.clk, d) }
+
+// Wait waits d on clk; false if ctx ended first.
+func Wait(ctx context.Context, clk clock.Clock, d time.Duration) bool {
+	t := clk.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -248,11 +248,7 @@ func TestWaitsForTokenFile(t *testing.T) {
 	srv := newDeviceServer(t, tokA)
 	ta := startApp(t, srv, "", func(c *Config) { c.TokenCheckInterval = time.Second })
 	ta.timers(t, 3) // poll at once, check, poll again in 10s (no token yet)
-	for range 5 {
-		ta.clk.Advance(time.Second)
-		ta.clk.WaitTimer(t)
-	}
-	ta.clk.BlockUntil(t, 2)
+	ta.checks(t, 5)
 	if n := len(srv.callList()); n != 0 {
 		t.Fatalf("%d calls without a token", n)
 	}
@@ -274,11 +270,7 @@ func TestBadTokenFile(t *testing.T) {
 	srv := newDeviceServer(t, tokA)
 	ta := startApp(t, srv, "not a token/..", func(c *Config) { c.TokenCheckInterval = time.Second })
 	ta.timers(t, 3)
-	for range 3 {
-		ta.clk.Advance(time.Second)
-		ta.clk.WaitTimer(t)
-	}
-	ta.clk.BlockUntil(t, 2)
+	ta.checks(t, 3)
 	if n := len(srv.callList()); n != 0 {
 		t.Fatalf("%d calls with a bad token", n)
 	}

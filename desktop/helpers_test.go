@@ -264,6 +264,17 @@ func (ta *testApp) timers(t *testing.T, n int) []time.Duration {
 	return ds
 }
 
+// checks runs n token checks of a 1 s TokenCheckInterval, and returns
+// once the app is idle again (the check and a poll timer pending).
+func (ta *testApp) checks(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		ta.clk.Advance(time.Second)
+		ta.clk.WaitTimer(t)
+	}
+	ta.clk.BlockUntil(t, 2)
+}
+
 // writeToken replaces the identifier file atomically, as orbit does.
 func writeToken(t *testing.T, path, token string) {
 	t.Helper()

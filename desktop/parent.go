@@ -16,16 +16,10 @@ const DefaultParentCheckInterval = 2 * time.Second
 // ctx's error when ctx ends first. It keeps the tray from outliving orbit
 // as an orphan when orbit is killed without stopping it.
 func WatchParent(ctx context.Context, clk clock.Clock, interval time.Duration, alive func() bool) error {
-	for {
-		if !alive() {
-			return nil
-		}
-		t := clk.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+	for alive() {
+		if !Wait(ctx, clk, interval) {
 			return ctx.Err()
-		case <-t.C():
 		}
 	}
+	return nil
 }

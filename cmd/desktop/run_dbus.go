@@ -13,6 +13,7 @@ import (
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 
+	"github.com/orbitagent/orbit/desktop"
 	"github.com/orbitagent/orbit/supervisor"
 )
 
@@ -94,7 +95,7 @@ func runTray(ctx context.Context, t tray) int {
 func waitAndReexec(ctx context.Context, t tray) int {
 	bo, _ := supervisor.NewBackoff(busBackoff)
 	for {
-		if !sleep(ctx, t, bo.Next(0)) {
+		if !desktop.Wait(ctx, t.clk, bo.Next(0)) {
 			return exitOK
 		}
 		conn, err := connectSessionBus()
@@ -139,7 +140,7 @@ func waitForHost(ctx context.Context, t tray) (*busProbe, error) {
 		p, err := newBusProbe()
 		if err != nil {
 			say("bus", err, "no session bus: the tray icon waits for one (orbit passes DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR of the user's session)")
-			if !sleep(ctx, t, bo.Next(0)) {
+			if !desktop.Wait(ctx, t.clk, bo.Next(0)) {
 				return nil, ctx.Err()
 			}
 			continue
@@ -243,7 +244,7 @@ func keepRegistered(ctx context.Context, t tray, p *busProbe, shared *dbus.Conn)
 	ensure := func() {
 		// Give systray's own registration a moment, to spare the watcher a
 		// duplicate (which it would ignore anyway).
-		if !sleep(ctx, t, 500*time.Millisecond) {
+		if !desktop.Wait(ctx, t.clk, 500*time.Millisecond) {
 			return
 		}
 		if registered(ctx, p.conn, shared) {
@@ -303,16 +304,4 @@ func uniqueName(c *dbus.Conn) string {
 		return names[0]
 	}
 	return ""
-}
-
-// sleep waits d on the tray's clock; false if ctx ended first.
-func sleep(ctx context.Context, t tray, d time.Duration) bool {
-	timer := t.clk.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C():
-		return true
-	}
 }
