@@ -32,6 +32,13 @@ type TokenFile struct {
 // Read reads and checks the token, and remembers the file's identity for
 // Changed.
 func (f *TokenFile) Read() (string, error) {
+	// Stat first: opening a FIFO or a device put in its place could block
+	// the tray for good.
+	if st, err := os.Stat(f.Path); err != nil {
+		return "", fmt.Errorf("read the device token: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("read the device token: %s is not a regular file", f.Path)
+	}
 	fh, err := os.Open(f.Path)
 	if err != nil {
 		return "", fmt.Errorf("read the device token: %w", err)

@@ -185,7 +185,12 @@ func (w *Watcher) publishLocked() {
 	for i, it := range w.items {
 		list[i] = it.String()
 	}
-	w.props.SetMust(WatcherIface, "RegisteredStatusNotifierItems", list)
+	func() {
+		// SetMust panics when the change cannot be emitted: the watcher's
+		// connection is closing, and nobody listens any more.
+		defer func() { _ = recover() }()
+		w.props.SetMust(WatcherIface, "RegisteredStatusNotifierItems", list)
+	}()
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
