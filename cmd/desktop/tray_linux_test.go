@@ -310,3 +310,46 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestTrayReregistersAfterStraySignal: systray stops following the
+// watcher for good once its connection receives any signal with fewer than
+// three arguments (here a unicast one, which no match rule filters). The
+// tray's own keeper still registers the item with a restarted watcher.
+func TestTrayReregistersAfterStraySignal(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t)
+	bus := desktoptest.StartBus(t, desktoptest.BusConfig{})
+	w := desktoptest.StartWatcher(t, bus.Address)
+	env, opened := trayEnv(t, f, bus.Address)
+	tray := startTray(t, env, opened)
+	it := w.WaitItem(t, 30*time.Second)
+
+	conn, err := dbus.Connect(bus.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stray := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:        dbus.MakeVariant(dbus.ObjectPath("/org/example/Stray")),
+		dbus.FieldInterface:   dbus.MakeVariant("org.example.Stray"),
+		dbus.FieldMember:      dbus.MakeVariant("Poke"),
+		dbus.FieldDestination: dbus.MakeVariant(it.Owner),
+	}}
+	if call := conn.Send(stray, nil); call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	// A round trip to the tray's connection: it has dispatched the stray
+	// signal to systray's listener before it answers this.
+	if err := conn.Object(it.Owner, "/").Call("org.freedesktop.DBus.Peer.Ping", 0).Err; err != nil {
+		t.Fatal(err)
+	}
+
+	w.Close()
+	w2 := desktoptest.StartWatcher(t, bus.Address)
+	if it2 := w2.WaitItem(t, 30*time.Second); it2.Owner != it.Owner {
+		t.Fatalf("registered %v, want the tray's %v", it2, it)
+	}
+	// systray no longer registers by itself: the keeper must have.
+	tray.waitLog(t, "registered the tray icon with the tray host")
+	tray.terminate(t)
+}
