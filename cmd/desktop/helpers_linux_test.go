@@ -88,6 +88,29 @@ func policies(responses ...string) []fleettest.Policy {
 	return ps
 }
 
+// session is a tray running on a private bus with a watcher, against f.
+type session struct {
+	bus  *desktoptest.Bus
+	w    *desktoptest.Watcher
+	tray *trayProc
+	item desktoptest.Item
+}
+
+// startSession starts a bus, a watcher and the tray (its environment
+// changed by mod, if not nil), and waits for the item to register.
+func startSession(t *testing.T, f *fleetSrv, mod func([]string) []string) *session {
+	t.Helper()
+	s := &session{bus: desktoptest.StartBus(t, desktoptest.BusConfig{})}
+	s.w = desktoptest.StartWatcher(t, s.bus.Address)
+	env, opened := trayEnv(t, f, s.bus.Address)
+	if mod != nil {
+		env = mod(env)
+	}
+	s.tray = startTray(t, env, opened)
+	s.item = s.w.WaitItem(t, 30*time.Second)
+	return s
+}
+
 // trayProc is the real tray binary running as a child of the test.
 type trayProc struct {
 	cmd    *exec.Cmd

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/orbitagent/orbit/desktop"
 	"github.com/orbitagent/orbit/desktop/desktoptest"
@@ -31,12 +30,9 @@ func TestTrayTLSSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bus := desktoptest.StartBus(t, desktoptest.BusConfig{})
-			w := desktoptest.StartWatcher(t, bus.Address)
-			env, opened := trayEnv(t, f, bus.Address)
-			tray := startTray(t, tt.mod(env), opened)
-			it := w.WaitItem(t, 30*time.Second)
-			entries := waitMenu(t, desktoptest.Dial(t, bus.Address), it, tt.status, hasStatus(tt.status))
+			s := startSession(t, f, tt.mod)
+			tray := s.tray
+			entries := waitMenu(t, desktoptest.Dial(t, s.bus.Address), s.item, tt.status, hasStatus(tt.status))
 			my, _ := desktoptest.Find(entries, "My device")
 			if my.Enabled != (tt.status != desktop.TitleOffline) {
 				t.Fatalf("My device enabled = %v with status %q", my.Enabled, tt.status)
