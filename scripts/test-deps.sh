@@ -24,6 +24,10 @@ command -v osslsigncode >/dev/null || need_apt+=(osslsigncode)
 # Wine's msiexec runs the msi's install, upgrade and uninstall tables (it
 # cannot run Go programs, so not the service itself).
 command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
+# The tray app's tests: a private session bus, and a real StatusNotifierWatcher
+# to cross-check the one written in the tests.
+command -v dbus-daemon >/dev/null || need_apt+=(dbus)
+command -v status-notifier-watcher >/dev/null || need_apt+=(haskell-status-notifier-item-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2

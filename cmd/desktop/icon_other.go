@@ -1,0 +1,5 @@
+//go:build !windows && (!darwin || cgo)
+
+package main
+
+func trayIcon() []byte { return iconPNG(32) }

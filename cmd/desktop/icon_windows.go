@@ -1,0 +1,3 @@
+package main
+
+func trayIcon() []byte { return icoFromPNG(iconPNG(32), 32) }

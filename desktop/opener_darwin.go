@@ -1,0 +1,5 @@
+package desktop
+
+func browserCommand(pageURL string) (string, []string) {
+	return "open", []string{pageURL}
+}

@@ -1,0 +1,7 @@
+//go:build unix && !darwin
+
+package desktop
+
+func browserCommand(pageURL string) (string, []string) {
+	return "xdg-open", []string{pageURL}
+}
