@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -68,8 +69,10 @@ type Config struct {
 	// RequestTimeout bounds each request (default 30 s).
 	RequestTimeout time.Duration
 
-	Clock Clock // default RealClock()
-	Rand  Rand  // default math/rand/v2
+	// Clock drives poll intervals, the enroll backoff, the 401 grace
+	// period and token rotation; default clock.Real().
+	Clock clock.Clock
+	Rand  Rand // default math/rand/v2
 	// OsquerydPath returns the current osqueryd executable (the updater may
 	// have replaced it); "" or an error running it falls back to Go's view.
 	OsquerydPath    func() string
@@ -99,7 +102,7 @@ type Config struct {
 type Agent struct {
 	cfg    Config
 	client *Client
-	clock  Clock
+	clock  clock.Clock
 	rand   Rand
 	log    zerolog.Logger
 
@@ -153,7 +156,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock()
+		cfg.Clock = clock.Real()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = globalRand{}

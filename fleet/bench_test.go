@@ -63,7 +63,7 @@ func countingHTTPClient(tb testing.TB, srv *fleettest.Server, sent, got *atomic.
 // for one simulated hour after enrollment and counts its traffic.
 func idleHourOurs(tb testing.TB) traffic {
 	clk := newFakeClock()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk.Now})
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
 	if err := srv.Start(); err != nil {
 		tb.Fatal(err)
 	}

@@ -146,7 +146,7 @@ type testEnv struct {
 
 func newServer(t *testing.T, clk *clocktest.Fake) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk.Now})
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -81,8 +82,8 @@ const maxUpdateEvents = 50
 
 // Store holds the snapshot in memory and writes it atomically on change.
 type Store struct {
-	path string
-	now  func() time.Time
+	path  string
+	clock clock.Clock
 
 	mu   sync.Mutex
 	snap Snapshot
@@ -90,15 +91,16 @@ type Store struct {
 
 // NewStore starts a fresh snapshot for this run of the agent. Update history
 // from an earlier run is kept, so a rollback stays visible after a restart.
-func NewStore(path, orbitVersion string, now func() time.Time) *Store {
-	if now == nil {
-		now = time.Now
+// clk stamps the snapshot; nil is the real clock.
+func NewStore(path, orbitVersion string, clk clock.Clock) *Store {
+	if clk == nil {
+		clk = clock.Real()
 	}
-	s := &Store{path: path, now: now}
+	s := &Store{path: path, clock: clk}
 	s.snap = Snapshot{
 		OrbitPID:     os.Getpid(),
 		OrbitVersion: orbitVersion,
-		StartedAt:    now().UTC(),
+		StartedAt:    clk.Now().UTC(),
 		Components:   map[string]Component{},
 	}
 	if old, err := Read(path); err == nil {
@@ -120,7 +122,7 @@ func (s *Store) UpdateComponent(name string, fn func(*Component)) error {
 // AddUpdateEvent appends an updater event, keeping the newest ones.
 func (s *Store) AddUpdateEvent(ev UpdateEvent) error {
 	if ev.Time.IsZero() {
-		ev.Time = s.now().UTC()
+		ev.Time = s.clock.Now().UTC()
 	}
 	return s.update(func(snap *Snapshot) {
 		snap.Updates = append(snap.Updates, ev)
@@ -160,7 +162,7 @@ func (s *Store) update(fn func(*Snapshot)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fn(&s.snap)
-	s.snap.UpdatedAt = s.now().UTC()
+	s.snap.UpdatedAt = s.clock.Now().UTC()
 	data, err := json.MarshalIndent(s.snap, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)

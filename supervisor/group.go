@@ -11,6 +11,8 @@ import (
 
 	"github.com/oklog/run"
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/clock"
 )
 
 // Actor is one long-running part of the agent: the osqueryd runner, the
@@ -34,7 +36,7 @@ var ErrShutdown = errors.New("agent shutdown requested")
 // Group composes actors on an oklog/run group.
 type Group struct {
 	log    zerolog.Logger
-	clock  Clock
+	clock  clock.Clock
 	actors []namedActor
 }
 
@@ -44,11 +46,11 @@ type namedActor struct {
 }
 
 // NewGroup returns an empty group. clock may be nil for the real clock.
-func NewGroup(log zerolog.Logger, clock Clock) *Group {
-	if clock == nil {
-		clock = RealClock()
+func NewGroup(log zerolog.Logger, clk clock.Clock) *Group {
+	if clk == nil {
+		clk = clock.Real()
 	}
-	return &Group{log: log, clock: clock}
+	return &Group{log: log, clock: clk}
 }
 
 // Add registers an actor under a name used in logs.

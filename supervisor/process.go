@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/clock"
 )
 
 // Process states reported in ProcessStatus.State.
@@ -103,8 +105,9 @@ type ProcessConfig struct {
 	// Backoff.StableAfter that flag a crash loop; default 5.
 	CrashLoopThreshold int
 	Logger             zerolog.Logger
-	// Clock defaults to RealClock().
-	Clock Clock
+	// Clock drives backoff, grace periods and rate limits; default
+	// clock.Real().
+	Clock clock.Clock
 	// Starter defaults to ExecStarter{}.
 	Starter Starter
 	// OnStatus, if set, is called with a snapshot after every state change,
@@ -155,7 +158,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 		cfg.CrashLoopThreshold = DefaultCrashLoopThreshold
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock()
+		cfg.Clock = clock.Real()
 	}
 	b, err := NewBackoff(cfg.Backoff)
 	if err != nil {

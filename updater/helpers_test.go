@@ -23,6 +23,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -312,64 +313,8 @@ func endless(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fakeClock is a manual clock: After fires when Advance passes its deadline.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-	added   chan struct{}
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), added: make(chan struct{}, 100)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-	} else {
-		c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-	}
-	select {
-	case c.added <- struct{}{}:
-	default:
-	}
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
+func newFakeClock() *clocktest.Fake {
+	return clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // script is a tiny executable target: it answers the version command and,
@@ -441,7 +386,7 @@ type env struct {
 	layout rootdir.Layout
 	marks  string
 	rec    *recorder
-	clock  *fakeClock
+	clock  *clocktest.Fake
 	status *status.Store
 }
 
@@ -457,7 +402,7 @@ func newEnv(t *testing.T, consistent bool) *env {
 		t.Fatal(err)
 	}
 	e.layout = l
-	e.status = status.NewStore(l.State(), "test", e.clock.Now)
+	e.status = status.NewStore(l.State(), "test", e.clock)
 	return e
 }
 

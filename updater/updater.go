@@ -19,6 +19,7 @@ import (
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
 	tufupdater "github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -70,8 +71,10 @@ type Config struct {
 	ExecTimeout      time.Duration // exec check [20s]
 
 	HTTPClient *http.Client // [NewHTTPClient(HTTPOptions{})]
-	Clock      Clock        // [real time]
-	Rand       *rand.Rand   // splay [random]
+	// Clock drives splay, intervals, rollback windows and rest periods,
+	// and judges metadata expiry [clock.Real()].
+	Clock clock.Clock
+	Rand  *rand.Rand // splay [random]
 
 	Restarter Restarter
 	Health    Health
@@ -170,7 +173,7 @@ func New(cfg Config) (*Updater, error) {
 		cfg.HTTPClient = c
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -348,7 +351,7 @@ const missingRetryFirst = 10 * time.Second
 // random splay, then every Interval, and watches fresh installs for
 // rollback. It returns nil when ctx is done; check errors are logged.
 func (u *Updater) Run(ctx context.Context) error {
-	clock := u.cfg.Clock
+	clk := u.cfg.Clock
 	// A component that is not installed at all is fetched at once, and
 	// while one is still missing (first boot before the network is up)
 	// checks repeat from 10 s, doubling up to the interval, rather than
@@ -357,41 +360,44 @@ func (u *Updater) Run(ctx context.Context) error {
 	if u.anyMissing() {
 		u.runCheck(ctx)
 	}
-	var next <-chan time.Time
+	var next clock.Timer
 	if u.anyMissing() {
-		next = clock.After(retry)
+		next = clk.NewTimer(retry)
 	} else {
 		splay := min(u.cfg.Interval, u.cfg.MaxSplay)
-		next = clock.After(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+		next = clk.NewTimer(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
 	}
-	health := clock.After(u.cfg.HealthInterval)
-	var selfHealthy <-chan time.Time
+	health := clk.NewTimer(u.cfg.HealthInterval)
+	defer func() { next.Stop(); health.Stop() }()
+	var selfHealthy <-chan time.Time // nil: no self-update pending
 	u.stMu.Lock()
 	pending := u.st.SelfUpdate != nil
 	u.stMu.Unlock()
 	if pending {
-		selfHealthy = clock.After(u.cfg.SelfHealthyAfter)
+		t := clk.NewTimer(u.cfg.SelfHealthyAfter)
+		defer t.Stop()
+		selfHealthy = t.C()
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-next:
+		case <-next.C():
 			u.runCheck(ctx)
 			if u.anyMissing() && retry < u.cfg.Interval {
 				retry = min(retry*2, u.cfg.Interval)
-				next = clock.After(retry)
+				next = clk.NewTimer(retry)
 			} else {
-				next = clock.After(u.cfg.Interval)
+				next = clk.NewTimer(u.cfg.Interval)
 			}
 		case <-u.wake:
 			u.runCheck(ctx)
-		case <-health:
+		case <-health.C():
 			u.checkMu.Lock()
 			var res CheckResult
 			u.evaluateWatchesLocked(ctx, &res)
 			u.checkMu.Unlock()
-			health = clock.After(u.cfg.HealthInterval)
+			health = clk.NewTimer(u.cfg.HealthInterval)
 		case <-selfHealthy:
 			selfHealthy = nil
 			if err := u.MarkHealthy(); err != nil {
