@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
@@ -27,10 +28,10 @@ const (
 	// throws its node key away and enrolls again (Fleet: 45 s).
 	DefaultReenrollAfter = 45 * time.Second
 
+	// The enroll retries: 10, 20, 40, 80, 160 s (six attempts), then every
+	// 5 minutes, each plus up to 10% so hosts do not retry in step.
 	enrollFirstDelay = 10 * time.Second
-	// enrollMaxDelay caps the enroll backoff: 10, 20, 40, 80, 160 s (six
-	// attempts), then every 5 minutes.
-	enrollMaxDelay = 5 * time.Minute
+	enrollMaxDelay   = 5 * time.Minute
 	// quietLogEvery rate-limits repeated failure logs after the first ones.
 	quietLogEvery = 30 * time.Minute
 	// statusHeartbeat is how often a successful poll alone rewrites
@@ -113,7 +114,7 @@ type Agent struct {
 	lastDropped     string
 	token           string
 	tokenRegistered bool
-	enrollFailures  int
+	enrollBackoff   *backoff.Backoff
 	lastQuietLog    time.Time
 	scriptTimeout   time.Duration
 
@@ -167,7 +168,16 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	setDefault(&cfg.ReenrollAfter, DefaultReenrollAfter)
 	setDefault(&cfg.HostInfoTimeout, DefaultHostInfoTimeout)
+	rnd := cfg.Rand
+	enroll, err := backoff.New(backoff.Config{
+		Initial: enrollFirstDelay, Max: enrollMaxDelay, Jitter: 0.1, Mode: backoff.Extend,
+		Rand: func() float64 { return float64(rnd.Int64N(1<<53)) / (1 << 53) },
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
+		enrollBackoff: enroll,
 		cfg:           cfg,
 		client:        client,
 		clock:         cfg.Clock,
@@ -311,7 +321,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 			} else {
 				a.client.SetNodeKey(key)
 				a.clearAuth()
-				a.enrollFailures = 0
+				a.enrollBackoff.Reset()
 				a.lastContact = a.clock.Now()
 				a.log.Info().Str("hardware_uuid", info.HardwareUUID).Msg("enrolled in fleet")
 				a.setStatus(func(s *status.Fleet) { s.Enrolled = true; s.LastError = "" })
@@ -321,15 +331,15 @@ func (a *Agent) enroll(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		a.enrollFailures++
-		delay := a.enrollDelay(a.enrollFailures)
+		delay := a.enrollBackoff.Next(0)
+		attempt := a.enrollBackoff.Failures()
 		msg := "fleet enroll failed, retrying"
 		if errors.Is(err, ErrEnrollSecretRejected) {
 			msg = "fleet rejected the enroll secret: check --enroll-secret or the file of --enroll-secret-path, retrying"
 		}
-		if a.enrollFailures <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
+		if attempt <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
 			a.lastQuietLog = a.clock.Now()
-			a.log.Error().Err(err).Int("attempt", a.enrollFailures).Dur("retry_in_ms", delay).Msg(msg)
+			a.log.Error().Err(err).Int("attempt", attempt).Dur("retry_in_ms", delay).Msg(msg)
 		}
 		a.setStatus(func(s *status.Fleet) { s.Enrolled = false; s.LastError = "enroll: " + err.Error() })
 		a.markReady() // do not hold osqueryd back while Fleet is unreachable
@@ -337,18 +347,6 @@ func (a *Agent) enroll(ctx context.Context) error {
 			return err
 		}
 	}
-}
-
-// enrollDelay is 10 s doubling per failure, capped at 5 minutes, jittered.
-func (a *Agent) enrollDelay(failures int) time.Duration {
-	d := enrollFirstDelay
-	for i := 1; i < failures && d < enrollMaxDelay; i++ {
-		d *= 2
-	}
-	if d > enrollMaxDelay {
-		d = enrollMaxDelay
-	}
-	return a.jitter(d)
 }
 
 // hostInfo asks the supervised osqueryd for the host facts, falling back to

@@ -11,6 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/orbitagent/orbit/backoff"
 )
 
 // BenchmarkFirstRestart measures the time from a child's death (SIGKILL) to
@@ -39,7 +41,7 @@ func BenchmarkFirstRestart(b *testing.B) {
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		clk.Advance(DefaultBackoffStableAfter)
+		clk.Advance(backoff.DefaultStableAfter)
 		pid := p.Status().PID
 		if pid <= 0 {
 			b.Fatalf("status %+v has no pid to kill", p.Status())

@@ -12,6 +12,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 )
 
@@ -79,10 +80,20 @@ func (g *Group) Run(ctx context.Context) error {
 	return rg.Run()
 }
 
+// groupBackoff is the schedule of an actor that returned early: 1 s
+// doubling to 1 min, no jitter (actors fail for local reasons, not in
+// step with other hosts), and back to 1 s after a run of a minute.
+var groupBackoff = backoff.Config{
+	Initial: time.Second, Max: time.Minute, Jitter: -1,
+	StableAfter: time.Minute, DelayAfterStable: true,
+}
+
 // supervise runs one actor, restarting it when it returns early.
 func (g *Group) supervise(ctx context.Context, na namedActor) error {
-	backoff := time.Second
-	const maxBackoff = time.Minute
+	b, err := backoff.New(groupBackoff)
+	if err != nil {
+		return err
+	}
 	for {
 		started := g.clock.Now()
 		err := runActor(ctx, na.actor)
@@ -93,18 +104,15 @@ func (g *Group) supervise(ctx context.Context, na namedActor) error {
 			g.log.Info().Str("actor", na.name).Err(err).Msg("actor requested shutdown")
 			return err
 		}
-		if g.clock.Now().Sub(started) > maxBackoff {
-			backoff = time.Second
-		}
-		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in_ms", backoff).Msg("actor stopped unexpectedly; restarting it")
-		t := g.clock.NewTimer(backoff)
+		delay := b.Next(g.clock.Now().Sub(started))
+		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in_ms", delay).Msg("actor stopped unexpectedly; restarting it")
+		t := g.clock.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C():
 		}
-		backoff = min(backoff*2, maxBackoff)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 )
 
@@ -99,8 +100,10 @@ type ProcessConfig struct {
 	// StopGrace is the time between SIGTERM and the kill of the whole tree;
 	// default DefaultStopGrace.
 	StopGrace time.Duration
-	// Backoff is the restart schedule; zero fields take defaults.
-	Backoff BackoffConfig
+	// Backoff is the restart schedule; zero fields take the backoff
+	// package's defaults (1 s doubling to 5 min, 20% jitter, reset after
+	// 1 min of running).
+	Backoff backoff.Config
 	// CrashLoopThreshold is the number of consecutive runs shorter than
 	// Backoff.StableAfter that flag a crash loop; default 5.
 	CrashLoopThreshold int
@@ -124,7 +127,7 @@ type ProcessConfig struct {
 type Process struct {
 	cfg     ProcessConfig
 	log     zerolog.Logger
-	backoff *Backoff
+	backoff *backoff.Backoff
 
 	restart chan struct{} // capacity 1: pending Restart requests coalesce
 	running atomic.Bool
@@ -160,11 +163,11 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
-	b, err := NewBackoff(cfg.Backoff)
+	b, err := backoff.New(cfg.Backoff)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: process %q: %w", cfg.Name, err)
 	}
-	cfg.Backoff = b.cfg // defaults applied, for logs
+	cfg.Backoff = b.Config() // defaults applied, for logs
 	if cfg.Starter == nil {
 		cfg.Starter = ExecStarter{}
 	}

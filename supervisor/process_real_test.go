@@ -15,6 +15,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/orbitagent/orbit/backoff"
 )
 
 // alive reports whether pid is a live (not zombie) process.
@@ -104,7 +106,7 @@ func TestRealChildKilledIsRestarted(t *testing.T) {
 	r := startReal(t, ProcessConfig{
 		Name:    "sleeper",
 		Spec:    childSpec(t, childModeEnv+"=sleep"),
-		Backoff: BackoffConfig{Initial: 10 * time.Millisecond, Jitter: -1},
+		Backoff: backoff.Config{Initial: 10 * time.Millisecond, Jitter: -1},
 	})
 	first := r.waitRunning(t, 0)
 	if !alive(first.PID) {
@@ -160,7 +162,7 @@ func TestRealLeftoverGroupMemberKilledAfterLeaderExit(t *testing.T) {
 		Name: "leaver",
 		Spec: childSpec(t, childModeEnv+"=grandchild", childPidfileEnv+"="+pidfile,
 			childAfterMSEnv+"=0", childExitCodeEnv+"=7"),
-		Backoff: BackoffConfig{Initial: time.Hour, Max: time.Hour},
+		Backoff: backoff.Config{Initial: time.Hour, Max: time.Hour},
 	})
 	grandchild := waitPidfile(t, pidfile)
 	eventually(t, "leader exit recorded", func() bool { return r.p.Status().State == StateBackoff })

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orbitagent/orbit/clock/clocktest"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +12,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/clock/clocktest"
 )
 
 // fakeChild is a Child whose exit the test controls.
@@ -122,7 +124,7 @@ func newHarness(t *testing.T, mod func(*ProcessConfig)) *harness {
 	cfg := ProcessConfig{
 		Name:    "fake",
 		Spec:    func(context.Context) (Spec, error) { return Spec{Path: "/bin/fake"}, nil },
-		Backoff: BackoffConfig{Jitter: -1},
+		Backoff: backoff.Config{Jitter: -1},
 		Logger:  zerolog.New(h.log),
 		Clock:   h.clk,
 		Starter: h.starter,
@@ -253,7 +255,7 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 	// A stable run clears the crash loop and restarts at once.
 	c := h.starter.next(t)
 	h.waitStatus(t, "running", running(c.pid))
-	h.clk.Advance(DefaultBackoffStableAfter)
+	h.clk.Advance(backoff.DefaultStableAfter)
 	c.exitWith(1)
 	c = h.starter.next(t) // no timer to advance: the restart is immediate
 	st := h.waitStatus(t, "running", running(c.pid))
@@ -486,7 +488,7 @@ func TestNewProcessValidation(t *testing.T) {
 		{"no spec", ProcessConfig{Name: "osqueryd"}, "Spec"},
 		{"negative grace", ProcessConfig{Name: "osqueryd", Spec: spec, StopGrace: -time.Second}, "StopGrace"},
 		{"negative crash-loop threshold", ProcessConfig{Name: "osqueryd", Spec: spec, CrashLoopThreshold: -1}, "CrashLoopThreshold"},
-		{"bad backoff", ProcessConfig{Name: "osqueryd", Spec: spec, Backoff: BackoffConfig{Multiplier: 0.1}}, "multiplier"},
+		{"bad backoff", ProcessConfig{Name: "osqueryd", Spec: spec, Backoff: backoff.Config{Multiplier: 0.1}}, "multiplier"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
 	tufupdater "github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
@@ -153,6 +154,9 @@ func New(cfg Config) (*Updater, error) {
 			return nil, fmt.Errorf("updater: component %q is configured twice", c.Name)
 		}
 		seen[c.Name] = true
+	}
+	if cfg.Interval != 0 && cfg.Interval < MinInterval {
+		return nil, fmt.Errorf("updater: update interval %s is too short: use at least %s (default 15m)", cfg.Interval, MinInterval)
 	}
 	setDefault(&cfg.Interval, 15*time.Minute)
 	setDefault(&cfg.MaxSplay, 10*time.Minute)
@@ -347,6 +351,10 @@ func (u *Updater) ExecPath(component string) (string, error) {
 // missingRetryFirst is the first retry delay while a component is missing.
 const missingRetryFirst = 10 * time.Second
 
+// MinInterval is the shortest Config.Interval: the missing-component
+// retries start at 10 s and grow up to the interval.
+const MinInterval = missingRetryFirst
+
 // Run checks at once for components that are not installed, then after a
 // random splay, then every Interval, and watches fresh installs for
 // rollback. It returns nil when ctx is done; check errors are logged.
@@ -356,13 +364,16 @@ func (u *Updater) Run(ctx context.Context) error {
 	// while one is still missing (first boot before the network is up)
 	// checks repeat from 10 s, doubling up to the interval, rather than
 	// leaving the host without osqueryd for a splay plus an interval.
-	retry := missingRetryFirst
+	retry, err := backoff.New(backoff.Config{Initial: missingRetryFirst, Max: u.cfg.Interval, Jitter: -1})
+	if err != nil {
+		return fmt.Errorf("updater: %w", err)
+	}
 	if u.anyMissing() {
 		u.runCheck(ctx)
 	}
 	var next clock.Timer
 	if u.anyMissing() {
-		next = clk.NewTimer(retry)
+		next = clk.NewTimer(retry.Next(0))
 	} else {
 		splay := min(u.cfg.Interval, u.cfg.MaxSplay)
 		next = clk.NewTimer(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
@@ -384,9 +395,8 @@ func (u *Updater) Run(ctx context.Context) error {
 			return nil
 		case <-next.C():
 			u.runCheck(ctx)
-			if u.anyMissing() && retry < u.cfg.Interval {
-				retry = min(retry*2, u.cfg.Interval)
-				next = clk.NewTimer(retry)
+			if u.anyMissing() {
+				next = clk.NewTimer(retry.Next(0))
 			} else {
 				next = clk.NewTimer(u.cfg.Interval)
 			}
