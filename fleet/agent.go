@@ -16,6 +16,7 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -316,7 +317,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 	for {
 		key, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, info)
 		if err == nil {
-			if werr := rootdir.WriteFileAtomic(a.cfg.Layout.NodeKey(), []byte(key), 0o600); werr != nil {
+			if werr := safefile.WriteAtomic(a.cfg.Layout.NodeKey(), []byte(key), 0o600); werr != nil {
 				err = fmt.Errorf("save orbit node key: %w", werr)
 			} else {
 				a.client.SetNodeKey(key)
@@ -491,7 +492,7 @@ func (a *Agent) applyFlags(raw []byte) {
 	// 0644 as Fleet's orbit: the flagfile is meant to be readable and
 	// editable by administrators; it holds no secret (the enroll secret
 	// reaches osqueryd through its environment).
-	if err := rootdir.WriteFileAtomic(path, content, 0o644); err != nil {
+	if err := safefile.WriteAtomic(path, content, 0o644); err != nil {
 		a.log.Error().Err(err).Msg("cannot write osquery flags from fleet")
 		return
 	}

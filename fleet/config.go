@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // OrbitConfig is the answer of POST /api/fleet/orbit/config. Only the fields
@@ -181,7 +181,7 @@ func encodeConfigCache(cfg *OrbitConfig) ([]byte, error) {
 // saveConfigCache writes the cache atomically, 0600: flags may carry values
 // an administrator would not want readable by every user.
 func saveConfigCache(path string, data []byte) error {
-	if err := rootdir.WriteFileAtomic(path, data, 0o600); err != nil {
+	if err := safefile.WriteAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("write Fleet config cache: %w", err)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/clock"
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Component is one supervised program's state.
@@ -168,7 +168,7 @@ func (s *Store) update(fn func(*Snapshot)) error {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	// 0644: `orbit status` may be run by any user to see the agent's health.
-	if err := rootdir.WriteFileAtomic(s.path, append(data, '\n'), 0o644); err != nil {
+	if err := safefile.WriteAtomic(s.path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write state file: %w", err)
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/capped"
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -118,7 +118,7 @@ func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("move %s into place: %w", final, err)
 	}
-	rootdir.SyncDir(binDir)
+	safefile.SyncDir(binDir)
 	ok = true
 	rec.Dir = final
 	rec.Path = filepath.Join(final, filepath.FromSlash(c.ExecInArchive))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -109,7 +110,7 @@ func (s *state) save(l rootdir.Layout) error {
 	if err := os.MkdirAll(l.TUF(), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w (check that the disk is writable)", l.TUF(), err)
 	}
-	if err := rootdir.WriteFileAtomic(statePath(l), append(data, '\n'), 0o600); err != nil {
+	if err := safefile.WriteAtomic(statePath(l), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write updater state: %w", err)
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 	"github.com/kardianos/service"
 	"github.com/urfave/cli/v2"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/updater"
 )
@@ -154,7 +154,7 @@ func installService(c *cli.Context) error {
 		return err
 	}
 	if c.IsSet(flagEnrollSecret) {
-		if err := rootdir.WriteFileAtomic(cfg.Layout.EnrollSecret(), []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
+		if err := safefile.WriteAtomic(cfg.Layout.EnrollSecret(), []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
 			return fmt.Errorf("store enroll secret: %w", err)
 		}
 	}
@@ -211,7 +211,7 @@ func installSelf(cfg *agentConfig) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
 		}
-		if err := rootdir.WriteFileAtomic(dst, data, 0o755); err != nil {
+		if err := safefile.WriteAtomic(dst, data, 0o755); err != nil {
 			return "", fmt.Errorf("install orbit into the root dir: %w", err)
 		}
 	}

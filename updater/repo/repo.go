@@ -18,6 +18,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Role names.
@@ -159,7 +160,7 @@ type Repo struct {
 	dir        string
 	consistent bool
 	opts       OpenOptions
-	lock       *repoLock
+	lock       *safefile.Lock
 	keys       map[string][]*roleKey // decrypted, per role
 	passphrase map[string][]byte     // reused to encrypt rotated keys
 }
@@ -219,7 +220,7 @@ func Init(dir string, opts InitOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.Release()
 	// Another process may have initialised dir while we asked for passphrases.
 	if _, err := os.Stat(filepath.Join(dir, MarkerFile)); err == nil {
 		return fmt.Errorf("%s is already an orbitctl repository: use another --path", dir)
@@ -336,7 +337,7 @@ func Open(dir string, opts OpenOptions) (*Repo, error) {
 		return nil, err
 	}
 	if err := recoverTxn(dir); err != nil {
-		lock.release()
+		lock.Release()
 		return nil, err
 	}
 	opts.Expiries = opts.Expiries.or(m.expiries()).withDefaults()
@@ -344,7 +345,7 @@ func Open(dir string, opts OpenOptions) (*Repo, error) {
 	r := &Repo{dir: dir, consistent: m.ConsistentSnapshot, opts: opts, lock: lock,
 		keys: map[string][]*roleKey{}, passphrase: map[string][]byte{}}
 	if _, err := r.load(); err != nil {
-		lock.release()
+		lock.Release()
 		return nil, err
 	}
 	return r, nil
@@ -396,7 +397,7 @@ func (r *Repo) Close() error {
 		clear(p)
 		delete(r.passphrase, k)
 	}
-	return r.lock.release()
+	return r.lock.Release()
 }
 
 // Dir returns the repository directory.
