@@ -62,7 +62,7 @@ type Config struct {
 	Layout       rootdir.Layout
 	URL          string
 	EnrollSecret string
-	// HTTPClient reaches Fleet (see NewHTTPClient); nil uses the defaults.
+	// HTTPClient reaches Fleet (see HTTPClientConfig); nil uses the defaults.
 	HTTPClient *http.Client
 	// Version is orbit's version, for the User-Agent.
 	Version string

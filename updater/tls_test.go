@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/httpclient"
 )
 
 func TestUpdateOverTLSWithCABundle(t *testing.T) {
@@ -30,22 +32,22 @@ func TestUpdateOverTLSWithCABundle(t *testing.T) {
 
 	cases := []struct {
 		name    string
-		opts    HTTPOptions
+		opts    httpclient.Config
 		ok      bool
 		errHas  string
 		newFail bool
 	}{
-		{"trusted CA bundle", HTTPOptions{CAFile: ca}, true, "", false},
-		{"system roots only", HTTPOptions{}, false, "certificate", false},
-		{"missing bundle", HTTPOptions{CAFile: ca + ".nope"}, false, "update-tls-certificate", true},
-		{"not PEM", HTTPOptions{CAFile: notPEM}, false, "no PEM certificate", true},
+		{"trusted CA bundle", httpclient.Config{CAFile: ca}, true, "", false},
+		{"system roots only", httpclient.Config{}, false, "certificate", false},
+		{"missing bundle", httpclient.Config{CAFile: ca + ".nope"}, false, ca + ".nope", true},
+		{"not PEM", httpclient.Config{CAFile: notPEM}, false, "no PEM certificate", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client, err := NewHTTPClient(c.opts)
+			client, err := httpclient.New(c.opts)
 			if c.newFail {
 				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("NewHTTPClient err = %v, want %q", err, c.errHas)
+					t.Fatalf("httpclient.New err = %v, want %q", err, c.errHas)
 				}
 				return
 			}

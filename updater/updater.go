@@ -21,6 +21,7 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -71,7 +72,7 @@ type Config struct {
 	DownloadTimeout  time.Duration // one target download [30m]
 	ExecTimeout      time.Duration // exec check [20s]
 
-	HTTPClient *http.Client // [NewHTTPClient(HTTPOptions{})]
+	HTTPClient *http.Client // [httpclient.New(httpclient.Config{})]
 	// Clock drives splay, intervals, rollback windows and rest periods,
 	// and judges metadata expiry [clock.Real()].
 	Clock clock.Clock
@@ -170,7 +171,7 @@ func New(cfg Config) (*Updater, error) {
 		cfg.MaxSelfBoots = 3
 	}
 	if cfg.HTTPClient == nil {
-		c, err := NewHTTPClient(HTTPOptions{})
+		c, err := httpclient.New(httpclient.Config{})
 		if err != nil {
 			return nil, err
 		}

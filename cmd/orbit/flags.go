@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
@@ -210,9 +211,8 @@ func parseConfig(c *cli.Context) (*agentConfig, error) {
 		}
 	}
 	if cfg.FleetProxy != "" {
-		u, err := url.Parse(cfg.FleetProxy)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("--fleet-proxy %q must be a URL like http://proxy.example.com:3128", cfg.FleetProxy)
+		if err := httpclient.ValidateProxy(cfg.FleetProxy); err != nil {
+			return nil, fmt.Errorf("--fleet-proxy %w", err)
 		}
 	}
 	for _, ch := range []struct{ flag, v string }{

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/fleet"
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
@@ -222,14 +223,14 @@ func proxyHost(proxyURL string) string {
 // newFleetAgent wires the Fleet client: it restarts osqueryd after a flag
 // change and hands the server's update channels to the updater.
 func newFleetAgent(cfg *agentConfig, log zerolog.Logger, store *status.Store, osq fleet.Restarter, channels fleet.ChannelSetter, osquerydPath func() (string, error)) (*fleet.Agent, error) {
-	client, err := fleet.NewHTTPClient(fleet.HTTPConfig{
-		CertificateFile: cfg.FleetCertificate,
-		Insecure:        cfg.Insecure,
-		Proxy:           cfg.FleetProxy,
-		Logger:          log,
-	})
+	client, err := httpclient.New(fleet.HTTPClientConfig(httpclient.Config{
+		CAFile:   cfg.FleetCertificate,
+		Insecure: cfg.Insecure,
+		Proxy:    cfg.FleetProxy,
+		Logger:   log,
+	}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("connect to Fleet: %w", err)
 	}
 	fc := fleet.Config{
 		Layout:       cfg.Layout,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/updater"
@@ -96,9 +97,9 @@ func newUpdater(cfg *agentConfig, log zerolog.Logger, store *status.Store, procs
 	if err != nil {
 		return nil, fmt.Errorf("--update-roots: %w", err)
 	}
-	client, err := updater.NewHTTPClient(updater.HTTPOptions{CAFile: cfg.UpdateTLSCert})
+	client, err := httpclient.New(httpclient.Config{CAFile: cfg.UpdateTLSCert, Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("connect to the update server (--update-tls-certificate): %w", err)
 	}
 	return updater.New(updater.Config{
 		Layout:      cfg.Layout,
