@@ -17,21 +17,45 @@ import (
 	"github.com/orbitagent/orbit/internal/safefile"
 )
 
-// Component is one supervised program's state.
+// Process states, as the process runner reports them in Process.State.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateBackoff  = "backoff"
+	StateStopping = "stopping"
+	StateStopped  = "stopped"
+)
+
+// Process is the runtime part of a component's state: what the process
+// runner (supervisor.Process) reports after every change.
+type Process struct {
+	Name  string `json:"name"`
+	State string `json:"state"` // one of the State* constants
+	// PID of the child while running or stopping, else 0.
+	PID int `json:"pid,omitempty"`
+	// Restarts counts start attempts after the first, failed ones included.
+	Restarts int `json:"restarts"`
+	// ConsecutiveFailures counts runs (or start attempts) in a row that
+	// ended before the backoff's StableAfter.
+	ConsecutiveFailures int  `json:"consecutive_failures,omitempty"`
+	CrashLoop           bool `json:"crash_loop,omitempty"`
+	// LastError describes the last unexpected exit or failed start; it stays
+	// after recovery, as history.
+	LastError string `json:"last_error,omitempty"`
+	// LastExitCode of the last child: -1 if ended by a signal or never started.
+	LastExitCode int       `json:"last_exit_code,omitempty"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	// NextStartAt is set while in backoff.
+	NextStartAt time.Time `json:"next_start_at,omitzero"`
+}
+
+// Component is one supervised program's state: the runner's part, and
+// what is installed (from the updater, or the running binary's version).
 type Component struct {
-	Name                string    `json:"name"`
-	State               string    `json:"state"`
-	PID                 int       `json:"pid,omitempty"`
-	Version             string    `json:"version,omitempty"`
-	Channel             string    `json:"channel,omitempty"`
-	Path                string    `json:"path,omitempty"`
-	Restarts            int       `json:"restarts"`
-	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
-	CrashLoop           bool      `json:"crash_loop,omitempty"`
-	LastError           string    `json:"last_error,omitempty"`
-	LastExitCode        int       `json:"last_exit_code,omitempty"`
-	StartedAt           time.Time `json:"started_at,omitzero"`
-	NextStartAt         time.Time `json:"next_start_at,omitzero"`
+	Process
+	Version string `json:"version,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	Path    string `json:"path,omitempty"`
 }
 
 // UpdateEvent records one thing the updater did to a component.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/status"
 )
 
 // BenchmarkFirstRestart measures the time from a child's death (SIGKILL) to
@@ -25,8 +26,8 @@ func BenchmarkFirstRestart(b *testing.B) {
 		Spec:   childSpec(b, childModeEnv+"=sleep"),
 		Logger: zerolog.New(io.Discard),
 		Clock:  clk,
-		OnStatus: func(s ProcessStatus) {
-			if s.State == StateRunning && s.PID > 0 {
+		OnStatus: func(s status.Process) {
+			if s.State == status.StateRunning && s.PID > 0 {
 				starts <- time.Now()
 			}
 		},
@@ -72,8 +73,8 @@ func BenchmarkStop(b *testing.B) {
 			Name:   "bench",
 			Spec:   childSpec(b, childModeEnv+"=sleep"),
 			Logger: zerolog.New(io.Discard),
-			OnStatus: func(s ProcessStatus) {
-				if s.State == StateRunning && s.PID > 0 {
+			OnStatus: func(s status.Process) {
+				if s.State == status.StateRunning && s.PID > 0 {
 					running <- struct{}{}
 				}
 			},

@@ -14,15 +14,7 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
-)
-
-// Process states reported in ProcessStatus.State.
-const (
-	StateStarting = "starting"
-	StateRunning  = "running"
-	StateBackoff  = "backoff"
-	StateStopping = "stopping"
-	StateStopped  = "stopped"
+	"github.com/orbitagent/orbit/status"
 )
 
 const (
@@ -65,28 +57,6 @@ type Child interface {
 	Kill() error
 }
 
-// ProcessStatus is a snapshot of a supervised component.
-type ProcessStatus struct {
-	Name  string `json:"name"`
-	State string `json:"state"` // one of the State* constants
-	// PID of the child while running or stopping, else 0.
-	PID int `json:"pid,omitempty"`
-	// Restarts counts start attempts after the first, failed ones included.
-	Restarts int `json:"restarts"`
-	// ConsecutiveFailures counts runs (or start attempts) in a row that
-	// ended before Backoff.StableAfter.
-	ConsecutiveFailures int  `json:"consecutive_failures"`
-	CrashLoop           bool `json:"crash_loop"`
-	// LastError describes the last unexpected exit or failed start; it stays
-	// after recovery, as history.
-	LastError string `json:"last_error,omitempty"`
-	// LastExitCode of the last child: -1 if ended by a signal or never started.
-	LastExitCode int       `json:"last_exit_code"`
-	StartedAt    time.Time `json:"started_at,omitzero"`
-	// NextStartAt is set while in backoff.
-	NextStartAt time.Time `json:"next_start_at,omitzero"`
-}
-
 // ProcessConfig configures a Process. Name and Spec are required.
 type ProcessConfig struct {
 	// Name of the component ("osqueryd", "desktop"), used in logs and status.
@@ -115,7 +85,7 @@ type ProcessConfig struct {
 	Starter Starter
 	// OnStatus, if set, is called with a snapshot after every state change,
 	// from the goroutine running Run; it must not block for long.
-	OnStatus func(ProcessStatus)
+	OnStatus func(status.Process)
 	// OutputLinesPerSecond limits the child output lines copied into the
 	// log (bursts of twice as many pass); 0 selects
 	// DefaultOutputLinesPerSecond, a negative value disables the limit.
@@ -133,7 +103,7 @@ type Process struct {
 	running atomic.Bool
 
 	mu     sync.Mutex
-	status ProcessStatus
+	status status.Process
 
 	// Owned by the Run goroutine.
 	starts          int
@@ -176,12 +146,12 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 		log:     cfg.Logger.With().Str("component", cfg.Name).Logger(),
 		backoff: b,
 		restart: make(chan struct{}, 1),
-		status:  ProcessStatus{Name: cfg.Name, State: StateStopped},
+		status:  status.Process{Name: cfg.Name, State: status.StateStopped},
 	}, nil
 }
 
 // Status returns a snapshot of the current state.
-func (p *Process) Status() ProcessStatus {
+func (p *Process) Status() status.Process {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.status
@@ -205,7 +175,7 @@ func (p *Process) drainRestart() {
 	}
 }
 
-func (p *Process) update(f func(s *ProcessStatus)) {
+func (p *Process) update(f func(s *status.Process)) {
 	p.mu.Lock()
 	f(&p.status)
 	s := p.status
@@ -262,7 +232,7 @@ func (p *Process) Run(ctx context.Context) error {
 		if why == stopRestart {
 			p.log.Info().Int("pid", child.PID()).Msg("child restarted on request")
 			p.resetFailures()
-			p.update(func(s *ProcessStatus) { s.PID = 0; s.LastExitCode = res.code })
+			p.update(func(s *status.Process) { s.PID = 0; s.LastExitCode = res.code })
 			delay = 0
 			continue
 		}
@@ -275,8 +245,8 @@ func (p *Process) Run(ctx context.Context) error {
 			Dur("restart_in_ms", delay).Int("consecutive_failures", p.backoff.Failures()).
 			Msg("child exited; restarting")
 	}
-	p.update(func(s *ProcessStatus) {
-		s.State = StateStopped
+	p.update(func(s *status.Process) {
+		s.State = status.StateStopped
 		s.PID = 0
 		s.NextStartAt = time.Time{}
 	})
@@ -298,11 +268,11 @@ func (p *Process) failed(ranFor time.Duration, code int, msg string) time.Durati
 	}
 	p.crashLoopLogged = crash
 	next := p.cfg.Clock.Now().Add(delay)
-	p.update(func(s *ProcessStatus) {
-		s.State = StateStarting
+	p.update(func(s *status.Process) {
+		s.State = status.StateStarting
 		s.NextStartAt = time.Time{}
 		if delay > 0 {
-			s.State = StateBackoff
+			s.State = status.StateBackoff
 			s.NextStartAt = next
 		}
 		s.PID = 0
@@ -323,7 +293,7 @@ func (p *Process) resetFailures() {
 		p.log.Info().Msg("child crash loop cleared by a requested restart")
 	}
 	p.crashLoopLogged = false
-	p.update(func(s *ProcessStatus) {
+	p.update(func(s *status.Process) {
 		s.ConsecutiveFailures = 0
 		s.CrashLoop = false
 	})
@@ -349,8 +319,8 @@ func (p *Process) waitBackoff(ctx context.Context, delay time.Duration) bool {
 func (p *Process) start(ctx context.Context, thr *startThread, out *childLog) (Child, *childStreams, time.Time, error) {
 	restarts := p.starts
 	p.starts++
-	p.update(func(s *ProcessStatus) {
-		s.State = StateStarting
+	p.update(func(s *status.Process) {
+		s.State = status.StateStarting
 		s.Restarts = restarts
 		s.NextStartAt = time.Time{}
 	})
@@ -380,8 +350,8 @@ func (p *Process) start(ctx context.Context, thr *startThread, out *childLog) (C
 		return nil, nil, time.Time{}, fmt.Errorf("start %s from %s (check that the file exists and is executable): %w", p.cfg.Name, spec.Path, err)
 	}
 	startedAt := p.cfg.Clock.Now()
-	p.update(func(s *ProcessStatus) {
-		s.State = StateRunning
+	p.update(func(s *status.Process) {
+		s.State = status.StateRunning
 		s.PID = child.PID()
 		s.StartedAt = startedAt
 	})
@@ -422,7 +392,7 @@ func (p *Process) supervise(ctx context.Context, child Child) (exitResult, stopR
 }
 
 func (p *Process) stop(child Child, exited <-chan exitResult) exitResult {
-	p.update(func(s *ProcessStatus) { s.State = StateStopping })
+	p.update(func(s *status.Process) { s.State = status.StateStopping })
 	if err := child.Terminate(); err != nil {
 		// Nothing to wait for if the signal could not be delivered (e.g. no
 		// console for CTRL_BREAK on Windows): go straight to the kill.

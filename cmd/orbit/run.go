@@ -99,7 +99,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 
 	store := status.NewStore(layout.State(), version, nil)
 	if err := store.UpdateComponent("orbit", func(c *status.Component) {
-		c.State = "running"
+		c.State = status.StateRunning
 		c.PID = os.Getpid()
 		c.Version = version
 		c.StartedAt = time.Now().UTC()
@@ -144,7 +144,12 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 		}
 		return p, nil
 	}
-	reporter := newStateReporter(store, log, osquerydPath)
+	reporter := status.NewReporter(status.ReporterConfig{
+		Store:   store,
+		Logger:  log,
+		Binary:  func(string) (string, error) { return osquerydPath() },
+		Version: func(_, path string) string { return osqueryd.Version(path) },
+	})
 	defer reporter.Close()
 	proc, err := osqueryd.NewProcess(osqueryd.RunnerConfig{
 		Flags: osqueryd.FlagOptions{
@@ -198,7 +203,7 @@ func runAgent(ctx context.Context, cfg *agentConfig, handleSignals bool) error {
 	group.Add("osqueryd", gated(proc, gates...))
 
 	err = group.Run(ctx)
-	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = "stopped"; c.PID = 0 })
+	_ = store.UpdateComponent("orbit", func(c *status.Component) { c.State = status.StateStopped; c.PID = 0 })
 	log.Info().Msg("orbit stopped")
 	if self.path != "" {
 		log.Info().Str("path", self.path).Msg("starting the updated orbit")

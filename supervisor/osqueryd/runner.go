@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 )
 
@@ -22,7 +25,7 @@ type RunnerConfig struct {
 	EnrollSecret string
 	StopGrace    time.Duration
 	Logger       zerolog.Logger
-	OnStatus     func(supervisor.ProcessStatus)
+	OnStatus     func(status.Process)
 }
 
 // NewProcess returns the supervised osqueryd. Its argv is built once here,
@@ -95,4 +98,25 @@ func EnsureFile(path string) error {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// Version runs `<path> --version` in osqueryd's environment (without the
+// enroll secret) and returns the last word it prints ("osqueryd version
+// 5.12.1" gives "5.12.1"), or "" when it does not answer within 5 s.
+func Version(path string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := &capped.Buffer{Max: 4096}
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Stdout = out
+	cmd.WaitDelay = time.Second
+	cmd.Env = ChildEnv(os.Environ(), "")
+	if err := cmd.Run(); err != nil {
+		return ""
+	}
+	f := strings.Fields(out.String())
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }
