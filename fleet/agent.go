@@ -19,6 +19,7 @@ import (
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
 // Defaults match Fleet's orbit (see fleet-protocol.md).
@@ -139,13 +140,50 @@ type scriptJob struct {
 	timeout time.Duration
 }
 
-// New checks cfg and builds an Agent.
-func New(cfg Config) (*Agent, error) {
+// Shortest intervals Config accepts (the CLI's --config-interval and
+// --device-token-check-interval).
+const (
+	MinConfigInterval     = time.Second
+	MinTokenCheckInterval = 100 * time.Millisecond
+)
+
+// ValidateIntervals is the rule for the poll intervals (0 takes the default).
+func ValidateIntervals(configInterval, tokenCheck time.Duration) error {
+	if configInterval != 0 && configInterval < MinConfigInterval {
+		return fmt.Errorf("--config-interval %s is too short: use at least 1s (default 30s)", configInterval)
+	}
+	if tokenCheck != 0 && tokenCheck < MinTokenCheckInterval {
+		return fmt.Errorf("--device-token-check-interval %s is too short: use at least 100ms (default 30s)", tokenCheck)
+	}
+	return nil
+}
+
+// Validate checks cfg; zero durations are valid (they take defaults).
+func (cfg Config) Validate() error {
 	if cfg.Layout.Root == "" {
-		return nil, errors.New("fleet agent: root directory is not set: pass --root-dir")
+		return errors.New("fleet agent: root directory is not set: pass --root-dir")
+	}
+	if err := ValidateURL(cfg.URL); err != nil {
+		return err
 	}
 	if cfg.EnrollSecret == "" {
-		return nil, errors.New("fleet agent: enroll secret is empty: pass --enroll-secret or set ORBIT_ENROLL_SECRET")
+		return osqueryd.ErrNoEnrollSecret
+	}
+	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
+		return err
+	}
+	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.HostInfoTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter} {
+		if d < 0 {
+			return fmt.Errorf("fleet agent: durations must not be negative (got %s)", d)
+		}
+	}
+	return nil
+}
+
+// New checks cfg and builds an Agent.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	client, err := NewClient(ClientConfig{
 		URL:            cfg.URL,

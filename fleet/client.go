@@ -100,17 +100,28 @@ type Client struct {
 	serverCaps map[string]bool
 }
 
+// ValidateURL is the rule for the Fleet server's URL: http(s), a host,
+// and no credentials.
+func ValidateURL(raw string) error {
+	if err := httpclient.CheckNoCredentials(raw); err != nil {
+		return fmt.Errorf("--fleet-url %w", err)
+	}
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("invalid Fleet URL %q: pass --fleet-url as https://host[:port]", raw)
+	}
+	return nil
+}
+
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("invalid Fleet URL %q: pass --fleet-url as https://host[:port]", cfg.URL)
+	if err := ValidateURL(cfg.URL); err != nil {
+		return nil, err
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("invalid Fleet URL: credentials in the URL are not supported, remove user:password@ from --fleet-url")
-	}
+	u, _ := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	hc := cfg.HTTPClient
 	if hc == nil {
+		var err error
 		if hc, err = httpclient.New(HTTPClientConfig(httpclient.Config{})); err != nil {
 			return nil, err
 		}

@@ -110,22 +110,47 @@ type Process struct {
 	crashLoopLogged bool
 }
 
-// NewProcess validates cfg and returns a stopped Process.
-func NewProcess(cfg ProcessConfig) (*Process, error) {
+// MaxStopGrace bounds the stop grace: the service manager's own stop
+// timeout is the grace plus a margin, and a stop must not take forever.
+const MaxStopGrace = 10 * time.Minute
+
+// ValidateStopGrace is the rule for a stop grace period.
+func ValidateStopGrace(d time.Duration) error {
+	if d <= 0 || d > MaxStopGrace {
+		return fmt.Errorf("--stop-grace %s must be between 0 and 10m (default %s)", d, DefaultStopGrace)
+	}
+	return nil
+}
+
+// Validate checks cfg; zero fields are valid (they take defaults).
+func (cfg ProcessConfig) Validate() error {
 	if cfg.Name == "" {
-		return nil, errors.New("supervisor: process config needs a Name (the component name)")
+		return errors.New("supervisor: process config needs a Name (the component name)")
 	}
 	if cfg.Spec == nil {
-		return nil, fmt.Errorf("supervisor: process %q needs a Spec function that returns what to exec", cfg.Name)
+		return fmt.Errorf("supervisor: process %q needs a Spec function that returns what to exec", cfg.Name)
 	}
-	if cfg.StopGrace < 0 {
-		return nil, fmt.Errorf("supervisor: process %q: StopGrace %s must not be negative", cfg.Name, cfg.StopGrace)
+	if cfg.StopGrace != 0 {
+		if err := ValidateStopGrace(cfg.StopGrace); err != nil {
+			return fmt.Errorf("supervisor: process %q: StopGrace: %w", cfg.Name, err)
+		}
+	}
+	if cfg.CrashLoopThreshold < 0 {
+		return fmt.Errorf("supervisor: process %q: CrashLoopThreshold %d must not be negative", cfg.Name, cfg.CrashLoopThreshold)
+	}
+	if err := cfg.Backoff.Validate(); err != nil {
+		return fmt.Errorf("supervisor: process %q: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// NewProcess validates cfg and returns a stopped Process.
+func NewProcess(cfg ProcessConfig) (*Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = DefaultStopGrace
-	}
-	if cfg.CrashLoopThreshold < 0 {
-		return nil, fmt.Errorf("supervisor: process %q: CrashLoopThreshold %d must not be negative", cfg.Name, cfg.CrashLoopThreshold)
 	}
 	if cfg.CrashLoopThreshold == 0 {
 		cfg.CrashLoopThreshold = DefaultCrashLoopThreshold

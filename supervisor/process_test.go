@@ -488,6 +488,7 @@ func TestNewProcessValidation(t *testing.T) {
 		{"no name", ProcessConfig{Spec: spec}, "Name"},
 		{"no spec", ProcessConfig{Name: "osqueryd"}, "Spec"},
 		{"negative grace", ProcessConfig{Name: "osqueryd", Spec: spec, StopGrace: -time.Second}, "StopGrace"},
+		{"grace over 10m", ProcessConfig{Name: "osqueryd", Spec: spec, StopGrace: 11 * time.Minute}, "must be between 0 and 10m"},
 		{"negative crash-loop threshold", ProcessConfig{Name: "osqueryd", Spec: spec, CrashLoopThreshold: -1}, "CrashLoopThreshold"},
 		{"bad backoff", ProcessConfig{Name: "osqueryd", Spec: spec, Backoff: backoff.Config{Multiplier: 0.1}}, "multiplier"},
 	}

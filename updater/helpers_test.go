@@ -24,6 +24,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -343,12 +344,12 @@ type recorder struct {
 	mu       sync.Mutex
 	u        *Updater
 	restarts []string
-	crashing map[string]bool
+	crashing map[component.Name]bool
 }
 
-func (r *recorder) Restart(c string) {
+func (r *recorder) Restart(c component.Name) {
 	r.mu.Lock()
-	r.restarts = append(r.restarts, c)
+	r.restarts = append(r.restarts, string(c))
 	u := r.u
 	r.mu.Unlock()
 	if u == nil {
@@ -361,13 +362,13 @@ func (r *recorder) Restart(c string) {
 	}
 	r.mu.Lock()
 	if r.crashing == nil {
-		r.crashing = map[string]bool{}
+		r.crashing = map[component.Name]bool{}
 	}
 	r.crashing[c] = crashed
 	r.mu.Unlock()
 }
 
-func (r *recorder) CrashLooping(c string) bool {
+func (r *recorder) CrashLooping(c component.Name) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.crashing[c]

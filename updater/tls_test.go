@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orbitagent/orbit/internal/httpclient"
 )
@@ -97,11 +98,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}, "executable"},
 		{"slash in channel", func(c *Config) {
 			c.Components = []Component{{Name: "osqueryd", Channel: "../x", FileName: "osqueryd"}}
-		}, "slashes"},
+		}, "not a channel name"},
 		{"twice", func(c *Config) { c.Components = []Component{osqComp, osqComp} }, "twice"},
 		{"dot dot channel", func(c *Config) {
 			c.Components = []Component{{Name: "osqueryd", Channel: "..", FileName: "osqueryd"}}
-		}, "slashes"},
+		}, "not a channel name"},
+		{"slash in file name", func(c *Config) {
+			c.Components = []Component{{Name: "osqueryd", Channel: "stable", FileName: "../osqueryd"}}
+		}, "one path element"},
+		{"unknown component", func(c *Config) {
+			c.Components = []Component{{Name: "../bin", Channel: "stable", FileName: "osqueryd"}}
+		}, "not a component"},
+		{"exec in a plain file", func(c *Config) {
+			c.Components = []Component{{Name: "osqueryd", Channel: "stable", FileName: "osqueryd", ExecInArchive: "x/osqueryd"}}
+		}, "not a .tar.gz"},
+		{"two selves", func(c *Config) {
+			c.Components = []Component{orbitFor("linux", "stable"), {Name: "desktop", Channel: "stable", FileName: "d", SelfUpdate: true}}
+		}, "only one component"},
+		{"short interval", func(c *Config) { c.Interval = 5 * time.Second }, "--update-interval 5s is too short"},
+		{"no roots", func(c *Config) { c.RootJSON = nil }, "pass --update-roots"},
+		{"credentials in URL", func(c *Config) { c.UpdateURL = "https://u:pw@updates.example.com" }, "--update-url must not carry credentials"},
 	}
 	for _, c := range cases {
 		cfg := base

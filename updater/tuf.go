@@ -19,30 +19,16 @@ import (
 // maxRootJSON bounds a root given on the command line or in a file.
 const maxRootJSON = 512 << 10
 
-// ParseRoots reads the --update-roots value: root JSON given inline (a value
-// starting with '{') or the path of a file holding it. The JSON must be a
-// TUF root; its signatures are checked when the updater starts.
+// ErrNoRoots means updates are on but no trusted root was given.
+var ErrNoRoots = errors.New("updates need a trusted root: pass --update-roots (the repository's root.json, inline or a path) or --disable-updates")
+
+// ParseRoots reads the --update-roots value (see ReadRoots) and checks
+// that it is a TUF root; its signatures are checked when the updater
+// starts.
 func ParseRoots(value string) ([]byte, error) {
-	v := strings.TrimSpace(value)
-	if v == "" {
-		return nil, errors.New("update roots are empty: pass the repository's root.json (inline or a file path) with --update-roots")
-	}
-	var data []byte
-	if strings.HasPrefix(v, "{") {
-		data = []byte(v)
-	} else {
-		f, err := os.Open(v)
-		if err != nil {
-			return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
-		}
-		defer f.Close()
-		data, err = io.ReadAll(io.LimitReader(f, maxRootJSON+1))
-		if err != nil {
-			return nil, fmt.Errorf("read update roots file %s: %w", v, err)
-		}
-		if len(data) > maxRootJSON {
-			return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
-		}
+	data, err := ReadRoots(value)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := rootVersion(data); err != nil {
 		return nil, err
@@ -50,8 +36,37 @@ func ParseRoots(value string) ([]byte, error) {
 	return data, nil
 }
 
+// ReadRoots reads the --update-roots value: root JSON given inline (a value
+// starting with '{') or the path of a file holding it, at most 512 KiB.
+// Config.Validate checks what it read.
+func ReadRoots(value string) ([]byte, error) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return nil, ErrNoRoots
+	}
+	if strings.HasPrefix(v, "{") {
+		return []byte(v), nil
+	}
+	f, err := os.Open(v)
+	if err != nil {
+		return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRootJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("read update roots file %s: %w", v, err)
+	}
+	if len(data) > maxRootJSON {
+		return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
+	}
+	return data, nil
+}
+
 // rootVersion parses a root.json and returns its version.
 func rootVersion(data []byte) (int64, error) {
+	if len(data) == 0 {
+		return 0, ErrNoRoots
+	}
 	m, err := metadata.Root().FromBytes(data)
 	if err != nil {
 		return 0, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)

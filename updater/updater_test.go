@@ -164,7 +164,7 @@ func TestNoChangeCheckCost(t *testing.T) {
 func TestSelfUpdateAndBootRollback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	orbitComp := orbitFor("linux", "stable")
 	o1 := script("1.0.0", 0, e.marks, 0)
 	e.repo.addTarget("orbit/linux/stable/orbit", o1, "1.0.0")
 	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
@@ -554,7 +554,7 @@ func TestStatusStoreUntouchedWithoutStore(t *testing.T) {
 func TestRunMarksNewOrbitHealthy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	orbitComp := orbitFor("linux", "stable")
 	e.repo.addTarget("orbit/linux/stable/orbit", script("1.0.0", 0, e.marks, 0), "1.0.0")
 	e.repo.publish()
 	cfg := e.config(orbitComp)
@@ -603,7 +603,7 @@ func TestRunMarksNewOrbitHealthy(t *testing.T) {
 func TestBundledOrbitAdoptedWithoutSelfUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	orbitComp := orbitFor("linux", "stable")
 	bundled := script("1.0.0", 0, e.marks, 0)
 	p := e.layout.Bin("orbit", "linux", "stable", "orbit")
 	os.MkdirAll(filepath.Dir(p), 0o755)

@@ -56,7 +56,7 @@ type Config struct {
 }
 
 // ErrInsecureWithCA is Validate's error for Insecure with a CAFile.
-var ErrInsecureWithCA = errors.New("insecure (no certificate check) and a CA bundle are mutually exclusive: with a CA bundle, verification can stay on")
+var ErrInsecureWithCA = errors.New("insecure and a CA bundle are mutually exclusive: with a CA bundle, verification can stay on")
 
 // Validate checks the options without reading files.
 func (c Config) Validate() error {
@@ -74,10 +74,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ValidateProxy is the one rule for a proxy URL: a host and one of the
-// schemes the transport speaks. The error reads after the option's name
-// ("--fleet-proxy %w").
+// ValidateProxy is the one rule for a proxy URL: a host, one of the
+// schemes the transport speaks, and no credentials. The error reads after
+// the option's name ("--fleet-proxy %w").
 func ValidateProxy(raw string) error {
+	if err := CheckNoCredentials(raw); err != nil {
+		return err
+	}
 	if _, err := parseProxy(raw); err != nil {
 		return fmt.Errorf("%q is not a proxy URL: %w", raw, err)
 	}
@@ -94,6 +97,21 @@ func parseProxy(raw string) (*url.URL, error) {
 		return u, nil
 	}
 	return nil, fmt.Errorf("scheme %q is not supported: use http, https, socks5 or socks5h", u.Scheme)
+}
+
+// errCredentials is CheckNoCredentials' error; it reads after the
+// option's name ("--fleet-url %w").
+var errCredentials = errors.New("must not carry credentials (user:password@): local users can read them from the process list; for a proxy, set HTTPS_PROXY in orbit's environment instead")
+
+// CheckNoCredentials refuses a URL with user:password@ in it. orbit's
+// URLs come from its command line, which local users can read (so can the
+// service's unit file and osqueryd's --proxy_hostname); the error never
+// repeats the URL.
+func CheckNoCredentials(rawURL string) error {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		return errCredentials
+	}
+	return nil
 }
 
 // New builds a client for cfg.

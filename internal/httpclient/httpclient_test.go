@@ -37,6 +37,7 @@ func TestValidate(t *testing.T) {
 		{"https proxy", Config{Proxy: "https://proxy:3128"}, ""},
 		{"socks5 proxy", Config{Proxy: "socks5://proxy:1080"}, ""},
 		{"socks5h proxy", Config{Proxy: "socks5h://proxy:1080"}, ""},
+		{"proxy credentials", Config{Proxy: "http://u:secret@proxy:3128"}, "must not carry credentials"},
 		{"negative timeout", Config{Timeout: -time.Second}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +59,21 @@ func TestValidate(t *testing.T) {
 				t.Fatal("New accepted what Validate refuses")
 			}
 		})
+	}
+}
+
+func TestCheckNoCredentials(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"https://fleet.example.com", "http://proxy:3128", "", "::nope"} {
+		if err := CheckNoCredentials(u); err != nil {
+			t.Errorf("CheckNoCredentials(%q) = %v", u, err)
+		}
+	}
+	for _, u := range []string{"https://u:secret@fleet.example.com", "http://user@proxy:3128"} {
+		err := CheckNoCredentials(u)
+		if err == nil || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), u) {
+			t.Errorf("CheckNoCredentials(%q) = %v, want an error that does not repeat the URL", u, err)
+		}
 	}
 }
 

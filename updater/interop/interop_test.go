@@ -26,6 +26,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/updater"
 	"github.com/orbitagent/orbit/updater/repo"
@@ -38,10 +39,10 @@ type restarts struct {
 	calls []string
 }
 
-func (r *restarts) Restart(c string) {
+func (r *restarts) Restart(c component.Name) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, c)
+	r.calls = append(r.calls, string(c))
 }
 
 func (r *restarts) count() int {
