@@ -63,8 +63,8 @@ type Config struct {
 // Validate checks the configuration without changing anything on disk.
 // Its errors are one line saying what to fix.
 func (c Config) Validate() error {
-	if c.Layout.Root == "" {
-		return errors.New("root directory is empty: pass --root-dir")
+	if err := c.Layout.Validate(); err != nil {
+		return err
 	}
 	// First, so that no later message repeats a password.
 	for _, u := range []struct{ flag, v string }{{"fleet-url", c.FleetURL}, {"fleet-proxy", c.FleetProxy}, {"update-url", c.UpdateURL}} {

@@ -160,8 +160,8 @@ func ValidateIntervals(configInterval, tokenCheck time.Duration) error {
 
 // Validate checks cfg; zero durations are valid (they take defaults).
 func (cfg Config) Validate() error {
-	if cfg.Layout.Root == "" {
-		return errors.New("fleet agent: root directory is not set: pass --root-dir")
+	if err := cfg.Layout.Validate(); err != nil {
+		return fmt.Errorf("fleet agent: %w", err)
 	}
 	if err := ValidateURL(cfg.URL); err != nil {
 		return err

@@ -4,6 +4,7 @@
 package rootdir
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,17 +24,28 @@ type Layout struct {
 	Root string
 }
 
+// ErrNoRoot is the error for a layout without a root directory.
+var ErrNoRoot = errors.New("root directory is empty: pass --root-dir")
+
 // New returns the layout of root, made absolute so that paths handed to
 // child processes do not depend on their working directory.
 func New(root string) (Layout, error) {
 	if root == "" {
-		return Layout{}, fmt.Errorf("root directory is empty: pass --root-dir")
+		return Layout{}, ErrNoRoot
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return Layout{}, fmt.Errorf("resolve root directory %q: %w", root, err)
 	}
 	return Layout{Root: abs}, nil
+}
+
+// Validate refuses a layout without a root directory (the zero Layout).
+func (l Layout) Validate() error {
+	if l.Root == "" {
+		return ErrNoRoot
+	}
+	return nil
 }
 
 func (l Layout) join(elem ...string) string {

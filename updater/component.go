@@ -166,8 +166,8 @@ func ValidateURL(raw string) error {
 
 // Validate checks cfg as New would, without touching the disk.
 func (cfg Config) Validate() error {
-	if cfg.Layout.Root == "" {
-		return errors.New("root directory is empty: pass --root-dir")
+	if err := cfg.Layout.Validate(); err != nil {
+		return err
 	}
 	if err := ValidateURL(cfg.UpdateURL); err != nil {
 		return err

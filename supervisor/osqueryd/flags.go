@@ -39,8 +39,8 @@ type FlagOptions struct {
 
 // Validate checks the inputs of the command line.
 func (o FlagOptions) Validate() error {
-	if o.Layout.Root == "" {
-		return errors.New("osqueryd's command line needs the root directory: pass --root-dir")
+	if err := o.Layout.Validate(); err != nil {
+		return err
 	}
 	if o.FleetURL != "" && o.ConfigPath != "" {
 		return errors.New("--fleet-url and --osquery-config are mutually exclusive: Fleet mode gets osquery's config from the server")
