@@ -22,7 +22,7 @@ import (
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
-// Defaults match Fleet's orbit (see fleet-protocol.md).
+// Defaults match Fleet's orbit (see "Talking to Fleet" in docs/ARCHITECTURE.md).
 const (
 	DefaultConfigInterval = 30 * time.Second
 	DefaultPingInterval   = 5 * time.Minute
@@ -246,10 +246,6 @@ func (globalRand) Int64N(n int64) int64 { return rand.Int64N(n) }
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 func (a *Agent) markReady() { a.readyOnce.Do(func() { close(a.ready) }) }
-
-// Client returns the agent's Orbit API client (for device mapping and the
-// server capabilities).
-func (a *Agent) Client() *Client { return a.client }
 
 // Run enrolls if needed, then polls the config, pings and rotates the device
 // token until ctx is done. It returns ctx's error; failures along the way

@@ -35,7 +35,6 @@ const CapabilitiesHeader = "X-Fleet-Capabilities"
 const (
 	CapabilityOrbitEndpoints = "orbit_endpoints"
 	CapabilityTokenRotation  = "token_rotation"
-	CapabilityEndUserEmail   = "end_user_email"
 )
 
 const (
