@@ -28,12 +28,19 @@ func runGate(ctx context.Context, g gate) <-chan bool {
 
 func waitGate(t *testing.T, done <-chan bool) bool {
 	t.Helper()
+	return recv(t, done, "the gate's answer")
+}
+
+// recv waits, bounded in real time, for a value from ch.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
 	select {
-	case ok := <-done:
-		return ok
+	case v := <-ch:
+		return v
 	case <-time.After(10 * time.Second):
-		t.Fatal("gate did not return")
-		return false
+		t.Fatalf("no %s within 10 s", what)
+		var zero T
+		return zero
 	}
 }
 

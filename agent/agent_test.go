@@ -47,13 +47,7 @@ func (s *fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Chi
 
 func (s *fakeStarter) next(t *testing.T) started {
 	t.Helper()
-	select {
-	case st := <-s.started:
-		return st
-	case <-time.After(10 * time.Second):
-		t.Fatal("osqueryd was not started")
-		return started{}
-	}
+	return recv(t, s.started, "osqueryd start")
 }
 
 type fakeChild struct {
@@ -84,13 +78,7 @@ func run(ctx context.Context, cfg Config, deps Deps) <-chan error {
 
 func wait(t *testing.T, done <-chan error) error {
 	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
-		return nil
-	}
+	return recv(t, done, "return of Run")
 }
 
 // stateOf polls the state file, bounded, until cond holds for name.
