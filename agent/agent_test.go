@@ -173,6 +173,23 @@ func TestRunRefusesALooseRoot(t *testing.T) {
 	}
 }
 
+// A CA bundle that is no PEM is found when the client is built: a refusal
+// that says which connection.
+func TestRunRefusesAFleetCABundleThatIsNoPEM(t *testing.T) {
+	t.Parallel()
+	cfg := standalone(t)
+	notPEM := cfg.OsquerydPath + ".pem"
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.FleetURL, cfg.EnrollSecret, cfg.FleetCertificate = "https://127.0.0.1:1", "s", notPEM
+	_, err := Run(context.Background(), cfg, Deps{Logger: zerolog.Nop(), Clock: newFakeClock(), Starter: newFakeStarter()})
+	var refused *Refusal
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "connect to Fleet") || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("Run = %v, want a Refusal naming the Fleet connection and the bad bundle", err)
+	}
+}
+
 // With Fleet, osqueryd waits for the server's first config, so it starts
 // with the server's flags instead of restarting for them.
 func TestRunStartsOsquerydAfterFleetsFirstConfig(t *testing.T) {
