@@ -11,8 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
-	"github.com/orbitagent/orbit/supervisor"
 )
 
 // Defaults of Config.
@@ -56,7 +56,7 @@ type Config struct {
 	AuthRetryDelay time.Duration
 	// OfflineBackoff spaces the polls while Fleet is unreachable. Zero
 	// Initial means Settings.PollInterval, zero Max DefaultOfflineMax.
-	OfflineBackoff supervisor.BackoffConfig
+	OfflineBackoff backoff.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -119,7 +119,7 @@ type App struct {
 	log     zerolog.Logger
 	client  *Client
 	links   Links
-	backoff *supervisor.Backoff
+	backoff *backoff.Backoff
 	file    TokenFile // Run's goroutine only
 
 	tokenProblem string // last token error logged, so it is logged once
@@ -137,7 +137,7 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	b, err := supervisor.NewBackoff(cfg.OfflineBackoff)
+	b, err := backoff.New(cfg.OfflineBackoff)
 	if err != nil {
 		return nil, fmt.Errorf("invalid tray app config: %w", err)
 	}

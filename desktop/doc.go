@@ -14,7 +14,7 @@
 //	  200  -> online: "Your device is OK" or "N failing policies"; next poll in PollInterval
 //	  404  -> GET .../policies and count the failing ones (an older Fleet)
 //	  401  -> re-read the token file and retry, AuthRetries times, then offline
-//	  else -> offline: the next poll backs off (supervisor.Backoff)
+//	  else -> offline: the next poll backs off (backoff.Backoff)
 //	the identifier file is checked every TokenCheckInterval (a stat; the
 //	content is read only when the file changed): a rotated token polls at once.
 package desktop

@@ -15,9 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
-	"github.com/orbitagent/orbit/supervisor"
 )
 
 // deviceServer is a device API stand-in whose answers a test sets.
@@ -227,7 +227,7 @@ func startApp(t *testing.T, srv *deviceServer, token string, mod func(*Config)) 
 		Clock:              ta.clk,
 		Logger:             zerolog.New(ta.logs),
 		TokenCheckInterval: time.Hour,
-		OfflineBackoff:     supervisor.BackoffConfig{Jitter: -1},
+		OfflineBackoff:     backoff.Config{Jitter: -1},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -14,11 +14,15 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
-// Defaults match Fleet's orbit (see fleet-protocol.md).
+// Defaults match Fleet's orbit (see "Talking to Fleet" in docs/ARCHITECTURE.md).
 const (
 	DefaultConfigInterval = 30 * time.Second
 	DefaultPingInterval   = 5 * time.Minute
@@ -26,10 +30,10 @@ const (
 	// throws its node key away and enrolls again (Fleet: 45 s).
 	DefaultReenrollAfter = 45 * time.Second
 
+	// The enroll retries: 10, 20, 40, 80, 160 s (six attempts), then every
+	// 5 minutes, each plus up to 10% so hosts do not retry in step.
 	enrollFirstDelay = 10 * time.Second
-	// enrollMaxDelay caps the enroll backoff: 10, 20, 40, 80, 160 s (six
-	// attempts), then every 5 minutes.
-	enrollMaxDelay = 5 * time.Minute
+	enrollMaxDelay   = 5 * time.Minute
 	// quietLogEvery rate-limits repeated failure logs after the first ones.
 	quietLogEvery = 30 * time.Minute
 	// statusHeartbeat is how often a successful poll alone rewrites
@@ -59,7 +63,7 @@ type Config struct {
 	Layout       rootdir.Layout
 	URL          string
 	EnrollSecret string
-	// HTTPClient reaches Fleet (see NewHTTPClient); nil uses the defaults.
+	// HTTPClient reaches Fleet (see HTTPClientConfig); nil uses the defaults.
 	HTTPClient *http.Client
 	// Version is orbit's version, for the User-Agent.
 	Version string
@@ -68,8 +72,10 @@ type Config struct {
 	// RequestTimeout bounds each request (default 30 s).
 	RequestTimeout time.Duration
 
-	Clock Clock // default RealClock()
-	Rand  Rand  // default math/rand/v2
+	// Clock drives poll intervals, the enroll backoff, the 401 grace
+	// period and token rotation; default clock.Real().
+	Clock clock.Clock
+	Rand  Rand // default math/rand/v2
 	// OsquerydPath returns the current osqueryd executable (the updater may
 	// have replaced it); "" or an error running it falls back to Go's view.
 	OsquerydPath    func() string
@@ -99,7 +105,7 @@ type Config struct {
 type Agent struct {
 	cfg    Config
 	client *Client
-	clock  Clock
+	clock  clock.Clock
 	rand   Rand
 	log    zerolog.Logger
 
@@ -110,7 +116,7 @@ type Agent struct {
 	lastDropped     string
 	token           string
 	tokenRegistered bool
-	enrollFailures  int
+	enrollBackoff   *backoff.Backoff
 	lastQuietLog    time.Time
 	scriptTimeout   time.Duration
 
@@ -134,13 +140,50 @@ type scriptJob struct {
 	timeout time.Duration
 }
 
-// New checks cfg and builds an Agent.
-func New(cfg Config) (*Agent, error) {
-	if cfg.Layout.Root == "" {
-		return nil, errors.New("fleet agent: root directory is not set: pass --root-dir")
+// Shortest intervals Config accepts (the CLI's --config-interval and
+// --device-token-check-interval).
+const (
+	MinConfigInterval     = time.Second
+	MinTokenCheckInterval = 100 * time.Millisecond
+)
+
+// ValidateIntervals is the rule for the poll intervals (0 takes the default).
+func ValidateIntervals(configInterval, tokenCheck time.Duration) error {
+	if configInterval != 0 && configInterval < MinConfigInterval {
+		return fmt.Errorf("--config-interval %s is too short: use at least 1s (default 30s)", configInterval)
+	}
+	if tokenCheck != 0 && tokenCheck < MinTokenCheckInterval {
+		return fmt.Errorf("--device-token-check-interval %s is too short: use at least 100ms (default 30s)", tokenCheck)
+	}
+	return nil
+}
+
+// Validate checks cfg; zero durations are valid (they take defaults).
+func (cfg Config) Validate() error {
+	if err := cfg.Layout.Validate(); err != nil {
+		return fmt.Errorf("fleet agent: %w", err)
+	}
+	if err := ValidateURL(cfg.URL); err != nil {
+		return err
 	}
 	if cfg.EnrollSecret == "" {
-		return nil, errors.New("fleet agent: enroll secret is empty: pass --enroll-secret or set ORBIT_ENROLL_SECRET")
+		return osqueryd.ErrNoEnrollSecret
+	}
+	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
+		return err
+	}
+	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.HostInfoTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter} {
+		if d < 0 {
+			return fmt.Errorf("fleet agent: durations must not be negative (got %s)", d)
+		}
+	}
+	return nil
+}
+
+// New checks cfg and builds an Agent.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	client, err := NewClient(ClientConfig{
 		URL:            cfg.URL,
@@ -153,7 +196,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock()
+		cfg.Clock = clock.Real()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = globalRand{}
@@ -164,7 +207,16 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	setDefault(&cfg.ReenrollAfter, DefaultReenrollAfter)
 	setDefault(&cfg.HostInfoTimeout, DefaultHostInfoTimeout)
+	rnd := cfg.Rand
+	enroll, err := backoff.New(backoff.Config{
+		Initial: enrollFirstDelay, Max: enrollMaxDelay, Jitter: 0.1, Mode: backoff.Extend,
+		Rand: func() float64 { return float64(rnd.Int64N(1<<53)) / (1 << 53) },
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
+		enrollBackoff: enroll,
 		cfg:           cfg,
 		client:        client,
 		clock:         cfg.Clock,
@@ -194,10 +246,6 @@ func (globalRand) Int64N(n int64) int64 { return rand.Int64N(n) }
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 func (a *Agent) markReady() { a.readyOnce.Do(func() { close(a.ready) }) }
-
-// Client returns the agent's Orbit API client (for device mapping and the
-// server capabilities).
-func (a *Agent) Client() *Client { return a.client }
 
 // Run enrolls if needed, then polls the config, pings and rotates the device
 // token until ctx is done. It returns ctx's error; failures along the way
@@ -303,12 +351,12 @@ func (a *Agent) enroll(ctx context.Context) error {
 	for {
 		key, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, info)
 		if err == nil {
-			if werr := rootdir.WriteFileAtomic(a.cfg.Layout.NodeKey(), []byte(key), 0o600); werr != nil {
+			if werr := safefile.WriteAtomic(a.cfg.Layout.NodeKey(), []byte(key), 0o600); werr != nil {
 				err = fmt.Errorf("save orbit node key: %w", werr)
 			} else {
 				a.client.SetNodeKey(key)
 				a.clearAuth()
-				a.enrollFailures = 0
+				a.enrollBackoff.Reset()
 				a.lastContact = a.clock.Now()
 				a.log.Info().Str("hardware_uuid", info.HardwareUUID).Msg("enrolled in fleet")
 				a.setStatus(func(s *status.Fleet) { s.Enrolled = true; s.LastError = "" })
@@ -318,15 +366,15 @@ func (a *Agent) enroll(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		a.enrollFailures++
-		delay := a.enrollDelay(a.enrollFailures)
+		delay := a.enrollBackoff.Next(0)
+		attempt := a.enrollBackoff.Failures()
 		msg := "fleet enroll failed, retrying"
 		if errors.Is(err, ErrEnrollSecretRejected) {
 			msg = "fleet rejected the enroll secret: check --enroll-secret or the file of --enroll-secret-path, retrying"
 		}
-		if a.enrollFailures <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
+		if attempt <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
 			a.lastQuietLog = a.clock.Now()
-			a.log.Error().Err(err).Int("attempt", a.enrollFailures).Dur("retry_in_ms", delay).Msg(msg)
+			a.log.Error().Err(err).Int("attempt", attempt).Dur("retry_in_ms", delay).Msg(msg)
 		}
 		a.setStatus(func(s *status.Fleet) { s.Enrolled = false; s.LastError = "enroll: " + err.Error() })
 		a.markReady() // do not hold osqueryd back while Fleet is unreachable
@@ -334,18 +382,6 @@ func (a *Agent) enroll(ctx context.Context) error {
 			return err
 		}
 	}
-}
-
-// enrollDelay is 10 s doubling per failure, capped at 5 minutes, jittered.
-func (a *Agent) enrollDelay(failures int) time.Duration {
-	d := enrollFirstDelay
-	for i := 1; i < failures && d < enrollMaxDelay; i++ {
-		d *= 2
-	}
-	if d > enrollMaxDelay {
-		d = enrollMaxDelay
-	}
-	return a.jitter(d)
 }
 
 // hostInfo asks the supervised osqueryd for the host facts, falling back to
@@ -490,7 +526,7 @@ func (a *Agent) applyFlags(raw []byte) {
 	// 0644 as Fleet's orbit: the flagfile is meant to be readable and
 	// editable by administrators; it holds no secret (the enroll secret
 	// reaches osqueryd through its environment).
-	if err := rootdir.WriteFileAtomic(path, content, 0o644); err != nil {
+	if err := safefile.WriteAtomic(path, content, 0o644); err != nil {
 		a.log.Error().Err(err).Msg("cannot write osquery flags from fleet")
 		return
 	}

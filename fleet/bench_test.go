@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -43,7 +44,7 @@ func (c countingConn) Read(p []byte) (int, error) {
 
 // countingHTTPClient trusts srv and counts every byte on its connections.
 func countingHTTPClient(tb testing.TB, srv *fleettest.Server, sent, got *atomic.Int64) *http.Client {
-	hc, err := NewHTTPClient(HTTPConfig{CertificateFile: srv.CACertFile()})
+	hc, err := httpclient.New(HTTPClientConfig(httpclient.Config{CAFile: srv.CACertFile()}))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func countingHTTPClient(tb testing.TB, srv *fleettest.Server, sent, got *atomic.
 // for one simulated hour after enrollment and counts its traffic.
 func idleHourOurs(tb testing.TB) traffic {
 	clk := newFakeClock()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk.Now})
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
 	if err := srv.Start(); err != nil {
 		tb.Fatal(err)
 	}

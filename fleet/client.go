@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/httpclient"
 )
 
 // Orbit API paths (Fleet's server/service/handler.go).
@@ -33,7 +35,6 @@ const CapabilitiesHeader = "X-Fleet-Capabilities"
 const (
 	CapabilityOrbitEndpoints = "orbit_endpoints"
 	CapabilityTokenRotation  = "token_rotation"
-	CapabilityEndUserEmail   = "end_user_email"
 )
 
 const (
@@ -45,13 +46,31 @@ const (
 	maxErrorBody = 4 << 10
 )
 
+// HTTPClientConfig completes c (CA bundle, insecure, proxy, logger: the
+// --fleet-* options) with the waits of the Orbit API where c leaves them
+// unset: 15 s to connect, 60 s for headers and a whole exchange. The
+// Client also bounds each request with its own, usually shorter, timeout.
+func HTTPClientConfig(c httpclient.Config) httpclient.Config {
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 15 * time.Second
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = 60 * time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 60 * time.Second
+	}
+	return c
+}
+
 // ClientConfig configures a Client.
 type ClientConfig struct {
 	// URL is the Fleet server, e.g. https://fleet.example.com (a path prefix
 	// is kept).
 	URL string
-	// HTTPClient carries TLS and proxy settings (see NewHTTPClient). Nil
-	// means NewHTTPClient(HTTPConfig{}).
+	// HTTPClient carries TLS and proxy settings: httpclient.New of
+	// HTTPClientConfig. Nil means one with the system roots and the proxy
+	// environment.
 	HTTPClient *http.Client
 	// Version is orbit's version, sent in the User-Agent.
 	Version string
@@ -80,18 +99,29 @@ type Client struct {
 	serverCaps map[string]bool
 }
 
+// ValidateURL is the rule for the Fleet server's URL: http(s), a host,
+// and no credentials.
+func ValidateURL(raw string) error {
+	if err := httpclient.CheckNoCredentials(raw); err != nil {
+		return fmt.Errorf("--fleet-url %w", err)
+	}
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("invalid Fleet URL %q: pass --fleet-url as https://host[:port]", raw)
+	}
+	return nil
+}
+
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("invalid Fleet URL %q: pass --fleet-url as https://host[:port]", cfg.URL)
+	if err := ValidateURL(cfg.URL); err != nil {
+		return nil, err
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("invalid Fleet URL: credentials in the URL are not supported, remove user:password@ from --fleet-url")
-	}
+	u, _ := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	hc := cfg.HTTPClient
 	if hc == nil {
-		if hc, err = NewHTTPClient(HTTPConfig{}); err != nil {
+		var err error
+		if hc, err = httpclient.New(HTTPClientConfig(httpclient.Config{})); err != nil {
 			return nil, err
 		}
 	}
@@ -348,8 +378,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, enrol
 		return se
 	}
 
-	data, err := readLimited(resp.Body, c.maxBody)
-	if errors.Is(err, ErrBodyTooLarge) {
+	data, err := httpclient.ReadBody(resp.Body, c.maxBody)
+	if errors.Is(err, httpclient.ErrBodyTooLarge) {
 		return fmt.Errorf("%s %s: %w (%d bytes)", method, path, ErrBodyTooLarge, c.maxBody)
 	}
 	if err != nil {
@@ -389,37 +419,4 @@ func redactURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// readChunk is the unit readLimited reads in.
-const readChunk = 64 << 10
-
-// readLimited reads a whole body of at most max bytes. It reads in fixed
-// chunks and joins them once, instead of io.ReadAll's doubling buffer, so a
-// broken server answering with endless data costs at most max bytes of
-// garbage per answer, not several times that.
-func readLimited(r io.Reader, max int64) ([]byte, error) {
-	var chunks [][]byte
-	var total int64
-	for {
-		buf := make([]byte, readChunk)
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			total += int64(n)
-			if total > max {
-				return nil, ErrBodyTooLarge
-			}
-			chunks = append(chunks, buf[:n])
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if len(chunks) == 1 {
-		return chunks[0], nil
-	}
-	return bytes.Join(chunks, nil), nil
 }

@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -11,11 +10,12 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/httpclient"
 )
 
 func newTestClient(t *testing.T, srv *fleettest.Server, timeout time.Duration) *Client {
 	t.Helper()
-	hc, err := NewHTTPClient(HTTPConfig{CertificateFile: srv.CACertFile()})
+	hc, err := httpclient.New(HTTPClientConfig(httpclient.Config{CAFile: srv.CACertFile()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,37 +223,5 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 		if _, err := NewClient(ClientConfig{URL: u}); err == nil {
 			t.Errorf("URL %q accepted", u)
 		}
-	}
-}
-
-func TestReadLimited(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		size   int
-		max    int64
-		tooBig bool
-	}{
-		{"empty", 0, 10, false},
-		{"small", 5, 10, false},
-		{"exactly max", readChunk*2 + 7, readChunk*2 + 7, false},
-		{"one over max", readChunk*2 + 8, readChunk*2 + 7, true},
-		{"far over max", 10 * readChunk, readChunk, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			body := bytes.Repeat([]byte("x"), tt.size)
-			got, err := readLimited(bytes.NewReader(body), tt.max)
-			if tt.tooBig {
-				if !errors.Is(err, ErrBodyTooLarge) {
-					t.Fatalf("err = %v, want ErrBodyTooLarge", err)
-				}
-				return
-			}
-			if err != nil || !bytes.Equal(got, body) {
-				t.Fatalf("read %d bytes, %v; want %d bytes", len(got), err, tt.size)
-			}
-		})
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // OrbitConfig is the answer of POST /api/fleet/orbit/config. Only the fields
@@ -52,7 +52,6 @@ type Notifications struct {
 const (
 	maxPendingScripts = 100
 	maxExecutionIDLen = 128
-	maxChannelLen     = 64
 	// maxScriptTimeout caps script_execution_timeout (seconds): a day is
 	// far above Fleet's own limit and keeps the duration from overflowing.
 	maxScriptTimeout = 24 * 60 * 60
@@ -109,20 +108,11 @@ func validID(id string) bool {
 	return true
 }
 
-// validChannel accepts "" (component not managed) and names such as
-// "stable", "edge", "5.12.1": they become path elements under bin/.
+// validChannel accepts "" (component not managed) and what
+// component.ValidateChannel accepts: channels become path elements under
+// bin/.
 func validChannel(c string) bool {
-	if len(c) > maxChannelLen || c == "." || c == ".." || strings.HasPrefix(c, ".") {
-		return false
-	}
-	for _, r := range c {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-		default:
-			return false
-		}
-	}
-	return true
+	return c == "" || component.ValidateChannel(c) == nil
 }
 
 // cachedConfig is what survives a restart: the parts of the last good config
@@ -181,7 +171,7 @@ func encodeConfigCache(cfg *OrbitConfig) ([]byte, error) {
 // saveConfigCache writes the cache atomically, 0600: flags may carry values
 // an administrator would not want readable by every user.
 func saveConfigCache(path string, data []byte) error {
-	if err := rootdir.WriteFileAtomic(path, data, 0o600); err != nil {
+	if err := safefile.WriteAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("write Fleet config cache: %w", err)
 	}
 	return nil

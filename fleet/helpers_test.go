@@ -17,6 +17,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
@@ -146,7 +147,7 @@ type testEnv struct {
 
 func newServer(t *testing.T, clk *clocktest.Fake) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk.Now})
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func newEnv(t *testing.T, mod func(*Config)) *testEnv {
 
 func (e *testEnv) newAgent(mod func(*Config)) *Agent {
 	e.t.Helper()
-	hc, err := NewHTTPClient(HTTPConfig{CertificateFile: e.srv.CACertFile()})
+	hc, err := httpclient.New(HTTPClientConfig(httpclient.Config{CAFile: e.srv.CACertFile()}))
 	if err != nil {
 		e.t.Fatal(err)
 	}

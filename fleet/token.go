@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 const (
@@ -68,7 +68,7 @@ func readToken(path string) (string, time.Time, error) {
 // (running as the user) can read it, and stamps its mtime with now: the
 // mtime is the token's age.
 func writeToken(path, token string, now time.Time) error {
-	if err := rootdir.WriteFileAtomic(path, []byte(token), 0o644); err != nil {
+	if err := safefile.WriteAtomic(path, []byte(token), 0o644); err != nil {
 		return fmt.Errorf("write device token: %w", err)
 	}
 	if err := os.Chtimes(path, now, now); err != nil {

@@ -12,7 +12,7 @@ import (
 func TestCallRecord(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	s := start(t, Config{Clock: clk.Now})
+	s := start(t, Config{Clock: clk})
 	key := enrollOrbit(t, s, "u-c")
 	clk.Advance(time.Minute)
 	do(t, s, "POST", "/api/fleet/orbit/config", map[string]string{"orbit_node_key": key}, CapabilitiesHeader, "orbit_endpoints,token_rotation")

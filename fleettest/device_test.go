@@ -115,7 +115,7 @@ func TestDeviceAPI(t *testing.T) {
 func TestDeviceTokenTTL(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	s := start(t, Config{Clock: clk.Now})
+	s := start(t, Config{Clock: clk})
 	key := enrollOrbit(t, s, "u-ttl")
 	setTok := func(tok string) {
 		t.Helper()
@@ -145,7 +145,7 @@ func TestDeviceTokenTTL(t *testing.T) {
 		t.Fatalf("fresh t2: %d", st)
 	}
 
-	forever := start(t, Config{Clock: clk.Now, DeviceTokenTTL: -1})
+	forever := start(t, Config{Clock: clk, DeviceTokenTTL: -1})
 	k := enrollOrbit(t, forever, "u-f")
 	do(t, forever, "POST", "/api/fleet/orbit/device_token", map[string]string{"orbit_node_key": k, "device_auth_token": "tf"})
 	clk.Advance(100 * time.Hour)

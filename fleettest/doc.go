@@ -1,7 +1,8 @@
 // Package fleettest is an in-memory Fleet server for tests and for `make demo`.
 //
-// It speaks Fleet's wire protocol (see /work/shared/fleet-protocol.md and
-// Fleet's server/service/handler.go) on one listener bound to 127.0.0.1:
+// It speaks Fleet's wire protocol (the client side is fleet/client.go and
+// fleet/config.go; the server's routes are in Fleet's own
+// server/service/handler.go) on one listener bound to 127.0.0.1:
 //
 //   - Orbit API: POST /api/fleet/orbit/enroll, POST /api/fleet/orbit/config,
 //     HEAD /api/fleet/orbit/ping, POST /api/fleet/orbit/device_token,
@@ -148,7 +149,6 @@
 //	func (s *Server) SetCapabilities(csv string)
 //	func (s *Server) SetDeviceCapabilities(csv string)
 //	func (s *Server) SetStartupFlags(flags map[string]any) error // nil removes the field
-//	func (s *Server) SetStartupFlagsRaw(raw json.RawMessage)
 //	func (s *Server) SetUpdateChannels(orbit, osqueryd, desktop string)
 //	func (s *Server) ClearUpdateChannels()
 //	func (s *Server) SetExtensions(ext map[string]Extension)
@@ -160,7 +160,6 @@
 //	func (s *Server) DeviceMappings() []DeviceMapping
 //	func (s *Server) FleetdErrors() []json.RawMessage
 //	func (s *Server) SetFault(pathPrefix string, f Fault)
-//	func (s *Server) ClearFault(pathPrefix string)
 //	func (s *Server) ClearFaults()
 //	func (s *Server) Faults() map[string]Fault
 //	func (s *Server) Calls() []Call

@@ -22,13 +22,6 @@ func (s *Server) SetFault(pathPrefix string, f Fault) {
 	s.mu.Unlock()
 }
 
-// ClearFault removes the fault on pathPrefix.
-func (s *Server) ClearFault(pathPrefix string) {
-	s.mu.Lock()
-	delete(s.faults, pathPrefix)
-	s.mu.Unlock()
-}
-
 // ClearFaults removes every fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()

@@ -55,7 +55,7 @@ func TestFault404LooksLikeOldServer(t *testing.T) {
 func TestFaultForHealsWithClock(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	s := start(t, Config{Clock: clk.Now})
+	s := start(t, Config{Clock: clk})
 	key := enrollOrbit(t, s, "u")
 	s.SetFault("/api/fleet/orbit/", Fault{Status: 401, For: 45 * time.Second})
 	for i := 0; i < 3; i++ {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/clock"
 )
 
 // CapabilitiesHeader is the header both sides use to announce capabilities.
@@ -46,8 +48,9 @@ type Config struct {
 	AllowUnknownFields bool
 	// Logger receives one debug line per request; the zero value logs nothing.
 	Logger zerolog.Logger
-	// Clock stamps calls and measures Fault.For and token age; default time.Now.
-	Clock func() time.Time
+	// Clock stamps calls and measures Fault.For and token age; default
+	// clock.Real().
+	Clock clock.Clock
 	// DeviceTokenTTL is how long a device token stays valid after it was
 	// registered; default 1h as Fleet; negative means forever.
 	DeviceTokenTTL time.Duration
@@ -84,12 +87,11 @@ type faultEntry struct {
 
 // New returns a Server that is not listening yet; call Start, or mount Handler.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, notify: make(chan struct{}), faults: map[string]*faultEntry{}}
-	s.log = cfg.Logger.With().Str("component", "fleettest").Logger()
-	s.now = cfg.Clock
-	if s.now == nil {
-		s.now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
 	}
+	s := &Server{cfg: cfg, now: cfg.Clock.Now, notify: make(chan struct{}), faults: map[string]*faultEntry{}}
+	s.log = cfg.Logger.With().Str("component", "fleettest").Logger()
 	s.st = newState()
 	s.route = s.routes()
 	return s

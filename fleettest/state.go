@@ -135,14 +135,6 @@ func (s *Server) SetStartupFlags(flags map[string]any) error {
 	return nil
 }
 
-// SetStartupFlagsRaw sets command_line_startup_flags to raw JSON verbatim
-// (to test odd values such as "null" or an array).
-func (s *Server) SetStartupFlagsRaw(raw json.RawMessage) {
-	s.mu.Lock()
-	s.st.flags = append(json.RawMessage(nil), raw...)
-	s.mu.Unlock()
-}
-
 // SetUpdateChannels sets update_channels in the Orbit config.
 func (s *Server) SetUpdateChannels(orbit, osqueryd, desktop string) {
 	s.mu.Lock()

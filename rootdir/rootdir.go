@@ -4,6 +4,7 @@
 package rootdir
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,17 +24,28 @@ type Layout struct {
 	Root string
 }
 
+// ErrNoRoot is the error for a layout without a root directory.
+var ErrNoRoot = errors.New("root directory is empty: pass --root-dir")
+
 // New returns the layout of root, made absolute so that paths handed to
 // child processes do not depend on their working directory.
 func New(root string) (Layout, error) {
 	if root == "" {
-		return Layout{}, fmt.Errorf("root directory is empty: pass --root-dir")
+		return Layout{}, ErrNoRoot
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return Layout{}, fmt.Errorf("resolve root directory %q: %w", root, err)
 	}
 	return Layout{Root: abs}, nil
+}
+
+// Validate refuses a layout without a root directory (the zero Layout).
+func (l Layout) Validate() error {
+	if l.Root == "" {
+		return ErrNoRoot
+	}
+	return nil
 }
 
 func (l Layout) join(elem ...string) string {
@@ -107,38 +119,5 @@ func (l Layout) Create() error {
 			}
 		}
 	}
-	return nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory, fsynced and renamed into place, so readers never see a partial
-// file and a crash leaves either the old or the new content.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temporary file in %s: %w", dir, err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after a successful rename
-	if err := tmp.Chmod(mode); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return fmt.Errorf("set mode of %s: %w", name, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", name, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("rename %s into place: %w", path, err)
-	}
-	SyncDir(dir)
 	return nil
 }

@@ -13,24 +13,49 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
-// Component is one supervised program's state.
+// Process states, as the process runner reports them in Process.State.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateBackoff  = "backoff"
+	StateStopping = "stopping"
+	StateStopped  = "stopped"
+)
+
+// Process is the runtime part of a component's state: what the process
+// runner (supervisor.Process) reports after every change.
+type Process struct {
+	Name  string `json:"name"`
+	State string `json:"state"` // one of the State* constants
+	// PID of the child while running or stopping, else 0.
+	PID int `json:"pid,omitempty"`
+	// Restarts counts start attempts after the first, failed ones included.
+	Restarts int `json:"restarts"`
+	// ConsecutiveFailures counts runs (or start attempts) in a row that
+	// ended before the backoff's StableAfter.
+	ConsecutiveFailures int  `json:"consecutive_failures,omitempty"`
+	CrashLoop           bool `json:"crash_loop,omitempty"`
+	// LastError describes the last unexpected exit or failed start; it stays
+	// after recovery, as history.
+	LastError string `json:"last_error,omitempty"`
+	// LastExitCode of the last child: -1 if ended by a signal or never started.
+	LastExitCode int       `json:"last_exit_code,omitempty"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	// NextStartAt is set while in backoff.
+	NextStartAt time.Time `json:"next_start_at,omitzero"`
+}
+
+// Component is one supervised program's state: the runner's part, and
+// what is installed (from the updater, or the running binary's version).
 type Component struct {
-	Name                string    `json:"name"`
-	State               string    `json:"state"`
-	PID                 int       `json:"pid,omitempty"`
-	Version             string    `json:"version,omitempty"`
-	Channel             string    `json:"channel,omitempty"`
-	Path                string    `json:"path,omitempty"`
-	Restarts            int       `json:"restarts"`
-	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
-	CrashLoop           bool      `json:"crash_loop,omitempty"`
-	LastError           string    `json:"last_error,omitempty"`
-	LastExitCode        int       `json:"last_exit_code,omitempty"`
-	StartedAt           time.Time `json:"started_at,omitzero"`
-	NextStartAt         time.Time `json:"next_start_at,omitzero"`
+	Process
+	Version string `json:"version,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	Path    string `json:"path,omitempty"`
 }
 
 // UpdateEvent records one thing the updater did to a component.
@@ -81,8 +106,8 @@ const maxUpdateEvents = 50
 
 // Store holds the snapshot in memory and writes it atomically on change.
 type Store struct {
-	path string
-	now  func() time.Time
+	path  string
+	clock clock.Clock
 
 	mu   sync.Mutex
 	snap Snapshot
@@ -90,15 +115,16 @@ type Store struct {
 
 // NewStore starts a fresh snapshot for this run of the agent. Update history
 // from an earlier run is kept, so a rollback stays visible after a restart.
-func NewStore(path, orbitVersion string, now func() time.Time) *Store {
-	if now == nil {
-		now = time.Now
+// clk stamps the snapshot; nil is the real clock.
+func NewStore(path, orbitVersion string, clk clock.Clock) *Store {
+	if clk == nil {
+		clk = clock.Real()
 	}
-	s := &Store{path: path, now: now}
+	s := &Store{path: path, clock: clk}
 	s.snap = Snapshot{
 		OrbitPID:     os.Getpid(),
 		OrbitVersion: orbitVersion,
-		StartedAt:    now().UTC(),
+		StartedAt:    clk.Now().UTC(),
 		Components:   map[string]Component{},
 	}
 	if old, err := Read(path); err == nil {
@@ -120,7 +146,7 @@ func (s *Store) UpdateComponent(name string, fn func(*Component)) error {
 // AddUpdateEvent appends an updater event, keeping the newest ones.
 func (s *Store) AddUpdateEvent(ev UpdateEvent) error {
 	if ev.Time.IsZero() {
-		ev.Time = s.now().UTC()
+		ev.Time = s.clock.Now().UTC()
 	}
 	return s.update(func(snap *Snapshot) {
 		snap.Updates = append(snap.Updates, ev)
@@ -160,13 +186,13 @@ func (s *Store) update(fn func(*Snapshot)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fn(&s.snap)
-	s.snap.UpdatedAt = s.now().UTC()
+	s.snap.UpdatedAt = s.clock.Now().UTC()
 	data, err := json.MarshalIndent(s.snap, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	// 0644: `orbit status` may be run by any user to see the agent's health.
-	if err := rootdir.WriteFileAtomic(s.path, append(data, '\n'), 0o644); err != nil {
+	if err := safefile.WriteAtomic(s.path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write state file: %w", err)
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/clock/clocktest"
 )
 
 func TestStoreRoundTrip(t *testing.T) {
@@ -16,7 +18,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatalf("Read before any write = %v, want ErrNoState", err)
 	}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := NewStore(path, "1.2.3", func() time.Time { return now })
+	s := NewStore(path, "1.2.3", clocktest.New(now))
 	if err := s.UpdateComponent("osqueryd", func(c *Component) { c.State = "running"; c.PID = 42; c.Restarts = 2 }); err != nil {
 		t.Fatal(err)
 	}

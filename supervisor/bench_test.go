@@ -11,6 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/status"
 )
 
 // BenchmarkFirstRestart measures the time from a child's death (SIGKILL) to
@@ -23,8 +26,8 @@ func BenchmarkFirstRestart(b *testing.B) {
 		Spec:   childSpec(b, childModeEnv+"=sleep"),
 		Logger: zerolog.New(io.Discard),
 		Clock:  clk,
-		OnStatus: func(s ProcessStatus) {
-			if s.State == StateRunning && s.PID > 0 {
+		OnStatus: func(s status.Process) {
+			if s.State == status.StateRunning && s.PID > 0 {
 				starts <- time.Now()
 			}
 		},
@@ -39,7 +42,7 @@ func BenchmarkFirstRestart(b *testing.B) {
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		clk.Advance(DefaultBackoffStableAfter)
+		clk.Advance(backoff.DefaultStableAfter)
 		pid := p.Status().PID
 		if pid <= 0 {
 			b.Fatalf("status %+v has no pid to kill", p.Status())
@@ -70,8 +73,8 @@ func BenchmarkStop(b *testing.B) {
 			Name:   "bench",
 			Spec:   childSpec(b, childModeEnv+"=sleep"),
 			Logger: zerolog.New(io.Discard),
-			OnStatus: func(s ProcessStatus) {
-				if s.State == StateRunning && s.PID > 0 {
+			OnStatus: func(s status.Process) {
+				if s.State == status.StateRunning && s.PID > 0 {
 					running <- struct{}{}
 				}
 			},

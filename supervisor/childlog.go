@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/clock"
 )
 
 const (
@@ -49,7 +51,7 @@ type logEntry struct {
 
 // newChildLog starts the writer goroutine; close stops it. linesPerSecond < 0
 // disables rate limiting, 0 selects the default.
-func newChildLog(log zerolog.Logger, clock Clock, linesPerSecond int) *childLog {
+func newChildLog(log zerolog.Logger, clk clock.Clock, linesPerSecond int) *childLog {
 	c := &childLog{
 		log:   log,
 		queue: make(chan logEntry, logQueueLen),
@@ -59,7 +61,7 @@ func newChildLog(log zerolog.Logger, clock Clock, linesPerSecond int) *childLog 
 		linesPerSecond = DefaultOutputLinesPerSecond
 	}
 	if linesPerSecond > 0 {
-		c.limiter = newLineLimiter(clock, float64(linesPerSecond), float64(2*linesPerSecond))
+		c.limiter = newLineLimiter(clk, float64(linesPerSecond), float64(2*linesPerSecond))
 	}
 	go c.write()
 	return c
@@ -193,18 +195,18 @@ func (s *childStreams) detach() {
 // lineLimiter is a token bucket: rate tokens per second, at most burst.
 type lineLimiter struct {
 	mu     sync.Mutex
-	clock  Clock
+	clock  clock.Clock
 	rate   float64
 	burst  float64
 	tokens float64
 	last   time.Time
 }
 
-func newLineLimiter(clock Clock, rate, burst float64) *lineLimiter {
+func newLineLimiter(clk clock.Clock, rate, burst float64) *lineLimiter {
 	if burst < 1 {
 		burst = 1
 	}
-	return &lineLimiter{clock: clock, rate: rate, burst: burst, tokens: burst, last: clock.Now()}
+	return &lineLimiter{clock: clk, rate: rate, burst: burst, tokens: burst, last: clk.Now()}
 }
 
 func (l *lineLimiter) allow() bool {

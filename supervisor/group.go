@@ -11,6 +11,9 @@ import (
 
 	"github.com/oklog/run"
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/clock"
 )
 
 // Actor is one long-running part of the agent: the osqueryd runner, the
@@ -34,7 +37,7 @@ var ErrShutdown = errors.New("agent shutdown requested")
 // Group composes actors on an oklog/run group.
 type Group struct {
 	log    zerolog.Logger
-	clock  Clock
+	clock  clock.Clock
 	actors []namedActor
 }
 
@@ -44,11 +47,11 @@ type namedActor struct {
 }
 
 // NewGroup returns an empty group. clock may be nil for the real clock.
-func NewGroup(log zerolog.Logger, clock Clock) *Group {
-	if clock == nil {
-		clock = RealClock()
+func NewGroup(log zerolog.Logger, clk clock.Clock) *Group {
+	if clk == nil {
+		clk = clock.Real()
 	}
-	return &Group{log: log, clock: clock}
+	return &Group{log: log, clock: clk}
 }
 
 // Add registers an actor under a name used in logs.
@@ -77,10 +80,20 @@ func (g *Group) Run(ctx context.Context) error {
 	return rg.Run()
 }
 
+// groupBackoff is the schedule of an actor that returned early: 1 s
+// doubling to 1 min, no jitter (actors fail for local reasons, not in
+// step with other hosts), and back to 1 s after a run of a minute.
+var groupBackoff = backoff.Config{
+	Initial: time.Second, Max: time.Minute, Jitter: -1,
+	StableAfter: time.Minute, DelayAfterStable: true,
+}
+
 // supervise runs one actor, restarting it when it returns early.
 func (g *Group) supervise(ctx context.Context, na namedActor) error {
-	backoff := time.Second
-	const maxBackoff = time.Minute
+	b, err := backoff.New(groupBackoff)
+	if err != nil {
+		return err
+	}
 	for {
 		started := g.clock.Now()
 		err := runActor(ctx, na.actor)
@@ -91,18 +104,15 @@ func (g *Group) supervise(ctx context.Context, na namedActor) error {
 			g.log.Info().Str("actor", na.name).Err(err).Msg("actor requested shutdown")
 			return err
 		}
-		if g.clock.Now().Sub(started) > maxBackoff {
-			backoff = time.Second
-		}
-		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in_ms", backoff).Msg("actor stopped unexpectedly; restarting it")
-		t := g.clock.NewTimer(backoff)
+		delay := b.Next(g.clock.Now().Sub(started))
+		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in_ms", delay).Msg("actor stopped unexpectedly; restarting it")
+		t := g.clock.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C():
 		}
-		backoff = min(backoff*2, maxBackoff)
 	}
 }
 

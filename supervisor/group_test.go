@@ -54,6 +54,39 @@ func TestGroupRestartsFailedActorWithoutStoppingOthers(t *testing.T) {
 	}
 }
 
+func TestGroupBackoffStartsOverAfterALongRun(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	g := NewGroup(zerolog.Nop(), clk)
+	third, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	g.Add("flaky", ActorFunc(func(ctx context.Context) error {
+		if runs.Add(1) == 3 {
+			close(third)
+			<-release // the third run lasts as long as the test says
+		}
+		return errors.New("boom")
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	for i, want := range []time.Duration{time.Second, 2 * time.Second} {
+		if d := clk.WaitTimer(t); d != want {
+			t.Fatalf("backoff %d = %s, want %s", i, d, want)
+		}
+		clk.Advance(want)
+	}
+	<-third
+	clk.Advance(2 * time.Minute) // the third run lasts two minutes
+	close(release)
+	if d := clk.WaitTimer(t); d != time.Second {
+		t.Fatalf("backoff after a long run = %s, want 1s", d)
+	}
+	cancel()
+	<-done
+}
+
 func TestGroupShutdownStopsEveryActor(t *testing.T) {
 	t.Parallel()
 	g := NewGroup(zerolog.Nop(), nil)

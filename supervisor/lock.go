@@ -3,60 +3,24 @@ package supervisor
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // ErrLocked means another orbit already runs on the same root directory.
 var ErrLocked = errors.New("another orbit is already running with this root directory")
 
-// Lock is the single-instance lock on a root directory. The kernel drops
-// the lock when the process dies, so a `kill -9` never leaves it stuck.
-type Lock struct {
-	f *os.File
-}
-
-// AcquireLock takes the lock at path without waiting. On failure the error
-// wraps ErrLocked and names the holder's pid when known.
-func AcquireLock(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
-	}
-	if err := lockFile(f); err != nil {
-		holder := readHolder(f)
-		f.Close()
-		if errors.Is(err, errWouldBlock) {
-			if holder != "" {
-				return nil, fmt.Errorf("%w (pid %s, lock %s): stop it first, or use another --root-dir", ErrLocked, holder, path)
-			}
-			return nil, fmt.Errorf("%w (lock %s): stop it first, or use another --root-dir", ErrLocked, path)
+// AcquireLock takes the single-instance lock on a root directory (its
+// orbit.lock) without waiting. On failure the error wraps ErrLocked and
+// names the holder's pid when known.
+func AcquireLock(path string) (*safefile.Lock, error) {
+	l, err := safefile.TryLock(path, 0o644)
+	var held *safefile.HeldError
+	if errors.As(err, &held) {
+		if held.Holder != "" {
+			return nil, fmt.Errorf("%w (pid %s, lock %s): stop it first, or use another --root-dir", ErrLocked, held.Holder, path)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("%w (lock %s): stop it first, or use another --root-dir", ErrLocked, path)
 	}
-	// Record our pid for the message a second instance prints.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	return &Lock{f: f}, nil
-}
-
-// Release drops the lock.
-func (l *Lock) Release() error {
-	if l == nil || l.f == nil {
-		return nil
-	}
-	err := unlockFile(l.f)
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	l.f = nil
-	return err
-}
-
-func readHolder(f *os.File) string {
-	buf := make([]byte, 32)
-	n, _ := f.ReadAt(buf, 0)
-	return strings.TrimSpace(string(buf[:n]))
+	return l, err
 }

@@ -11,15 +11,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-)
 
-// Process states reported in ProcessStatus.State.
-const (
-	StateStarting = "starting"
-	StateRunning  = "running"
-	StateBackoff  = "backoff"
-	StateStopping = "stopping"
-	StateStopped  = "stopped"
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/status"
 )
 
 const (
@@ -62,28 +57,6 @@ type Child interface {
 	Kill() error
 }
 
-// ProcessStatus is a snapshot of a supervised component.
-type ProcessStatus struct {
-	Name  string `json:"name"`
-	State string `json:"state"` // one of the State* constants
-	// PID of the child while running or stopping, else 0.
-	PID int `json:"pid,omitempty"`
-	// Restarts counts start attempts after the first, failed ones included.
-	Restarts int `json:"restarts"`
-	// ConsecutiveFailures counts runs (or start attempts) in a row that
-	// ended before Backoff.StableAfter.
-	ConsecutiveFailures int  `json:"consecutive_failures"`
-	CrashLoop           bool `json:"crash_loop"`
-	// LastError describes the last unexpected exit or failed start; it stays
-	// after recovery, as history.
-	LastError string `json:"last_error,omitempty"`
-	// LastExitCode of the last child: -1 if ended by a signal or never started.
-	LastExitCode int       `json:"last_exit_code"`
-	StartedAt    time.Time `json:"started_at,omitzero"`
-	// NextStartAt is set while in backoff.
-	NextStartAt time.Time `json:"next_start_at,omitzero"`
-}
-
 // ProcessConfig configures a Process. Name and Spec are required.
 type ProcessConfig struct {
 	// Name of the component ("osqueryd", "desktop"), used in logs and status.
@@ -97,19 +70,22 @@ type ProcessConfig struct {
 	// StopGrace is the time between SIGTERM and the kill of the whole tree;
 	// default DefaultStopGrace.
 	StopGrace time.Duration
-	// Backoff is the restart schedule; zero fields take defaults.
-	Backoff BackoffConfig
+	// Backoff is the restart schedule; zero fields take the backoff
+	// package's defaults (1 s doubling to 5 min, 20% jitter, reset after
+	// 1 min of running).
+	Backoff backoff.Config
 	// CrashLoopThreshold is the number of consecutive runs shorter than
 	// Backoff.StableAfter that flag a crash loop; default 5.
 	CrashLoopThreshold int
 	Logger             zerolog.Logger
-	// Clock defaults to RealClock().
-	Clock Clock
+	// Clock drives backoff, grace periods and rate limits; default
+	// clock.Real().
+	Clock clock.Clock
 	// Starter defaults to ExecStarter{}.
 	Starter Starter
 	// OnStatus, if set, is called with a snapshot after every state change,
 	// from the goroutine running Run; it must not block for long.
-	OnStatus func(ProcessStatus)
+	OnStatus func(status.Process)
 	// OutputLinesPerSecond limits the child output lines copied into the
 	// log (bursts of twice as many pass); 0 selects
 	// DefaultOutputLinesPerSecond, a negative value disables the limit.
@@ -121,47 +97,72 @@ type ProcessConfig struct {
 type Process struct {
 	cfg     ProcessConfig
 	log     zerolog.Logger
-	backoff *Backoff
+	backoff *backoff.Backoff
 
 	restart chan struct{} // capacity 1: pending Restart requests coalesce
 	running atomic.Bool
 
 	mu     sync.Mutex
-	status ProcessStatus
+	status status.Process
 
 	// Owned by the Run goroutine.
 	starts          int
 	crashLoopLogged bool
 }
 
-// NewProcess validates cfg and returns a stopped Process.
-func NewProcess(cfg ProcessConfig) (*Process, error) {
+// MaxStopGrace bounds the stop grace: the service manager's own stop
+// timeout is the grace plus a margin, and a stop must not take forever.
+const MaxStopGrace = 10 * time.Minute
+
+// ValidateStopGrace is the rule for a stop grace period.
+func ValidateStopGrace(d time.Duration) error {
+	if d <= 0 || d > MaxStopGrace {
+		return fmt.Errorf("--stop-grace %s must be between 0 and 10m (default %s)", d, DefaultStopGrace)
+	}
+	return nil
+}
+
+// Validate checks cfg; zero fields are valid (they take defaults).
+func (cfg ProcessConfig) Validate() error {
 	if cfg.Name == "" {
-		return nil, errors.New("supervisor: process config needs a Name (the component name)")
+		return errors.New("supervisor: process config needs a Name (the component name)")
 	}
 	if cfg.Spec == nil {
-		return nil, fmt.Errorf("supervisor: process %q needs a Spec function that returns what to exec", cfg.Name)
+		return fmt.Errorf("supervisor: process %q needs a Spec function that returns what to exec", cfg.Name)
 	}
-	if cfg.StopGrace < 0 {
-		return nil, fmt.Errorf("supervisor: process %q: StopGrace %s must not be negative", cfg.Name, cfg.StopGrace)
+	if cfg.StopGrace != 0 {
+		if err := ValidateStopGrace(cfg.StopGrace); err != nil {
+			return fmt.Errorf("supervisor: process %q: StopGrace: %w", cfg.Name, err)
+		}
+	}
+	if cfg.CrashLoopThreshold < 0 {
+		return fmt.Errorf("supervisor: process %q: CrashLoopThreshold %d must not be negative", cfg.Name, cfg.CrashLoopThreshold)
+	}
+	if err := cfg.Backoff.Validate(); err != nil {
+		return fmt.Errorf("supervisor: process %q: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// NewProcess validates cfg and returns a stopped Process.
+func NewProcess(cfg ProcessConfig) (*Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = DefaultStopGrace
-	}
-	if cfg.CrashLoopThreshold < 0 {
-		return nil, fmt.Errorf("supervisor: process %q: CrashLoopThreshold %d must not be negative", cfg.Name, cfg.CrashLoopThreshold)
 	}
 	if cfg.CrashLoopThreshold == 0 {
 		cfg.CrashLoopThreshold = DefaultCrashLoopThreshold
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock()
+		cfg.Clock = clock.Real()
 	}
-	b, err := NewBackoff(cfg.Backoff)
+	b, err := backoff.New(cfg.Backoff)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: process %q: %w", cfg.Name, err)
 	}
-	cfg.Backoff = b.cfg // defaults applied, for logs
+	cfg.Backoff = b.Config() // defaults applied, for logs
 	if cfg.Starter == nil {
 		cfg.Starter = ExecStarter{}
 	}
@@ -170,12 +171,12 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 		log:     cfg.Logger.With().Str("component", cfg.Name).Logger(),
 		backoff: b,
 		restart: make(chan struct{}, 1),
-		status:  ProcessStatus{Name: cfg.Name, State: StateStopped},
+		status:  status.Process{Name: cfg.Name, State: status.StateStopped},
 	}, nil
 }
 
 // Status returns a snapshot of the current state.
-func (p *Process) Status() ProcessStatus {
+func (p *Process) Status() status.Process {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.status
@@ -199,7 +200,7 @@ func (p *Process) drainRestart() {
 	}
 }
 
-func (p *Process) update(f func(s *ProcessStatus)) {
+func (p *Process) update(f func(s *status.Process)) {
 	p.mu.Lock()
 	f(&p.status)
 	s := p.status
@@ -256,7 +257,7 @@ func (p *Process) Run(ctx context.Context) error {
 		if why == stopRestart {
 			p.log.Info().Int("pid", child.PID()).Msg("child restarted on request")
 			p.resetFailures()
-			p.update(func(s *ProcessStatus) { s.PID = 0; s.LastExitCode = res.code })
+			p.update(func(s *status.Process) { s.PID = 0; s.LastExitCode = res.code })
 			delay = 0
 			continue
 		}
@@ -269,8 +270,8 @@ func (p *Process) Run(ctx context.Context) error {
 			Dur("restart_in_ms", delay).Int("consecutive_failures", p.backoff.Failures()).
 			Msg("child exited; restarting")
 	}
-	p.update(func(s *ProcessStatus) {
-		s.State = StateStopped
+	p.update(func(s *status.Process) {
+		s.State = status.StateStopped
 		s.PID = 0
 		s.NextStartAt = time.Time{}
 	})
@@ -292,11 +293,11 @@ func (p *Process) failed(ranFor time.Duration, code int, msg string) time.Durati
 	}
 	p.crashLoopLogged = crash
 	next := p.cfg.Clock.Now().Add(delay)
-	p.update(func(s *ProcessStatus) {
-		s.State = StateStarting
+	p.update(func(s *status.Process) {
+		s.State = status.StateStarting
 		s.NextStartAt = time.Time{}
 		if delay > 0 {
-			s.State = StateBackoff
+			s.State = status.StateBackoff
 			s.NextStartAt = next
 		}
 		s.PID = 0
@@ -317,7 +318,7 @@ func (p *Process) resetFailures() {
 		p.log.Info().Msg("child crash loop cleared by a requested restart")
 	}
 	p.crashLoopLogged = false
-	p.update(func(s *ProcessStatus) {
+	p.update(func(s *status.Process) {
 		s.ConsecutiveFailures = 0
 		s.CrashLoop = false
 	})
@@ -343,8 +344,8 @@ func (p *Process) waitBackoff(ctx context.Context, delay time.Duration) bool {
 func (p *Process) start(ctx context.Context, thr *startThread, out *childLog) (Child, *childStreams, time.Time, error) {
 	restarts := p.starts
 	p.starts++
-	p.update(func(s *ProcessStatus) {
-		s.State = StateStarting
+	p.update(func(s *status.Process) {
+		s.State = status.StateStarting
 		s.Restarts = restarts
 		s.NextStartAt = time.Time{}
 	})
@@ -374,8 +375,8 @@ func (p *Process) start(ctx context.Context, thr *startThread, out *childLog) (C
 		return nil, nil, time.Time{}, fmt.Errorf("start %s from %s (check that the file exists and is executable): %w", p.cfg.Name, spec.Path, err)
 	}
 	startedAt := p.cfg.Clock.Now()
-	p.update(func(s *ProcessStatus) {
-		s.State = StateRunning
+	p.update(func(s *status.Process) {
+		s.State = status.StateRunning
 		s.PID = child.PID()
 		s.StartedAt = startedAt
 	})
@@ -416,7 +417,7 @@ func (p *Process) supervise(ctx context.Context, child Child) (exitResult, stopR
 }
 
 func (p *Process) stop(child Child, exited <-chan exitResult) exitResult {
-	p.update(func(s *ProcessStatus) { s.State = StateStopping })
+	p.update(func(s *status.Process) { s.State = status.StateStopping })
 	if err := child.Terminate(); err != nil {
 		// Nothing to wait for if the signal could not be delivered (e.g. no
 		// console for CTRL_BREAK on Windows): go straight to the kill.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/status"
 )
 
 // The test binary doubles as the supervised child. childModeEnv selects what
@@ -99,8 +101,8 @@ func parentMain() int {
 			return Spec{Path: os.Args[0], Env: []string{childModeEnv + "=sleep"}}, nil
 		},
 		Logger: zerolog.New(io.Discard),
-		OnStatus: func(s ProcessStatus) {
-			if s.State == StateRunning {
+		OnStatus: func(s status.Process) {
+			if s.State == status.StateRunning {
 				if err := writePidfile(pidfile, s.PID); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 				}

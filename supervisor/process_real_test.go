@@ -15,6 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/status"
 )
 
 // alive reports whether pid is a live (not zombie) process.
@@ -89,12 +92,12 @@ func (r *realRun) stop(t *testing.T) {
 	}
 }
 
-func (r *realRun) waitRunning(t *testing.T, notPID int) ProcessStatus {
+func (r *realRun) waitRunning(t *testing.T, notPID int) status.Process {
 	t.Helper()
-	var st ProcessStatus
+	var st status.Process
 	eventually(t, "child running", func() bool {
 		st = r.p.Status()
-		return st.State == StateRunning && st.PID != 0 && st.PID != notPID
+		return st.State == status.StateRunning && st.PID != 0 && st.PID != notPID
 	})
 	return st
 }
@@ -104,7 +107,7 @@ func TestRealChildKilledIsRestarted(t *testing.T) {
 	r := startReal(t, ProcessConfig{
 		Name:    "sleeper",
 		Spec:    childSpec(t, childModeEnv+"=sleep"),
-		Backoff: BackoffConfig{Initial: 10 * time.Millisecond, Jitter: -1},
+		Backoff: backoff.Config{Initial: 10 * time.Millisecond, Jitter: -1},
 	})
 	first := r.waitRunning(t, 0)
 	if !alive(first.PID) {
@@ -124,7 +127,7 @@ func TestRealChildKilledIsRestarted(t *testing.T) {
 	if alive(second.PID) {
 		t.Fatalf("child %d alive after Run returned", second.PID)
 	}
-	if st := r.p.Status(); st.State != StateStopped || st.PID != 0 {
+	if st := r.p.Status(); st.State != status.StateStopped || st.PID != 0 {
 		t.Fatalf("after stop: %+v", st)
 	}
 }
@@ -160,10 +163,10 @@ func TestRealLeftoverGroupMemberKilledAfterLeaderExit(t *testing.T) {
 		Name: "leaver",
 		Spec: childSpec(t, childModeEnv+"=grandchild", childPidfileEnv+"="+pidfile,
 			childAfterMSEnv+"=0", childExitCodeEnv+"=7"),
-		Backoff: BackoffConfig{Initial: time.Hour, Max: time.Hour},
+		Backoff: backoff.Config{Initial: time.Hour, Max: time.Hour},
 	})
 	grandchild := waitPidfile(t, pidfile)
-	eventually(t, "leader exit recorded", func() bool { return r.p.Status().State == StateBackoff })
+	eventually(t, "leader exit recorded", func() bool { return r.p.Status().State == status.StateBackoff })
 	if st := r.p.Status(); st.LastExitCode != 7 {
 		t.Fatalf("status %+v, want exit code 7", st)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orbitagent/orbit/clock/clocktest"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +12,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/status"
 )
 
 // fakeChild is a Child whose exit the test controls.
@@ -122,17 +125,17 @@ func newHarness(t *testing.T, mod func(*ProcessConfig)) *harness {
 	cfg := ProcessConfig{
 		Name:    "fake",
 		Spec:    func(context.Context) (Spec, error) { return Spec{Path: "/bin/fake"}, nil },
-		Backoff: BackoffConfig{Jitter: -1},
+		Backoff: backoff.Config{Jitter: -1},
 		Logger:  zerolog.New(h.log),
 		Clock:   h.clk,
 		Starter: h.starter,
-		OnStatus: func(s ProcessStatus) {
+		OnStatus: func(s status.Process) {
 			// Invariants of every snapshot, whatever the test does.
-			live := s.State == StateRunning || s.State == StateStopping
-			if (s.State == StateRunning && s.PID == 0) || (s.PID != 0 && !live) {
+			live := s.State == status.StateRunning || s.State == status.StateStopping
+			if (s.State == status.StateRunning && s.PID == 0) || (s.PID != 0 && !live) {
 				t.Errorf("status %+v: a pid goes with running or stopping, and running with a pid", s)
 			}
-			if (s.State == StateBackoff) == s.NextStartAt.IsZero() {
+			if (s.State == status.StateBackoff) == s.NextStartAt.IsZero() {
 				t.Errorf("status %+v: NextStartAt must be set exactly in backoff", s)
 			}
 			if s.CrashLoop != (s.ConsecutiveFailures >= DefaultCrashLoopThreshold) {
@@ -176,9 +179,9 @@ func (h *harness) run(t *testing.T) {
 
 // waitStatus polls until the status satisfies cond: the fake starter hands
 // out a child before the Process records it.
-func (h *harness) waitStatus(t *testing.T, what string, cond func(ProcessStatus) bool) ProcessStatus {
+func (h *harness) waitStatus(t *testing.T, what string, cond func(status.Process) bool) status.Process {
 	t.Helper()
-	var st ProcessStatus
+	var st status.Process
 	deadline := time.Now().Add(10 * time.Second)
 	for st = h.p.Status(); !cond(st); st = h.p.Status() {
 		if time.Now().After(deadline) {
@@ -189,8 +192,8 @@ func (h *harness) waitStatus(t *testing.T, what string, cond func(ProcessStatus)
 	return st
 }
 
-func running(pid int) func(ProcessStatus) bool {
-	return func(s ProcessStatus) bool { return s.State == StateRunning && s.PID == pid }
+func running(pid int) func(status.Process) bool {
+	return func(s status.Process) bool { return s.State == status.StateRunning && s.PID == pid }
 }
 
 // stop cancels Run and waits for it to return.
@@ -232,7 +235,7 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 			t.Fatalf("failure %d: backoff %s, want %s", i+1, got, delay)
 		}
 		st := h.p.Status()
-		if st.State != StateBackoff || st.ConsecutiveFailures != i+1 || st.LastExitCode != 2 || st.PID != 0 {
+		if st.State != status.StateBackoff || st.ConsecutiveFailures != i+1 || st.LastExitCode != 2 || st.PID != 0 {
 			t.Fatalf("failure %d: status %+v", i+1, st)
 		}
 		if wantLoop := i+1 >= DefaultCrashLoopThreshold; st.CrashLoop != wantLoop {
@@ -253,18 +256,18 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 	// A stable run clears the crash loop and restarts at once.
 	c := h.starter.next(t)
 	h.waitStatus(t, "running", running(c.pid))
-	h.clk.Advance(DefaultBackoffStableAfter)
+	h.clk.Advance(backoff.DefaultStableAfter)
 	c.exitWith(1)
 	c = h.starter.next(t) // no timer to advance: the restart is immediate
 	st := h.waitStatus(t, "running", running(c.pid))
-	if st.CrashLoop || st.ConsecutiveFailures != 0 || st.State != StateRunning || st.Restarts != 8 || st.PID != c.pid {
+	if st.CrashLoop || st.ConsecutiveFailures != 0 || st.State != status.StateRunning || st.Restarts != 8 || st.PID != c.pid {
 		t.Fatalf("after a stable run: status %+v", st)
 	}
 	if n := len(h.log.withMessage(t, "child crash loop cleared")); n != 1 {
 		t.Fatalf("crash-loop cleared logged %d times, want once", n)
 	}
 	h.stop(t)
-	if st := h.p.Status(); st.State != StateStopped || st.PID != 0 {
+	if st := h.p.Status(); st.State != status.StateStopped || st.PID != 0 {
 		t.Fatalf("after stop: status %+v", st)
 	}
 }
@@ -309,7 +312,7 @@ func TestProcessRestartCoalesces(t *testing.T) {
 	h.waitStatus(t, "running", running(first.pid))
 	h.p.Restart()
 	waitSignal(t, first.terms, "graceful stop of the first child")
-	if st := h.p.Status(); st.State != StateStopping {
+	if st := h.p.Status(); st.State != status.StateStopping {
 		t.Fatalf("state during restart = %q, want stopping", st.State)
 	}
 	// Requests made while the restart is under way are served by its start.
@@ -329,7 +332,7 @@ func TestProcessRestartCoalesces(t *testing.T) {
 	if len(first.terms) != 0 || len(second.terms) != 0 {
 		t.Fatalf("extra terminate signals: first %d, second %d", len(first.terms), len(second.terms))
 	}
-	if h.sawState(StateBackoff) {
+	if h.sawState(status.StateBackoff) {
 		t.Fatal("a requested restart went through backoff")
 	}
 }
@@ -344,7 +347,7 @@ func TestProcessRestartDuringBackoffStartsAtOnce(t *testing.T) {
 	}
 	h.p.Restart()
 	c := h.starter.next(t) // the clock never moved
-	if st := h.waitStatus(t, "running", running(c.pid)); st.State != StateRunning || st.PID != c.pid || st.Restarts != 1 {
+	if st := h.waitStatus(t, "running", running(c.pid)); st.State != status.StateRunning || st.PID != c.pid || st.Restarts != 1 {
 		t.Fatalf("status %+v", st)
 	}
 	h.stop(t)
@@ -407,7 +410,7 @@ func TestProcessStartFailuresBackOffAndRetry(t *testing.T) {
 					t.Fatalf("attempt %d: backoff %s, want %s", i+1, got, delay)
 				}
 				st := h.p.Status()
-				if st.State != StateBackoff || st.ConsecutiveFailures != i+1 || st.Restarts != i || !strings.Contains(st.LastError, tc.wantErr) {
+				if st.State != status.StateBackoff || st.ConsecutiveFailures != i+1 || st.Restarts != i || !strings.Contains(st.LastError, tc.wantErr) {
 					t.Fatalf("attempt %d: status %+v, want backoff with error %q", i+1, st, tc.wantErr)
 				}
 				h.clk.Advance(delay)
@@ -468,7 +471,7 @@ func TestProcessRunReturnsAtOnceWhenCancelled(t *testing.T) {
 	if err := h.p.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h.starter.starts() != 0 || h.p.Status().State != StateStopped {
+	if h.starter.starts() != 0 || h.p.Status().State != status.StateStopped {
 		t.Fatalf("starts %d, status %+v", h.starter.starts(), h.p.Status())
 	}
 }
@@ -485,8 +488,9 @@ func TestNewProcessValidation(t *testing.T) {
 		{"no name", ProcessConfig{Spec: spec}, "Name"},
 		{"no spec", ProcessConfig{Name: "osqueryd"}, "Spec"},
 		{"negative grace", ProcessConfig{Name: "osqueryd", Spec: spec, StopGrace: -time.Second}, "StopGrace"},
+		{"grace over 10m", ProcessConfig{Name: "osqueryd", Spec: spec, StopGrace: 11 * time.Minute}, "must be between 0 and 10m"},
 		{"negative crash-loop threshold", ProcessConfig{Name: "osqueryd", Spec: spec, CrashLoopThreshold: -1}, "CrashLoopThreshold"},
-		{"bad backoff", ProcessConfig{Name: "osqueryd", Spec: spec, Backoff: BackoffConfig{Multiplier: 0.1}}, "multiplier"},
+		{"bad backoff", ProcessConfig{Name: "osqueryd", Spec: spec, Backoff: backoff.Config{Multiplier: 0.1}}, "multiplier"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -497,7 +501,7 @@ func TestNewProcessValidation(t *testing.T) {
 					t.Fatal(err)
 				}
 				st := p.Status()
-				if st.Name != tc.cfg.Name || st.State != StateStopped {
+				if st.Name != tc.cfg.Name || st.State != status.StateStopped {
 					t.Fatalf("initial status %+v", st)
 				}
 				if p.cfg.StopGrace != DefaultStopGrace || p.cfg.CrashLoopThreshold != DefaultCrashLoopThreshold {

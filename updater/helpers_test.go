@@ -23,6 +23,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -312,64 +314,8 @@ func endless(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fakeClock is a manual clock: After fires when Advance passes its deadline.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-	added   chan struct{}
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), added: make(chan struct{}, 100)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-	} else {
-		c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-	}
-	select {
-	case c.added <- struct{}{}:
-	default:
-	}
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
+func newFakeClock() *clocktest.Fake {
+	return clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // script is a tiny executable target: it answers the version command and,
@@ -398,12 +344,12 @@ type recorder struct {
 	mu       sync.Mutex
 	u        *Updater
 	restarts []string
-	crashing map[string]bool
+	crashing map[component.Name]bool
 }
 
-func (r *recorder) Restart(c string) {
+func (r *recorder) Restart(c component.Name) {
 	r.mu.Lock()
-	r.restarts = append(r.restarts, c)
+	r.restarts = append(r.restarts, string(c))
 	u := r.u
 	r.mu.Unlock()
 	if u == nil {
@@ -416,13 +362,13 @@ func (r *recorder) Restart(c string) {
 	}
 	r.mu.Lock()
 	if r.crashing == nil {
-		r.crashing = map[string]bool{}
+		r.crashing = map[component.Name]bool{}
 	}
 	r.crashing[c] = crashed
 	r.mu.Unlock()
 }
 
-func (r *recorder) CrashLooping(c string) bool {
+func (r *recorder) CrashLooping(c component.Name) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.crashing[c]
@@ -441,7 +387,7 @@ type env struct {
 	layout rootdir.Layout
 	marks  string
 	rec    *recorder
-	clock  *fakeClock
+	clock  *clocktest.Fake
 	status *status.Store
 }
 
@@ -457,7 +403,7 @@ func newEnv(t *testing.T, consistent bool) *env {
 		t.Fatal(err)
 	}
 	e.layout = l
-	e.status = status.NewStore(l.State(), "test", e.clock.Now)
+	e.status = status.NewStore(l.State(), "test", e.clock)
 	return e
 }
 

@@ -11,8 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/internal/capped"
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -20,7 +21,7 @@ import (
 // then commits it to the state. Any error leaves the old version in place.
 func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti targetInfo, old *installed, consistent bool) (*installed, error) {
 	platform := u.platform(c)
-	binDir := u.cfg.Layout.BinDir(c.Name, platform, c.Channel)
+	binDir := u.cfg.Layout.BinDir(string(c.Name), platform, c.Channel)
 	staged, err := u.download(ctx, stats, u.cfg.Layout.Staging(), ti, consistent)
 	if err != nil {
 		return nil, err
@@ -30,7 +31,7 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 		return nil, fmt.Errorf("create %s: %w (check disk space and permissions)", binDir, err)
 	}
 	rec := &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Version: ti.Version, Hash: ti.Hash, Length: ti.Length}
-	if isArchive(c.FileName) {
+	if c.archive() {
 		if err := u.installArchive(ctx, c, ti, staged, binDir, rec); err != nil {
 			return nil, err
 		}
@@ -118,7 +119,7 @@ func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("move %s into place: %w", final, err)
 	}
-	rootdir.SyncDir(binDir)
+	safefile.SyncDir(binDir)
 	ok = true
 	rec.Dir = final
 	rec.Path = filepath.Join(final, filepath.FromSlash(c.ExecInArchive))
@@ -155,13 +156,7 @@ func (u *Updater) cleanArchives(binDir string, c Component, rec *installed) {
 // execCheck runs the binary's version command with a timeout: a binary
 // that cannot even print its version is never installed.
 func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (string, error) {
-	args := c.VersionArgs
-	if args == nil {
-		args = []string{"--version"}
-		if c.Name == "orbit" {
-			args = []string{"version"}
-		}
-	}
+	args := c.execCheck()
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.ExecTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -194,7 +189,7 @@ func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
 	now := u.cfg.Clock.Now()
 	u.stMu.Lock()
 	type item struct {
-		name string
+		name component.Name
 		w    watch
 	}
 	var items []item
@@ -205,17 +200,17 @@ func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
 	for _, it := range items {
 		if now.Sub(it.w.Since) >= u.cfg.RollbackWindow {
 			u.commit(func(s *state) { delete(s.Watches, it.name) })
-			u.log.Info().Str("component", it.name).Msg("new version stayed healthy through the rollback window")
+			u.log.Info().Str("component", string(it.name)).Msg("new version stayed healthy through the rollback window")
 			continue
 		}
 		if u.cfg.Health == nil || !u.cfg.Health.CrashLooping(it.name) {
 			continue
 		}
 		if err := u.rollbackLocked(it.name, "crash-looping after update"); err != nil {
-			u.log.Error().Err(err).Str("component", it.name).Msg("rollback failed")
+			u.log.Error().Err(err).Str("component", string(it.name)).Msg("rollback failed")
 			continue
 		}
-		res.RolledBack = append(res.RolledBack, it.name)
+		res.RolledBack = append(res.RolledBack, string(it.name))
 	}
 }
 
@@ -239,8 +234,9 @@ func restorePrevious(rec *installed) (*installed, error) {
 
 // rollbackLocked puts the previous version of a component back, restarts
 // it and rests the bad target hash for 24 h.
-func (u *Updater) rollbackLocked(name, reason string) error {
+func (u *Updater) rollbackLocked(name component.Name, reason string) error {
 	now := u.cfg.Clock.Now()
+	c, _ := u.component(name)
 	u.stMu.Lock()
 	rec := u.st.Components[name]
 	u.stMu.Unlock()
@@ -249,7 +245,7 @@ func (u *Updater) rollbackLocked(name, reason string) error {
 		u.commit(func(s *state) { delete(s.Watches, name) })
 		return fmt.Errorf("roll back %s: %w", name, err)
 	}
-	if name == "orbit" {
+	if c.SelfUpdate {
 		if err := pointStable(StableOrbitPath(u.cfg.Layout), restored.Path); err != nil {
 			return err
 		}
@@ -263,15 +259,15 @@ func (u *Updater) rollbackLocked(name, reason string) error {
 	if err != nil {
 		return err
 	}
-	u.log.Warn().Str("component", name).Str("bad_version", rec.Version).Str("bad_hash", rec.Hash).
+	u.log.Warn().Str("component", string(name)).Str("bad_version", rec.Version).Str("bad_hash", rec.Hash).
 		Str("version", restored.Version).Str("reason", reason).Msg("rolled back to previous version")
-	u.event(status.UpdateEvent{Component: name, Action: "rolled_back", Version: rec.Version, Hash: rec.Hash, Message: reason})
+	u.event(status.UpdateEvent{Component: string(name), Action: "rolled_back", Version: rec.Version, Hash: rec.Hash, Message: reason})
 	if u.cfg.Status != nil {
-		_ = u.cfg.Status.UpdateComponent(name, func(sc *status.Component) {
+		_ = u.cfg.Status.UpdateComponent(string(name), func(sc *status.Component) {
 			sc.Version, sc.Channel, sc.Path = restored.Version, restored.Channel, restored.Path
 		})
 	}
-	if name != "orbit" && u.cfg.Restarter != nil {
+	if !c.SelfUpdate && u.cfg.Restarter != nil {
 		u.cfg.Restarter.Restart(name)
 	}
 	return nil

@@ -84,9 +84,9 @@ func TestRollbackOfCrashingRelease(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- u.Run(ctx) }()
-			waitTimers(t, e.clock, 2)
+			e.clock.BlockUntil(t, 2)
 			e.clock.Advance(10 * time.Second)
-			waitTimers(t, e.clock, 2) // the next health tick is armed after the rollback
+			e.clock.BlockUntil(t, 2) // the next health tick is armed after the rollback
 			cancel()
 			<-done
 			if !bytes.Equal(mustRead(t, p), v2) {

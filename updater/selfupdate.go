@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -14,7 +15,7 @@ import (
 // StableOrbitPath is the path the service runs: <root>/bin/orbit/orbit
 // (orbit.exe on Windows).
 func StableOrbitPath(l rootdir.Layout) string {
-	return filepath.Join(l.Root, "bin", "orbit", stableOrbitName)
+	return filepath.Join(l.Root, "bin", string(component.Orbit), stableOrbitName)
 }
 
 // InstallStableOrbit points the stable path at target atomically: a
@@ -58,7 +59,11 @@ func CheckBoot(l rootdir.Layout, maxBoots int, logger zerolog.Logger) (BootResul
 		}
 		return res, nil
 	}
-	rec := st.Components["orbit"]
+	name := st.SelfUpdate.Component
+	if name == "" {
+		name = component.Orbit
+	}
+	rec := st.Components[name]
 	restored, err := restorePrevious(rec)
 	if err != nil {
 		// Nothing to go back to: keep running what we have.
@@ -70,7 +75,7 @@ func CheckBoot(l rootdir.Layout, maxBoots int, logger zerolog.Logger) (BootResul
 		return res, fmt.Errorf("point the service back at the previous orbit: %w", err)
 	}
 	st.fail(rec.Target, rec.Hash, "orbit did not become healthy after update", time.Now(), true)
-	st.Components["orbit"] = restored
+	st.Components[name] = restored
 	st.SelfUpdate = nil
 	if err := st.save(l); err != nil {
 		return res, err
@@ -94,6 +99,10 @@ func (u *Updater) MarkHealthy() error {
 	}
 	u.commit(func(s *state) { s.SelfUpdate = nil })
 	u.log.Info().Str("version", su.Version).Int("boots", su.Boots).Msg("updated orbit is healthy")
-	u.event(status.UpdateEvent{Component: "orbit", Action: "healthy", Version: su.Version, Hash: su.Hash})
+	name := su.Component
+	if name == "" {
+		name = component.Orbit
+	}
+	u.event(status.UpdateEvent{Component: string(name), Action: "healthy", Version: su.Version, Hash: su.Hash})
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -51,27 +53,30 @@ type watch struct {
 
 // selfUpdate is the pending marker of an orbit self-update.
 type selfUpdate struct {
-	Hash    string    `json:"hash"`
-	Version string    `json:"version,omitempty"`
-	Since   time.Time `json:"since"`
-	Boots   int       `json:"boots"`
+	// Component is orbit's component name (empty in markers written before
+	// it was recorded: orbit).
+	Component component.Name `json:"component,omitempty"`
+	Hash      string         `json:"hash"`
+	Version   string         `json:"version,omitempty"`
+	Since     time.Time      `json:"since"`
+	Boots     int            `json:"boots"`
 }
 
 type state struct {
-	Components map[string]*installed `json:"components"`
+	Components map[component.Name]*installed `json:"components"`
 	// Failures is keyed by target hash.
-	Failures   map[string]*failure `json:"failures"`
-	Watches    map[string]*watch   `json:"watches"`
-	SelfUpdate *selfUpdate         `json:"self_update,omitempty"`
+	Failures   map[string]*failure       `json:"failures"`
+	Watches    map[component.Name]*watch `json:"watches"`
+	SelfUpdate *selfUpdate               `json:"self_update,omitempty"`
 }
 
 func statePath(l rootdir.Layout) string { return filepath.Join(l.TUF(), stateFileName) }
 
 func newState() *state {
 	return &state{
-		Components: map[string]*installed{},
+		Components: map[component.Name]*installed{},
 		Failures:   map[string]*failure{},
-		Watches:    map[string]*watch{},
+		Watches:    map[component.Name]*watch{},
 	}
 }
 
@@ -90,13 +95,13 @@ func loadState(l rootdir.Layout) (*state, error) {
 		return newState(), fmt.Errorf("updater state %s is corrupt, starting over: %w", statePath(l), err)
 	}
 	if s.Components == nil {
-		s.Components = map[string]*installed{}
+		s.Components = map[component.Name]*installed{}
 	}
 	if s.Failures == nil {
 		s.Failures = map[string]*failure{}
 	}
 	if s.Watches == nil {
-		s.Watches = map[string]*watch{}
+		s.Watches = map[component.Name]*watch{}
 	}
 	return s, nil
 }
@@ -109,7 +114,7 @@ func (s *state) save(l rootdir.Layout) error {
 	if err := os.MkdirAll(l.TUF(), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w (check that the disk is writable)", l.TUF(), err)
 	}
-	if err := rootdir.WriteFileAtomic(statePath(l), append(data, '\n'), 0o600); err != nil {
+	if err := safefile.WriteAtomic(statePath(l), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write updater state: %w", err)
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // replaceFile moves the verified file src over dst atomically, keeping the
@@ -23,7 +23,7 @@ func replaceFile(src, dst string) (keptPrevious bool, err error) {
 		tmp := dst + ".previous.tmp"
 		_ = os.Remove(tmp)
 		if err := os.Link(dst, tmp); err != nil {
-			if err := copyFile(dst, tmp); err != nil {
+			if err := safefile.CopyFile(dst, tmp, 0o755); err != nil {
 				return false, fmt.Errorf("keep previous version of %s: %w (check disk space)", dst, err)
 			}
 		}
@@ -37,7 +37,7 @@ func replaceFile(src, dst string) (keptPrevious bool, err error) {
 			return keptPrevious, fmt.Errorf("move new version into %s: %w", dst, err)
 		}
 		tmp := filepath.Join(dir, "."+filepath.Base(dst)+".new")
-		if err := copyFile(src, tmp); err != nil {
+		if err := safefile.CopyFile(src, tmp, 0o755); err != nil {
 			os.Remove(tmp)
 			return keptPrevious, fmt.Errorf("copy new version next to %s: %w (check disk space)", dst, err)
 		}
@@ -47,7 +47,7 @@ func replaceFile(src, dst string) (keptPrevious bool, err error) {
 		}
 		os.Remove(src)
 	}
-	rootdir.SyncDir(dir)
+	safefile.SyncDir(dir)
 	return keptPrevious, nil
 }
 
@@ -56,7 +56,7 @@ func restoreFile(src, dst string) error {
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("restore %s from %s: %w", dst, src, err)
 	}
-	rootdir.SyncDir(filepath.Dir(dst))
+	safefile.SyncDir(filepath.Dir(dst))
 	return nil
 }
 
@@ -81,7 +81,7 @@ func pointStable(link, target string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("point %s at %s: %w", link, target, err)
 	}
-	rootdir.SyncDir(filepath.Dir(link))
+	safefile.SyncDir(filepath.Dir(link))
 	return nil
 }
 

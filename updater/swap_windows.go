@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // replaceFile moves src over dst, keeping the old file as dst+".previous".
@@ -23,7 +25,7 @@ func replaceFile(src, dst string) (keptPrevious bool, err error) {
 		keptPrevious = true
 	}
 	if err := os.Rename(src, dst); err != nil {
-		if err2 := copyFile(src, dst); err2 != nil {
+		if err2 := safefile.CopyFile(src, dst, 0o755); err2 != nil {
 			if keptPrevious {
 				_ = os.Rename(prev, dst)
 			}
@@ -53,7 +55,7 @@ func pointStable(link, target string) error {
 		return fmt.Errorf("create %s: %w", filepath.Dir(link), err)
 	}
 	tmp := link + ".tmp-copy"
-	if err := copyFile(target, tmp); err != nil {
+	if err := safefile.CopyFile(target, tmp, 0o755); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("copy %s to %s: %w (check disk space)", target, link, err)
 	}

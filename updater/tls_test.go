@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/internal/httpclient"
 )
 
 func TestUpdateOverTLSWithCABundle(t *testing.T) {
@@ -30,22 +33,22 @@ func TestUpdateOverTLSWithCABundle(t *testing.T) {
 
 	cases := []struct {
 		name    string
-		opts    HTTPOptions
+		opts    httpclient.Config
 		ok      bool
 		errHas  string
 		newFail bool
 	}{
-		{"trusted CA bundle", HTTPOptions{CAFile: ca}, true, "", false},
-		{"system roots only", HTTPOptions{}, false, "certificate", false},
-		{"missing bundle", HTTPOptions{CAFile: ca + ".nope"}, false, "update-tls-certificate", true},
-		{"not PEM", HTTPOptions{CAFile: notPEM}, false, "no PEM certificate", true},
+		{"trusted CA bundle", httpclient.Config{CAFile: ca}, true, "", false},
+		{"system roots only", httpclient.Config{}, false, "certificate", false},
+		{"missing bundle", httpclient.Config{CAFile: ca + ".nope"}, false, ca + ".nope", true},
+		{"not PEM", httpclient.Config{CAFile: notPEM}, false, "no PEM certificate", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client, err := NewHTTPClient(c.opts)
+			client, err := httpclient.New(c.opts)
 			if c.newFail {
 				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("NewHTTPClient err = %v, want %q", err, c.errHas)
+					t.Fatalf("httpclient.New err = %v, want %q", err, c.errHas)
 				}
 				return
 			}
@@ -95,11 +98,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}, "executable"},
 		{"slash in channel", func(c *Config) {
 			c.Components = []Component{{Name: "osqueryd", Channel: "../x", FileName: "osqueryd"}}
-		}, "slashes"},
+		}, "not a channel name"},
 		{"twice", func(c *Config) { c.Components = []Component{osqComp, osqComp} }, "twice"},
 		{"dot dot channel", func(c *Config) {
 			c.Components = []Component{{Name: "osqueryd", Channel: "..", FileName: "osqueryd"}}
-		}, "slashes"},
+		}, "not a channel name"},
+		{"slash in file name", func(c *Config) {
+			c.Components = []Component{{Name: "osqueryd", Channel: "stable", FileName: "../osqueryd"}}
+		}, "one path element"},
+		{"unknown component", func(c *Config) {
+			c.Components = []Component{{Name: "../bin", Channel: "stable", FileName: "osqueryd"}}
+		}, "not a component"},
+		{"exec in a plain file", func(c *Config) {
+			c.Components = []Component{{Name: "osqueryd", Channel: "stable", FileName: "osqueryd", ExecInArchive: "x/osqueryd"}}
+		}, "not a .tar.gz"},
+		{"two selves", func(c *Config) {
+			c.Components = []Component{orbitFor("linux", "stable"), {Name: "desktop", Channel: "stable", FileName: "d", SelfUpdate: true}}
+		}, "only one component"},
+		{"short interval", func(c *Config) { c.Interval = 5 * time.Second }, "--update-interval 5s is too short"},
+		{"no roots", func(c *Config) { c.RootJSON = nil }, "pass --update-roots"},
+		{"credentials in URL", func(c *Config) { c.UpdateURL = "https://u:pw@updates.example.com" }, "--update-url must not carry credentials"},
 	}
 	for _, c := range cases {
 		cfg := base

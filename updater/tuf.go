@@ -2,12 +2,9 @@ package updater
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -15,35 +12,23 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/orbitagent/orbit/internal/httpclient"
 )
 
 // maxRootJSON bounds a root given on the command line or in a file.
 const maxRootJSON = 512 << 10
 
-// ParseRoots reads the --update-roots value: root JSON given inline (a value
-// starting with '{') or the path of a file holding it. The JSON must be a
-// TUF root; its signatures are checked when the updater starts.
+// ErrNoRoots means updates are on but no trusted root was given.
+var ErrNoRoots = errors.New("updates need a trusted root: pass --update-roots (the repository's root.json, inline or a path) or --disable-updates")
+
+// ParseRoots reads the --update-roots value (see ReadRoots) and checks
+// that it is a TUF root; its signatures are checked when the updater
+// starts.
 func ParseRoots(value string) ([]byte, error) {
-	v := strings.TrimSpace(value)
-	if v == "" {
-		return nil, errors.New("update roots are empty: pass the repository's root.json (inline or a file path) with --update-roots")
-	}
-	var data []byte
-	if strings.HasPrefix(v, "{") {
-		data = []byte(v)
-	} else {
-		f, err := os.Open(v)
-		if err != nil {
-			return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
-		}
-		defer f.Close()
-		data, err = io.ReadAll(io.LimitReader(f, maxRootJSON+1))
-		if err != nil {
-			return nil, fmt.Errorf("read update roots file %s: %w", v, err)
-		}
-		if len(data) > maxRootJSON {
-			return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
-		}
+	data, err := ReadRoots(value)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := rootVersion(data); err != nil {
 		return nil, err
@@ -51,61 +36,42 @@ func ParseRoots(value string) ([]byte, error) {
 	return data, nil
 }
 
+// ReadRoots reads the --update-roots value: root JSON given inline (a value
+// starting with '{') or the path of a file holding it, at most 512 KiB.
+// Config.Validate checks what it read.
+func ReadRoots(value string) ([]byte, error) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return nil, ErrNoRoots
+	}
+	if strings.HasPrefix(v, "{") {
+		return []byte(v), nil
+	}
+	f, err := os.Open(v)
+	if err != nil {
+		return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRootJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("read update roots file %s: %w", v, err)
+	}
+	if len(data) > maxRootJSON {
+		return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
+	}
+	return data, nil
+}
+
 // rootVersion parses a root.json and returns its version.
 func rootVersion(data []byte) (int64, error) {
+	if len(data) == 0 {
+		return 0, ErrNoRoots
+	}
 	m, err := metadata.Root().FromBytes(data)
 	if err != nil {
 		return 0, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
 	}
 	return m.Signed.Version, nil
-}
-
-// HTTPOptions configures NewHTTPClient.
-type HTTPOptions struct {
-	// CAFile is a PEM bundle that replaces the system roots for the update
-	// server (--update-tls-certificate).
-	CAFile string
-	// DialTimeout and HeaderTimeout bound connecting and waiting for the
-	// response headers; zero means 30 s each.
-	DialTimeout   time.Duration
-	HeaderTimeout time.Duration
-}
-
-// NewHTTPClient returns the client the updater should use: its own transport
-// (proxy from the environment, bounded connect/TLS/header waits), so the
-// global http.DefaultClient is never touched. Body reads are bounded by the
-// updater's per-operation deadlines.
-func NewHTTPClient(opts HTTPOptions) (*http.Client, error) {
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 30 * time.Second
-	}
-	if opts.HeaderTimeout <= 0 {
-		opts.HeaderTimeout = 30 * time.Second
-	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read update TLS certificate: %w (check --update-tls-certificate)", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("update TLS certificate %s holds no PEM certificate: pass a PEM bundle", opts.CAFile)
-		}
-		tlsCfg.RootCAs = pool
-	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   opts.DialTimeout,
-		ResponseHeaderTimeout: opts.HeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{Transport: tr}, nil
 }
 
 // netStats counts what a check cost on the network.
@@ -152,7 +118,7 @@ func get(ctx context.Context, client *http.Client, stats *netStats, url string) 
 }
 
 // fetcher is go-tuf's metadata fetcher, bound to one check's context and
-// client. It never reads more than maxLength+1 bytes.
+// client. It never reads more than maxLength bytes and a chunk.
 type fetcher struct {
 	ctx    context.Context
 	client *http.Client
@@ -168,12 +134,12 @@ func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]
 	if resp.ContentLength > maxLength {
 		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than the %d allowed", url, resp.ContentLength, maxLength)}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLength+1))
+	data, err := httpclient.ReadBody(resp.Body, maxLength)
+	if errors.Is(err, httpclient.ErrBodyTooLarge) {
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes allowed", url, maxLength)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", url, err)
-	}
-	if int64(len(data)) > maxLength {
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes allowed", url, maxLength)}
 	}
 	return data, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,33 +18,19 @@ import (
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
 	tufupdater "github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
 
-// Component is one updatable program. The TUF target is
-// <Name>/<Platform>/<Channel>/<FileName>.
-type Component struct {
-	Name    string // "orbit", "osqueryd", "desktop"
-	Channel string // "stable", "edge" or a pinned version
-	// FileName is the target's file name: "osqueryd", "orbit.exe",
-	// "osqueryd.app.tar.gz", "desktop.tar.gz".
-	FileName string
-	// ExecInArchive is the executable's slash path inside a .tar.gz target,
-	// e.g. "osquery.app/Contents/MacOS/osqueryd".
-	ExecInArchive string
-	// Platform overrides Config.Platform (macOS osqueryd is "macos-app").
-	Platform string
-	// VersionArgs is the exec check; nil means ["version"] for orbit and
-	// ["--version"] otherwise.
-	VersionArgs []string
-}
-
 // Restarter restarts one supervised component after its binary changed.
-type Restarter interface{ Restart(component string) }
+type Restarter interface{ Restart(c component.Name) }
 
 // Health tells whether a component keeps crashing since it was last started.
-type Health interface{ CrashLooping(component string) bool }
+type Health interface{ CrashLooping(c component.Name) bool }
 
 // ErrNotInstalled means a component has no installed binary yet.
 var ErrNotInstalled = errors.New("not installed yet")
@@ -69,9 +54,11 @@ type Config struct {
 	DownloadTimeout  time.Duration // one target download [30m]
 	ExecTimeout      time.Duration // exec check [20s]
 
-	HTTPClient *http.Client // [NewHTTPClient(HTTPOptions{})]
-	Clock      Clock        // [real time]
-	Rand       *rand.Rand   // splay [random]
+	HTTPClient *http.Client // [httpclient.New(httpclient.Config{})]
+	// Clock drives splay, intervals, rollback windows and rest periods,
+	// and judges metadata expiry [clock.Real()].
+	Clock clock.Clock
+	Rand  *rand.Rand // splay [random]
 
 	Restarter Restarter
 	Health    Health
@@ -100,7 +87,7 @@ type Updater struct {
 	missingWarned map[string]bool
 
 	chMu     sync.Mutex
-	channels map[string]string
+	channels map[component.Name]string
 	wake     chan struct{}
 }
 
@@ -120,36 +107,11 @@ type CheckResult struct {
 // New validates cfg, loads the updater state and adopts binaries already in
 // bin/ (bundled by the package) so they run without any network.
 func New(cfg Config) (*Updater, error) {
-	if cfg.Layout.Root == "" {
-		return nil, errors.New("updater: root directory is empty: pass --root-dir")
-	}
-	if cfg.UpdateURL == "" {
-		return nil, errors.New("updater: update URL is empty: pass --update-url")
-	}
-	if !strings.HasPrefix(cfg.UpdateURL, "http://") && !strings.HasPrefix(cfg.UpdateURL, "https://") {
-		return nil, fmt.Errorf("updater: update URL %q must start with http:// or https://", cfg.UpdateURL)
-	}
-	if _, err := rootVersion(cfg.RootJSON); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("updater: %w", err)
 	}
 	if cfg.Platform == "" {
 		cfg.Platform = DefaultPlatform()
-	}
-	seen := map[string]bool{}
-	for _, c := range cfg.Components {
-		if c.Name == "" || c.Channel == "" || c.FileName == "" {
-			return nil, fmt.Errorf("updater: component %+v needs a name, a channel and a file name", c)
-		}
-		if strings.ContainsAny(c.Name+c.Channel+c.FileName+c.Platform, `/\`) || badSegment(c.Name, c.Channel, c.FileName, c.Platform) {
-			return nil, fmt.Errorf("updater: component %q: name, channel, platform and file name must not contain slashes or be . or ..", c.Name)
-		}
-		if isArchive(c.FileName) && c.ExecInArchive == "" {
-			return nil, fmt.Errorf("updater: component %q is an archive: set the executable's path inside it", c.Name)
-		}
-		if seen[c.Name] {
-			return nil, fmt.Errorf("updater: component %q is configured twice", c.Name)
-		}
-		seen[c.Name] = true
 	}
 	setDefault(&cfg.Interval, 15*time.Minute)
 	setDefault(&cfg.MaxSplay, 10*time.Minute)
@@ -163,14 +125,14 @@ func New(cfg Config) (*Updater, error) {
 		cfg.MaxSelfBoots = 3
 	}
 	if cfg.HTTPClient == nil {
-		c, err := NewHTTPClient(HTTPOptions{})
+		c, err := httpclient.New(httpclient.Config{})
 		if err != nil {
 			return nil, err
 		}
 		cfg.HTTPClient = c
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -181,7 +143,7 @@ func New(cfg Config) (*Updater, error) {
 	u := &Updater{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("actor", "updater").Logger(),
-		channels: map[string]string{},
+		channels: map[component.Name]string{},
 		wake:     make(chan struct{}, 1),
 	}
 	st, err := loadState(cfg.Layout)
@@ -208,16 +170,6 @@ func (u *Updater) cleanStaging() {
 	}
 }
 
-// badSegment refuses "." and ".." as a path segment of a target name.
-func badSegment(parts ...string) bool {
-	for _, p := range parts {
-		if p == "." || p == ".." {
-			return true
-		}
-	}
-	return false
-}
-
 func setDefault(d *time.Duration, v time.Duration) {
 	if *d <= 0 {
 		*d = v
@@ -235,15 +187,15 @@ func (u *Updater) recoverAndSeed() {
 		if rec != nil {
 			if !exists(rec.Path) && rec.Dir == "" && exists(rec.Path+".previous") {
 				if err := restoreFile(rec.Path+".previous", rec.Path); err == nil {
-					u.log.Warn().Str("component", c.Name).Str("path", rec.Path).Msg("restored binary after an interrupted install")
+					u.log.Warn().Str("component", string(c.Name)).Str("path", rec.Path).Msg("restored binary after an interrupted install")
 				}
 			}
 			continue
 		}
-		if isArchive(c.FileName) {
+		if c.archive() {
 			continue
 		}
-		p := u.cfg.Layout.Bin(c.Name, u.platform(c), c.Channel, c.FileName)
+		p := c.Path(u.cfg.Layout, u.cfg.Platform)
 		st, err := os.Stat(p)
 		if err != nil || !st.Mode().IsRegular() {
 			continue
@@ -255,7 +207,7 @@ func (u *Updater) recoverAndSeed() {
 			Platform: u.platform(c), Path: p, Length: st.Size(),
 		}
 		changed = true
-		u.log.Info().Str("component", c.Name).Str("path", p).Msg("using bundled binary")
+		u.log.Info().Str("component", string(c.Name)).Str("path", p).Msg("using bundled binary")
 	}
 	if changed {
 		if err := u.st.save(u.cfg.Layout); err != nil {
@@ -271,10 +223,6 @@ func (u *Updater) platform(c Component) string {
 	return u.cfg.Platform
 }
 
-func targetName(c Component, platform, channel string) string {
-	return path.Join(c.Name, platform, channel, c.FileName)
-}
-
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -286,8 +234,12 @@ func exists(p string) bool {
 func (u *Updater) SetChannels(orbit, osqueryd, desktop string) {
 	u.chMu.Lock()
 	changed := false
-	for name, ch := range map[string]string{"orbit": orbit, "osqueryd": osqueryd, "desktop": desktop} {
-		if ch == "" || strings.ContainsAny(ch, `/\`) || badSegment(ch) {
+	for name, ch := range map[component.Name]string{component.Orbit: orbit, component.Osqueryd: osqueryd, component.Desktop: desktop} {
+		if ch == "" {
+			continue
+		}
+		if err := component.ValidateChannel(ch); err != nil {
+			u.log.Warn().Err(err).Str("component", string(name)).Msg("ignoring channel from fleet")
 			continue
 		}
 		if u.channels[name] != ch {
@@ -305,7 +257,8 @@ func (u *Updater) SetChannels(orbit, osqueryd, desktop string) {
 }
 
 // components returns the configured components with run-time channels
-// applied, orbit last so the others are current before it hands over.
+// applied, orbit (SelfUpdate) last so the others are current before it
+// hands over.
 func (u *Updater) components() []Component {
 	u.chMu.Lock()
 	defer u.chMu.Unlock()
@@ -316,29 +269,36 @@ func (u *Updater) components() []Component {
 		}
 		out = append(out, c)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[j].Name == "orbit" && out[i].Name != "orbit" })
+	sort.SliceStable(out, func(i, j int) bool { return out[j].SelfUpdate && !out[i].SelfUpdate })
 	return out
 }
 
 // ExecPath is the executable a runner should start for component: the
 // installed one, else the bundled file of the configured channel. Runners
 // should ask again at each start, since an update or rollback moves it.
-func (u *Updater) ExecPath(component string) (string, error) {
+func (u *Updater) ExecPath(name component.Name) (string, error) {
 	u.stMu.Lock()
-	rec := u.st.Components[component]
+	rec := u.st.Components[name]
 	u.stMu.Unlock()
 	if rec != nil && exists(rec.Path) {
 		return rec.Path, nil
 	}
-	for _, c := range u.cfg.Components {
-		if c.Name != component || isArchive(c.FileName) {
-			continue
-		}
-		if p := u.cfg.Layout.Bin(c.Name, u.platform(c), c.Channel, c.FileName); exists(p) {
+	if c, ok := u.component(name); ok && !c.archive() {
+		if p := c.Path(u.cfg.Layout, u.cfg.Platform); exists(p) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s: %w (the updater installs it once the update server is reachable)", component, ErrNotInstalled)
+	return "", fmt.Errorf("%s: %w (the updater installs it once the update server is reachable)", name, ErrNotInstalled)
+}
+
+// component returns the configured component called name.
+func (u *Updater) component(name component.Name) (Component, bool) {
+	for _, c := range u.cfg.Components {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Component{}, false
 }
 
 // missingRetryFirst is the first retry delay while a component is missing.
@@ -348,50 +308,55 @@ const missingRetryFirst = 10 * time.Second
 // random splay, then every Interval, and watches fresh installs for
 // rollback. It returns nil when ctx is done; check errors are logged.
 func (u *Updater) Run(ctx context.Context) error {
-	clock := u.cfg.Clock
+	clk := u.cfg.Clock
 	// A component that is not installed at all is fetched at once, and
 	// while one is still missing (first boot before the network is up)
 	// checks repeat from 10 s, doubling up to the interval, rather than
 	// leaving the host without osqueryd for a splay plus an interval.
-	retry := missingRetryFirst
+	retry, err := backoff.New(backoff.Config{Initial: missingRetryFirst, Max: u.cfg.Interval, Jitter: -1})
+	if err != nil {
+		return fmt.Errorf("updater: %w", err)
+	}
 	if u.anyMissing() {
 		u.runCheck(ctx)
 	}
-	var next <-chan time.Time
+	var next clock.Timer
 	if u.anyMissing() {
-		next = clock.After(retry)
+		next = clk.NewTimer(retry.Next(0))
 	} else {
 		splay := min(u.cfg.Interval, u.cfg.MaxSplay)
-		next = clock.After(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+		next = clk.NewTimer(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
 	}
-	health := clock.After(u.cfg.HealthInterval)
-	var selfHealthy <-chan time.Time
+	health := clk.NewTimer(u.cfg.HealthInterval)
+	defer func() { next.Stop(); health.Stop() }()
+	var selfHealthy <-chan time.Time // nil: no self-update pending
 	u.stMu.Lock()
 	pending := u.st.SelfUpdate != nil
 	u.stMu.Unlock()
 	if pending {
-		selfHealthy = clock.After(u.cfg.SelfHealthyAfter)
+		t := clk.NewTimer(u.cfg.SelfHealthyAfter)
+		defer t.Stop()
+		selfHealthy = t.C()
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-next:
+		case <-next.C():
 			u.runCheck(ctx)
-			if u.anyMissing() && retry < u.cfg.Interval {
-				retry = min(retry*2, u.cfg.Interval)
-				next = clock.After(retry)
+			if u.anyMissing() {
+				next = clk.NewTimer(retry.Next(0))
 			} else {
-				next = clock.After(u.cfg.Interval)
+				next = clk.NewTimer(u.cfg.Interval)
 			}
 		case <-u.wake:
 			u.runCheck(ctx)
-		case <-health:
+		case <-health.C():
 			u.checkMu.Lock()
 			var res CheckResult
 			u.evaluateWatchesLocked(ctx, &res)
 			u.checkMu.Unlock()
-			health = clock.After(u.cfg.HealthInterval)
+			health = clk.NewTimer(u.cfg.HealthInterval)
 		case <-selfHealthy:
 			selfHealthy = nil
 			if err := u.MarkHealthy(); err != nil {
@@ -465,28 +430,28 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 			if u.noteMissing(name) {
 				ev = u.log.Warn()
 			}
-			ev.Err(err).Str("component", c.Name).Str("target", name).Msg("target not in repository, keeping installed version")
-			res.Missing = append(res.Missing, c.Name)
+			ev.Err(err).Str("component", string(c.Name)).Str("target", name).Msg("target not in repository, keeping installed version")
+			res.Missing = append(res.Missing, string(c.Name))
 			continue
 		}
 		delete(u.missingWarned, name) // warn again if it disappears later
 		ti, err := newTargetInfo(name, tf)
 		if err != nil {
-			u.log.Error().Err(err).Str("component", c.Name).Msg("target metadata unusable")
-			res.Failed[c.Name] = err
+			u.log.Error().Err(err).Str("component", string(c.Name)).Msg("target metadata unusable")
+			res.Failed[string(c.Name)] = err
 			continue
 		}
 		action, err := u.updateComponent(ctx, stats, c, ti, consistent)
 		switch {
 		case err != nil:
-			res.Failed[c.Name] = err
+			res.Failed[string(c.Name)] = err
 		case action == actionUnchanged:
-			res.Unchanged = append(res.Unchanged, c.Name)
+			res.Unchanged = append(res.Unchanged, string(c.Name))
 		case action == actionResting:
-			res.Resting = append(res.Resting, c.Name)
+			res.Resting = append(res.Resting, string(c.Name))
 		case action == actionInstalled:
-			res.Installed = append(res.Installed, c.Name)
-			if c.Name == "orbit" {
+			res.Installed = append(res.Installed, string(c.Name))
+			if c.SelfUpdate {
 				selfPath = StableOrbitPath(u.cfg.Layout)
 			}
 		}
@@ -583,12 +548,12 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 	resting, until := u.st.blocked(ti.Hash, now)
 	u.stMu.Unlock()
 	if resting {
-		u.log.Debug().Str("component", c.Name).Str("hash", ti.Hash).Time("until", until).Msg("target resting after failures")
+		u.log.Debug().Str("component", string(c.Name)).Str("hash", ti.Hash).Time("until", until).Msg("target resting after failures")
 		return actionResting, nil
 	}
 
-	dst := u.cfg.Layout.Bin(c.Name, platform, c.Channel, c.FileName)
-	if !isArchive(c.FileName) && fileMatches(dst, ti) {
+	dst := c.Path(u.cfg.Layout, u.cfg.Platform)
+	if !c.archive() && fileMatches(dst, ti) {
 		// Bundled by the package, or installed by a run killed before its
 		// state write: adopt without downloading.
 		rec := &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Path: dst, Version: ti.Version, Hash: ti.Hash, Length: ti.Length}
@@ -607,7 +572,7 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 		}
 		if !restart {
 			// A bundled file is what is already running: nothing to restart.
-			u.log.Info().Str("component", c.Name).Str("version", rec.Version).Msg("bundled binary matches the repository")
+			u.log.Info().Str("component", string(c.Name)).Str("version", rec.Version).Msg("bundled binary matches the repository")
 			return actionUnchanged, nil
 		}
 		u.afterInstall(c, rec)
@@ -624,21 +589,21 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 		f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, false)
 		u.stMu.Unlock()
 		u.saveState()
-		u.log.Error().Err(err).Str("component", c.Name).Str("target", ti.Name).Str("version", ti.Version).
+		u.log.Error().Err(err).Str("component", string(c.Name)).Str("target", ti.Name).Str("version", ti.Version).
 			Int("failures", f.Count).Time("retry_after", f.Until).Msg("update failed, previous version left in place")
-		u.event(status.UpdateEvent{Component: c.Name, Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
+		u.event(status.UpdateEvent{Component: string(c.Name), Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
 		return "", err
 	}
 	u.afterInstall(c, rec)
 	return actionInstalled, nil
 }
 
-// afterInstall restarts the component (or, for orbit, repoints the stable
-// path and leaves the restart to the SelfUpdated hook) and records events.
+// afterInstall restarts the component (orbit itself is handed over by the
+// SelfUpdated hook instead) and records events.
 func (u *Updater) afterInstall(c Component, rec *installed) {
-	u.log.Info().Str("component", c.Name).Str("version", rec.Version).Str("channel", rec.Channel).Str("path", rec.Path).Msg("update installed")
-	u.event(status.UpdateEvent{Component: c.Name, Action: "installed", Version: rec.Version, Hash: rec.Hash})
-	if c.Name == "orbit" {
+	u.log.Info().Str("component", string(c.Name)).Str("version", rec.Version).Str("channel", rec.Channel).Str("path", rec.Path).Msg("update installed")
+	u.event(status.UpdateEvent{Component: string(c.Name), Action: "installed", Version: rec.Version, Hash: rec.Hash})
+	if c.SelfUpdate {
 		return
 	}
 	if u.cfg.Restarter != nil {
@@ -647,10 +612,11 @@ func (u *Updater) afterInstall(c Component, rec *installed) {
 }
 
 // commitInstall records rec as installed: the commit point of an install.
-// For orbit it also repoints the stable path and writes the pending marker.
+// For orbit itself it also repoints the stable path and writes the pending
+// marker that CheckBoot counts.
 func (u *Updater) commitInstall(c Component, rec *installed) error {
 	now := u.cfg.Clock.Now()
-	if c.Name == "orbit" {
+	if c.SelfUpdate {
 		if err := pointStable(StableOrbitPath(u.cfg.Layout), rec.Path); err != nil {
 			return fmt.Errorf("point the service at the new orbit: %w", err)
 		}
@@ -659,8 +625,8 @@ func (u *Updater) commitInstall(c Component, rec *installed) error {
 	u.st.Components[c.Name] = rec
 	delete(u.st.Watches, c.Name)
 	if rec.Previous != nil {
-		if c.Name == "orbit" {
-			u.st.SelfUpdate = &selfUpdate{Hash: rec.Hash, Version: rec.Version, Since: now}
+		if c.SelfUpdate {
+			u.st.SelfUpdate = &selfUpdate{Component: c.Name, Hash: rec.Hash, Version: rec.Version, Since: now}
 		} else {
 			u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash}
 		}
@@ -672,7 +638,7 @@ func (u *Updater) commitInstall(c Component, rec *installed) error {
 		return err
 	}
 	if u.cfg.Status != nil {
-		_ = u.cfg.Status.UpdateComponent(c.Name, func(sc *status.Component) {
+		_ = u.cfg.Status.UpdateComponent(string(c.Name), func(sc *status.Component) {
 			sc.Version, sc.Channel, sc.Path = rec.Version, rec.Channel, rec.Path
 		})
 	}

@@ -164,7 +164,7 @@ func TestNoChangeCheckCost(t *testing.T) {
 func TestSelfUpdateAndBootRollback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	orbitComp := orbitFor("linux", "stable")
 	o1 := script("1.0.0", 0, e.marks, 0)
 	e.repo.addTarget("orbit/linux/stable/orbit", o1, "1.0.0")
 	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("1.0.0", 0, e.marks, 0), "1.0.0")
@@ -440,7 +440,7 @@ func TestRunChecksMissingAtOnceThenAfterSplay(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
 	// Run registers its splay and health timers only after the immediate check.
-	waitTimers(t, e.clock, 2)
+	e.clock.BlockUntil(t, 2)
 	if _, err := u.ExecPath("osqueryd"); err != nil {
 		t.Fatalf("missing component not fetched at once: %v", err)
 	}
@@ -458,12 +458,12 @@ func TestRunChecksMissingAtOnceThenAfterSplay(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	go func() { done <- u.Run(ctx) }()
-	waitTimers(t, clock, 2)
+	clock.BlockUntil(t, 2)
 	if n := e.srv.requests.Load(); n != 0 {
 		t.Fatalf("%d requests before the splay", n)
 	}
 	clock.Advance(10 * time.Minute) // splay < min(interval, 10 min)
-	waitTimers(t, clock, 2)         // next interval timer registered after the check
+	clock.BlockUntil(t, 2)          // next interval timer registered after the check
 	if n := e.srv.requests.Load(); n != 2 {
 		t.Fatalf("%d requests after the splay, want 2", n)
 	}
@@ -491,34 +491,21 @@ func TestRunRetriesMissingSoonWhenServerIsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
 	for _, d := range []time.Duration{10 * time.Second, 20 * time.Second} {
-		waitTimers(t, clock, 2)
+		clock.BlockUntil(t, 2)
 		if _, err := u.ExecPath("osqueryd"); err == nil {
 			t.Fatal("installed while the server is down")
 		}
 		clock.Advance(d)
 	}
 	e.srv.set("/timestamp.json", nil) // the network is back
-	waitTimers(t, clock, 2)
+	clock.BlockUntil(t, 2)
 	clock.Advance(40 * time.Second)
-	waitTimers(t, clock, 2)
+	clock.BlockUntil(t, 2)
 	if _, err := u.ExecPath("osqueryd"); err != nil {
 		t.Fatalf("not installed on the retry 70 s after boot: %v", err)
 	}
 	cancel()
 	<-done
-}
-
-// waitTimers waits until the fake clock has n pending timers.
-func waitTimers(t *testing.T, c *fakeClock, n int) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for c.pending() < n {
-		select {
-		case <-c.added:
-		case <-deadline:
-			t.Fatalf("Run registered %d timers, want %d", c.pending(), n)
-		}
-	}
 }
 
 func TestParseRoots(t *testing.T) {
@@ -567,7 +554,7 @@ func TestStatusStoreUntouchedWithoutStore(t *testing.T) {
 func TestRunMarksNewOrbitHealthy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	orbitComp := orbitFor("linux", "stable")
 	e.repo.addTarget("orbit/linux/stable/orbit", script("1.0.0", 0, e.marks, 0), "1.0.0")
 	e.repo.publish()
 	cfg := e.config(orbitComp)
@@ -588,7 +575,7 @@ func TestRunMarksNewOrbitHealthy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
-	waitTimers(t, e.clock, 3) // splay, health, self-healthy
+	e.clock.BlockUntil(t, 3) // splay, health, self-healthy
 	e.clock.Advance(29 * time.Second)
 	if st, _ := loadState(e.layout); st.SelfUpdate == nil {
 		t.Fatal("marked healthy too early")
@@ -616,7 +603,7 @@ func TestRunMarksNewOrbitHealthy(t *testing.T) {
 func TestBundledOrbitAdoptedWithoutSelfUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	orbitComp := Component{Name: "orbit", Channel: "stable", FileName: "orbit"}
+	orbitComp := orbitFor("linux", "stable")
 	bundled := script("1.0.0", 0, e.marks, 0)
 	p := e.layout.Bin("orbit", "linux", "stable", "orbit")
 	os.MkdirAll(filepath.Dir(p), 0o755)

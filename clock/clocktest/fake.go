@@ -73,7 +73,19 @@ func (t *timer) Stop() bool {
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
+	f.setLocked(f.now.Add(d))
+}
+
+// Set moves the time to t, forward or back (a signing clock in a test may
+// go back to sign "old" metadata), firing the timers due by then.
+func (f *Fake) Set(to time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setLocked(to)
+}
+
+func (f *Fake) setLocked(to time.Time) {
+	f.now = to
 	kept := f.pending[:0]
 	for _, t := range f.pending {
 		if !t.when.After(f.now) {

@@ -52,3 +52,28 @@ func TestWaitTimerAndBlockUntil(t *testing.T) {
 	c.Advance(5 * time.Second)
 	c.BlockUntil(t, 0)
 }
+
+func TestSetMovesBothWaysAndFiresDueTimers(t *testing.T) {
+	t.Parallel()
+	c := newFakeClock()
+	start := c.Now()
+	tm := c.NewTimer(time.Hour)
+	c.Set(start.Add(-24 * time.Hour))
+	if !c.Now().Equal(start.Add(-24 * time.Hour)) {
+		t.Fatalf("Now after Set back = %v", c.Now())
+	}
+	select {
+	case <-tm.C():
+		t.Fatal("timer fired when time went back")
+	default:
+	}
+	c.Set(start.Add(time.Hour))
+	select {
+	case <-tm.C():
+	default:
+		t.Fatal("timer did not fire when Set reached its deadline")
+	}
+	if c.Pending() != 0 {
+		t.Fatalf("%d timers pending after firing", c.Pending())
+	}
+}

@@ -13,8 +13,8 @@ import (
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 
+	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/desktop"
-	"github.com/orbitagent/orbit/supervisor"
 )
 
 // On Linux and the BSDs systray is a StatusNotifierItem with a
@@ -53,7 +53,7 @@ const (
 
 // busBackoff spaces the checks for a session bus that is not there: a
 // dial of a local socket, at most every 10 s.
-var busBackoff = supervisor.BackoffConfig{Initial: 500 * time.Millisecond, Max: 10 * time.Second}
+var busBackoff = backoff.Config{Initial: 500 * time.Millisecond, Max: 10 * time.Second}
 
 func runTray(ctx context.Context, t tray) int {
 	probe, err := waitForHost(ctx, t)
@@ -93,7 +93,7 @@ func runTray(ctx context.Context, t tray) int {
 // fresh copy of itself (same pid, so orbit keeps watching it): systray
 // cannot move to a new connection.
 func waitAndReexec(ctx context.Context, t tray) int {
-	bo, _ := supervisor.NewBackoff(busBackoff)
+	bo, _ := backoff.New(busBackoff)
 	for {
 		if !desktop.Wait(ctx, t.clk, bo.Next(0)) {
 			return exitOK
@@ -126,7 +126,7 @@ type busProbe struct {
 // there. Each missing piece is logged once; the waits are a watcher owner
 // signal, or a backoff of up to 10 s, so a tray without a host idles.
 func waitForHost(ctx context.Context, t tray) (*busProbe, error) {
-	bo, _ := supervisor.NewBackoff(busBackoff)
+	bo, _ := backoff.New(busBackoff)
 	said := ""
 	say := func(what string, err error, msg string) {
 		if what == said {

@@ -21,7 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/fleettest"
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 func main() {
@@ -129,5 +129,5 @@ func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return rootdir.WriteFileAtomic(path, data, 0o644)
+	return safefile.WriteAtomic(path, data, 0o644)
 }

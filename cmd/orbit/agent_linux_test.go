@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/golden"
 )
 
 func TestKilledOsquerydIsRestarted(t *testing.T) {
@@ -249,8 +250,8 @@ func daemonStarts(t *testing.T, path string) []startRecord {
 }
 
 // TestOsquerydArgvFromRealRun checks the command line a real orbit gives a
-// real osqueryd, in Fleet mode with every optional flag, against the
-// order of fleet-protocol.md.
+// real osqueryd, in Fleet mode with every optional flag, against
+// testdata/osqueryd-argv.golden.
 func TestOsquerydArgvFromRealRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -268,37 +269,8 @@ func TestOsquerydArgvFromRealRun(t *testing.T) {
 		"--", "--verbose", "--config_refresh=10")
 	var recs []startRecord
 	eventually(t, "osqueryd started", func() bool { recs = daemonStarts(t, record); return len(recs) > 0 })
-	want := []string{
-		"--pidfile=" + root + "/osquery.pid",
-		"--database_path=" + root + "/osquery.db",
-		"--extensions_socket=" + root + "/orbit-osquery.em",
-		"--logger_path=" + root + "/osquery_log",
-		"--enroll_secret_env", "ENROLL_SECRET",
-		"--host_identifier=uuid",
-		"--tls_hostname=127.0.0.1:1",
-		"--enroll_tls_endpoint=/api/v1/osquery/enroll",
-		"--config_plugin=tls",
-		"--config_tls_endpoint=/api/v1/osquery/config",
-		"--config_refresh=60",
-		"--disable_distributed=false",
-		"--distributed_plugin=tls",
-		"--distributed_tls_read_endpoint=/api/v1/osquery/distributed/read",
-		"--distributed_tls_write_endpoint=/api/v1/osquery/distributed/write",
-		"--distributed_tls_max_attempts=10",
-		"--logger_plugin=tls,filesystem",
-		"--logger_tls_endpoint=/api/v1/osquery/log",
-		"--disable_carver=false",
-		"--carver_start_endpoint=/api/v1/osquery/carve/begin",
-		"--carver_continue_endpoint=/api/v1/osquery/carve/block",
-		"--carver_block_size=2000000",
-		"--tls_server_certs=" + ca,
-		"--proxy_hostname=127.0.0.1:3128",
-		"--flagfile=" + root + "/osquery.flags",
-		"--host_identifier=uuid",
-		"--database_path=" + root + "/osquery.db",
-		"--extensions_autoload=" + root + "/extensions.load",
-		"--verbose", "--config_refresh=10",
-	}
+	want := append(golden.OsquerydArgv(t, map[string]string{"root": root, "host": "127.0.0.1:1", "ca": ca, "proxy": "127.0.0.1:3128"},
+		"base", "fleet", "fleet-ca", "fleet-proxy", "protected"), "--verbose", "--config_refresh=10")
 	got := recs[0].Argv[1:]
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("osqueryd argv differs\n got: %q\nwant: %q", got, want)

@@ -39,7 +39,7 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 	}{
 		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{"secret and secret path", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--enroll-secret-path=" + empty}, "--enroll-secret and --enroll-secret-path are mutually exclusive"},
-		{"insecure and certificate", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--insecure", "--fleet-certificate=" + cert}, "--insecure and --fleet-certificate are mutually exclusive"},
+		{"insecure and certificate", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--insecure", "--fleet-certificate=" + cert}, "--insecure with --fleet-certificate: insecure and a CA bundle are mutually exclusive"},
 		{"fleet and standalone", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--osquery-config=" + cert}, "--fleet-url and --osquery-config are mutually exclusive"},
 		{"plain http fleet", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=http://f.example.com", "--enroll-secret=a"}, "must start with https://"},
 		{"fleet without secret", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com"}, "--fleet-url needs an enroll secret"},

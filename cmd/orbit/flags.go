@@ -3,15 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orbitagent/orbit/agent"
 	"github.com/orbitagent/orbit/rootdir"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
+	"github.com/orbitagent/orbit/updater"
 )
 
 // Flag names match Fleet's orbit so admins can carry their settings over.
@@ -87,83 +87,71 @@ func agentFlags() []cli.Flag {
 	}
 }
 
-// agentConfig is the validated command line.
-type agentConfig struct {
-	Layout           rootdir.Layout
-	FleetURL         string
-	EnrollSecret     string
-	secretOnArgv     bool
-	FleetCertificate string
-	Insecure         bool
-	FleetProxy       string
-	UpdateURL        string
-	UpdateRoots      string
-	UpdateTLSCert    string
-	Channels         struct{ Orbit, Osqueryd, Desktop string }
-	UpdateInterval   time.Duration
-	DisableUpdates   bool
-	FleetDesktop     bool
-	EnableScripts    bool
-	Debug            bool
-	LogFile          string
-	LogMaxSize       int
-	LogMaxBackups    int
-	LogMaxAge        int
-	OsquerydPath     string
-	OsqueryConfig    string
-	StopGrace        time.Duration
-	ConfigInterval   time.Duration
-	TokenCheck       time.Duration
-	ExtraArgs        []string
+// runConfig is the validated command line: the agent's configuration and
+// orbit's own logging.
+type runConfig struct {
+	Agent agent.Config
+	Log   logConfig
 }
 
-// parseConfig validates flags; every error is one line saying what to fix.
-func parseConfig(c *cli.Context) (*agentConfig, error) {
-	var cfg agentConfig
+// logConfig is where orbit's own log goes.
+type logConfig struct {
+	Debug      bool
+	File       string
+	MaxSize    int // MB
+	MaxBackups int
+	MaxAge     int // days
+}
+
+// parseConfig turns flags into the agent's Config and validates it; every
+// error is one line saying what to fix. Rules about flags themselves (which
+// may be combined, which need --fleet-url) live here; rules about values
+// belong to the packages that use them and are applied by Config.Validate.
+func parseConfig(c *cli.Context) (*runConfig, error) {
 	layout, err := rootdir.New(c.String(flagRootDir))
 	if err != nil {
 		return nil, err
 	}
-	cfg.Layout = layout
-	cfg.FleetURL = strings.TrimRight(c.String(flagFleetURL), "/")
-	cfg.FleetCertificate = c.String(flagFleetCertificate)
-	cfg.Insecure = c.Bool(flagInsecure)
-	cfg.FleetProxy = c.String(flagFleetProxy)
-	cfg.UpdateURL = c.String(flagUpdateURL)
-	cfg.UpdateRoots = c.String(flagUpdateRoots)
-	cfg.UpdateTLSCert = c.String(flagUpdateTLSCertificate)
-	cfg.Channels.Orbit = c.String(flagOrbitChannel)
-	cfg.Channels.Osqueryd = c.String(flagOsquerydChannel)
-	cfg.Channels.Desktop = c.String(flagDesktopChannel)
-	cfg.UpdateInterval = c.Duration(flagUpdateInterval)
-	cfg.DisableUpdates = c.Bool(flagDisableUpdates)
-	cfg.FleetDesktop = c.Bool(flagFleetDesktop)
-	cfg.EnableScripts = c.Bool(flagEnableScripts)
-	cfg.Debug = c.Bool(flagDebug)
-	cfg.LogFile = c.String(flagLogFile)
-	cfg.LogMaxSize = c.Int(flagLogFileMaxSize)
-	cfg.LogMaxBackups = c.Int(flagLogFileMaxBackups)
-	cfg.LogMaxAge = c.Int(flagLogFileMaxAge)
-	cfg.OsquerydPath = c.String(flagOsquerydPath)
-	cfg.OsqueryConfig = c.String(flagOsqueryConfig)
-	cfg.StopGrace = c.Duration(flagStopGrace)
-	cfg.ConfigInterval = c.Duration(flagConfigInterval)
-	cfg.TokenCheck = c.Duration(flagTokenCheckInterval)
-	cfg.ExtraArgs = c.Args().Slice()
+	cfg := agent.Config{
+		Layout:               layout,
+		Version:              version,
+		FleetURL:             strings.TrimRight(c.String(flagFleetURL), "/"),
+		FleetCertificate:     c.String(flagFleetCertificate),
+		Insecure:             c.Bool(flagInsecure),
+		FleetProxy:           c.String(flagFleetProxy),
+		EnableScripts:        c.Bool(flagEnableScripts),
+		FleetDesktop:         c.Bool(flagFleetDesktop),
+		ConfigInterval:       c.Duration(flagConfigInterval),
+		TokenCheckInterval:   c.Duration(flagTokenCheckInterval),
+		DisableUpdates:       c.Bool(flagDisableUpdates),
+		UpdateURL:            c.String(flagUpdateURL),
+		UpdateTLSCertificate: c.String(flagUpdateTLSCertificate),
+		Channels: agent.Channels{
+			Orbit:    c.String(flagOrbitChannel),
+			Osqueryd: c.String(flagOsquerydChannel),
+			Desktop:  c.String(flagDesktopChannel),
+		},
+		UpdateInterval: c.Duration(flagUpdateInterval),
+		OsquerydPath:   c.String(flagOsquerydPath),
+		OsqueryConfig:  c.String(flagOsqueryConfig),
+		OsqueryArgs:    c.Args().Slice(),
+		StopGrace:      c.Duration(flagStopGrace),
+	}
+	logs := logConfig{
+		Debug:      c.Bool(flagDebug),
+		File:       c.String(flagLogFile),
+		MaxSize:    c.Int(flagLogFileMaxSize),
+		MaxBackups: c.Int(flagLogFileMaxBackups),
+		MaxAge:     c.Int(flagLogFileMaxAge),
+	}
 
 	if c.IsSet(flagEnrollSecret) && c.IsSet(flagEnrollSecretPath) {
 		return nil, errors.New("--enroll-secret and --enroll-secret-path are mutually exclusive: give one")
 	}
-	if cfg.Insecure && cfg.FleetCertificate != "" {
-		return nil, errors.New("--insecure and --fleet-certificate are mutually exclusive: with a CA bundle, verification can stay on")
-	}
-	if cfg.FleetURL != "" && cfg.OsqueryConfig != "" {
-		return nil, errors.New("--fleet-url and --osquery-config are mutually exclusive: Fleet mode gets osquery's config from the server")
-	}
 	if s := c.String(flagEnrollSecret); s != "" {
 		cfg.EnrollSecret = s
 		// urfave reports env-provided values as set too; only argv is a leak.
-		cfg.secretOnArgv = os.Getenv(envVar(flagEnrollSecret)[0]) != s
+		cfg.SecretOnArgv = os.Getenv(envVar(flagEnrollSecret)[0]) != s
 	}
 	if p := c.String(flagEnrollSecretPath); p != "" {
 		data, err := os.ReadFile(p)
@@ -175,80 +163,19 @@ func parseConfig(c *cli.Context) (*agentConfig, error) {
 			return nil, fmt.Errorf("--enroll-secret-path %s is empty: put the enroll secret from Fleet's Add hosts page in it", p)
 		}
 	}
-	if cfg.FleetURL != "" {
-		if _, err := osqueryd.TLSHostname(cfg.FleetURL); err != nil {
-			return nil, err
-		}
-		if cfg.EnrollSecret == "" {
-			return nil, errors.New("--fleet-url needs an enroll secret: pass --enroll-secret-path (or ORBIT_ENROLL_SECRET)")
-		}
-	} else {
+	if cfg.FleetURL == "" {
 		for _, f := range []string{flagEnrollSecret, flagEnrollSecretPath, flagFleetCertificate, flagInsecure, flagFleetProxy, flagEnableScripts, flagFleetDesktop} {
 			if c.IsSet(f) {
 				return nil, fmt.Errorf("--%s needs --fleet-url", f)
 			}
 		}
 	}
-	for _, f := range []struct{ flag, path string }{
-		{flagFleetCertificate, cfg.FleetCertificate},
-		{flagOsqueryConfig, cfg.OsqueryConfig},
-		{flagOsquerydPath, cfg.OsquerydPath},
-		{flagUpdateTLSCertificate, cfg.UpdateTLSCert},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			return nil, fmt.Errorf("--%s %s: file not found or unreadable: %w", f.flag, f.path, err)
-		}
-	}
-	// A password in a URL would sit in argv, the service's unit file and
-	// osqueryd's --proxy_hostname, all readable by local users.
-	for _, f := range []struct{ flag, v string }{{flagFleetURL, cfg.FleetURL}, {flagFleetProxy, cfg.FleetProxy}, {flagUpdateURL, cfg.UpdateURL}} {
-		if u, err := url.Parse(f.v); err == nil && u.User != nil {
-			return nil, fmt.Errorf("--%s must not carry credentials (user:password@): local users can read them from the process list; for a proxy, set HTTPS_PROXY in orbit's environment instead", f.flag)
-		}
-	}
-	if cfg.FleetProxy != "" {
-		u, err := url.Parse(cfg.FleetProxy)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("--fleet-proxy %q must be a URL like http://proxy.example.com:3128", cfg.FleetProxy)
-		}
-	}
-	for _, ch := range []struct{ flag, v string }{
-		{flagOrbitChannel, cfg.Channels.Orbit}, {flagOsquerydChannel, cfg.Channels.Osqueryd}, {flagDesktopChannel, cfg.Channels.Desktop},
-	} {
-		if ch.v == "" || strings.ContainsAny(ch.v, `/\ `) || ch.v == "." || ch.v == ".." {
-			return nil, fmt.Errorf("--%s %q is not a channel name: use stable, edge, or a version like 5.12", ch.flag, ch.v)
-		}
-	}
-	if cfg.UpdateInterval < 10*time.Second {
-		return nil, fmt.Errorf("--update-interval %s is too short: use at least 10s (default 15m)", cfg.UpdateInterval)
-	}
-	if cfg.ConfigInterval < time.Second {
-		return nil, fmt.Errorf("--config-interval %s is too short: use at least 1s (default 30s)", cfg.ConfigInterval)
-	}
-	if cfg.TokenCheck < 100*time.Millisecond {
-		return nil, fmt.Errorf("--%s %s is too short", flagTokenCheckInterval, cfg.TokenCheck)
-	}
-	if cfg.StopGrace <= 0 || cfg.StopGrace > 10*time.Minute {
-		return nil, fmt.Errorf("--stop-grace %s must be between 0 and 10m (default 10s)", cfg.StopGrace)
-	}
-	if cfg.LogMaxSize < 1 || cfg.LogMaxBackups < 0 || cfg.LogMaxAge < 0 {
+	if logs.MaxSize < 1 || logs.MaxBackups < 0 || logs.MaxAge < 0 {
 		return nil, errors.New("--log-file-max-size must be at least 1 (MB); backups and age cannot be negative")
 	}
-	if !cfg.DisableUpdates {
-		if cfg.UpdateRoots == "" {
-			return nil, errors.New("updates need a trusted root: pass --update-roots (the repository's root.json, inline or a path) or --disable-updates")
-		}
-		u, err := url.Parse(cfg.UpdateURL)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("--update-url %q must be an http(s) URL", cfg.UpdateURL)
-		}
-	} else if cfg.OsquerydPath == "" {
-		// Without updates nothing will install osqueryd: it must be there.
-		if _, err := os.Stat(managedOsquerydPath(&cfg)); err != nil {
-			return nil, fmt.Errorf("--disable-updates with no osqueryd installed at %s: pass --osqueryd-path or enable updates", managedOsquerydPath(&cfg))
+	if v := c.String(flagUpdateRoots); v != "" && !cfg.DisableUpdates {
+		if cfg.UpdateRoots, err = updater.ReadRoots(v); err != nil {
+			return nil, fmt.Errorf("--update-roots: %w", err)
 		}
 	}
 	if cfg.OsqueryConfig != "" {
@@ -257,5 +184,8 @@ func parseConfig(c *cli.Context) (*agentConfig, error) {
 	if cfg.FleetCertificate != "" {
 		cfg.FleetCertificate = absPath(cfg.FleetCertificate)
 	}
-	return &cfg, nil
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &runConfig{Agent: cfg, Log: logs}, nil
 }

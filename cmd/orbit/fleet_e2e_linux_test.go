@@ -49,9 +49,16 @@ func TestFleetEndToEnd(t *testing.T) {
 	if host.HardwareUUID == "" || host.Hostname == "" || host.Platform == "" {
 		t.Fatalf("enroll facts incomplete: %+v", host)
 	}
-	nodeKey, err := os.ReadFile(filepath.Join(root, "secret-orbit-node-key.txt"))
-	if err != nil || strings.TrimSpace(string(nodeKey)) != host.OrbitNodeKey {
-		t.Fatalf("node key file %q (%v) does not match the server's", nodeKey, err)
+	// The server records the enroll before orbit has its answer: wait for
+	// orbit to write the key it got.
+	var nodeKey []byte
+	eventually(t, "node key file written", func() bool {
+		var err error
+		nodeKey, err = os.ReadFile(filepath.Join(root, "secret-orbit-node-key.txt"))
+		return err == nil
+	})
+	if strings.TrimSpace(string(nodeKey)) != host.OrbitNodeKey {
+		t.Fatalf("node key file %q does not match the server's %q", nodeKey, host.OrbitNodeKey)
 	}
 
 	// 2. osqueryd enrolls over the osquery TLS API and answers a query.

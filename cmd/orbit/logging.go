@@ -13,7 +13,7 @@ import (
 
 // newLogger logs human-readable lines on a terminal and JSON otherwise (a
 // service's journal, a file), so both people and log shippers are served.
-func newLogger(cfg *agentConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
+func newLogger(cfg logConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
 	level := zerolog.InfoLevel
 	if cfg.Debug {
 		level = zerolog.DebugLevel
@@ -21,12 +21,12 @@ func newLogger(cfg *agentConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
 	var w io.Writer
 	var closer io.Closer = io.NopCloser(nil)
 	switch {
-	case cfg.LogFile != "":
+	case cfg.File != "":
 		lj := &lumberjack.Logger{
-			Filename:   cfg.LogFile,
-			MaxSize:    cfg.LogMaxSize,
-			MaxBackups: cfg.LogMaxBackups,
-			MaxAge:     cfg.LogMaxAge,
+			Filename:   cfg.File,
+			MaxSize:    cfg.MaxSize,
+			MaxBackups: cfg.MaxBackups,
+			MaxAge:     cfg.MaxAge,
 		}
 		w, closer = lj, lj
 	case isatty.IsTerminal(stderr.Fd()) || isatty.IsCygwinTerminal(stderr.Fd()):

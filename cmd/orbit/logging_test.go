@@ -11,7 +11,7 @@ import (
 func TestLogFileIsJSONAndRotates(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cfg := &agentConfig{LogFile: filepath.Join(dir, "orbit.log"), LogMaxSize: 1, LogMaxBackups: 2, LogMaxAge: 1}
+	cfg := logConfig{File: filepath.Join(dir, "orbit.log"), MaxSize: 1, MaxBackups: 2, MaxAge: 1}
 	log, closer := newLogger(cfg, os.Stderr)
 	line := strings.Repeat("x", 1000)
 	for range 2500 { // about 2.5 MB: two rotations at 1 MB
@@ -28,7 +28,7 @@ func TestLogFileIsJSONAndRotates(t *testing.T) {
 	if len(entries) < 2 || len(entries) > 3 {
 		t.Fatalf("want the log and 1-2 rotated files, got %d: %v", len(entries), entries)
 	}
-	data, err := os.ReadFile(cfg.LogFile)
+	data, err := os.ReadFile(cfg.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestLogToPipeIsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, _ := newLogger(&agentConfig{}, w)
+	log, _ := newLogger(logConfig{}, w)
 	log.Info().Str("key_name", "v").Msg("not a terminal")
 	w.Close()
 	buf := make([]byte, 4096)

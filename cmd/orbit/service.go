@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kardianos/service"
 	"github.com/urfave/cli/v2"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/agent"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/updater"
 )
@@ -24,7 +26,7 @@ func serviceName() string {
 	return "orbit"
 }
 
-func serviceConfig(cfg *agentConfig, args []string) supervisor.ServiceConfig {
+func serviceConfig(stopGrace time.Duration, args []string) supervisor.ServiceConfig {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
@@ -35,7 +37,7 @@ func serviceConfig(cfg *agentConfig, args []string) supervisor.ServiceConfig {
 		Description: "Orbit runs osqueryd, keeps it updated and connects it to Fleet",
 		Executable:  exe,
 		Args:        args,
-		StopGrace:   cfg.StopGrace,
+		StopGrace:   stopGrace,
 		System:      os.Getenv("ORBIT_SERVICE_SYSTEM"),
 	}
 }
@@ -46,7 +48,7 @@ func serviceCommand() *cli.Command {
 			Name:  action,
 			Usage: action + " the orbit service",
 			Action: func(c *cli.Context) error {
-				svc, err := supervisor.NewService(serviceConfig(&agentConfig{StopGrace: c.Duration(flagStopGrace)}, nil), nil)
+				svc, err := supervisor.NewService(serviceConfig(c.Duration(flagStopGrace), nil), nil)
 				if err != nil {
 					return err
 				}
@@ -84,7 +86,7 @@ func serviceCommand() *cli.Command {
 				Name:  "status",
 				Usage: "print whether the service is installed and running",
 				Action: func(c *cli.Context) error {
-					svc, err := supervisor.NewService(serviceConfig(&agentConfig{}, nil), nil)
+					svc, err := supervisor.NewService(serviceConfig(0, nil), nil)
 					if err != nil {
 						return err
 					}
@@ -119,10 +121,11 @@ func serviceStatusText(st service.Status, err error) string {
 // moved into <root>/secret.txt (0600) so it never sits in a unit file or
 // on the service's argv.
 func installService(c *cli.Context) error {
-	cfg, err := parseConfig(c)
+	rc, err := parseConfig(c)
 	if err != nil {
 		return cli.Exit(err.Error(), exitBadInput)
 	}
+	cfg := rc.Agent
 	if err := cfg.Layout.Create(); err != nil {
 		return err
 	}
@@ -147,14 +150,14 @@ func installService(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sc := serviceConfig(cfg, args)
+	sc := serviceConfig(cfg.StopGrace, args)
 	sc.Executable = stable
 	svc, err := supervisor.NewService(sc, nil)
 	if err != nil {
 		return err
 	}
 	if c.IsSet(flagEnrollSecret) {
-		if err := rootdir.WriteFileAtomic(cfg.Layout.EnrollSecret(), []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
+		if err := safefile.WriteAtomic(cfg.Layout.EnrollSecret(), []byte(cfg.EnrollSecret+"\n"), 0o600); err != nil {
 			return fmt.Errorf("store enroll secret: %w", err)
 		}
 	}
@@ -194,7 +197,7 @@ func flagArg(c *cli.Context, name string) string {
 // packages do. The service runs the stable path, so after a self-update
 // (which repoints it) a service restart runs the new orbit, not the file
 // `service install` was run from.
-func installSelf(cfg *agentConfig) (string, error) {
+func installSelf(cfg agent.Config) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("find orbit's own executable: %w", err)
@@ -202,7 +205,7 @@ func installSelf(cfg *agentConfig) (string, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return "", fmt.Errorf("find orbit's own executable: %w", err)
 	}
-	dst := cfg.Layout.Bin("orbit", updater.DefaultPlatform(), cfg.Channels.Orbit, exeName("orbit"))
+	dst := updater.OrbitComponent(cfg.Channels.Orbit).Path(cfg.Layout, updater.DefaultPlatform())
 	if !sameFile(exe, dst) {
 		data, err := os.ReadFile(exe)
 		if err != nil {
@@ -211,7 +214,7 @@ func installSelf(cfg *agentConfig) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
 		}
-		if err := rootdir.WriteFileAtomic(dst, data, 0o755); err != nil {
+		if err := safefile.WriteAtomic(dst, data, 0o755); err != nil {
 			return "", fmt.Errorf("install orbit into the root dir: %w", err)
 		}
 	}

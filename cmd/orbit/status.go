@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -65,7 +66,7 @@ func printStatus(w io.Writer, snap status.Snapshot, running bool) {
 	fmt.Fprintln(tw, "COMPONENT\tSTATE\tPID\tVERSION\tRESTARTS\tLAST ERROR")
 	for _, c := range snap.SortedComponents() {
 		state := c.State
-		if !running && c.Name != "orbit" {
+		if !running && c.Name != string(component.Orbit) {
 			state = "stopped"
 		}
 		if c.CrashLoop {

@@ -80,7 +80,7 @@ func build(pkg, name, ldflags, goos, goarch string) (string, error) {
 		name += ".exe"
 	}
 	out := filepath.Join(sub, name)
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -107,7 +107,8 @@ func Cleanup() {
 	}
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot is the directory of orbit's go.mod.
+func ModuleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)

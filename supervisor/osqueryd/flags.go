@@ -37,11 +37,27 @@ type FlagOptions struct {
 	ExtraArgs []string
 }
 
+// Validate checks the inputs of the command line.
+func (o FlagOptions) Validate() error {
+	if err := o.Layout.Validate(); err != nil {
+		return err
+	}
+	if o.FleetURL != "" && o.ConfigPath != "" {
+		return errors.New("--fleet-url and --osquery-config are mutually exclusive: Fleet mode gets osquery's config from the server")
+	}
+	if o.FleetURL != "" {
+		if _, err := TLSHostname(o.FleetURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Flags builds osqueryd's argv (without the program name), in the order
 // Fleet's orbit uses, because later flags win in osquery.
 func Flags(o FlagOptions) ([]string, error) {
-	if o.FleetURL != "" && o.ConfigPath != "" {
-		return nil, errors.New("--fleet-url and --osquery-config are mutually exclusive: pick Fleet or standalone mode")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	l := o.Layout
 	args := []string{

@@ -5,58 +5,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbitagent/orbit/internal/golden"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
 func TestFlagsOrder(t *testing.T) {
 	t.Parallel()
 	l := rootdir.Layout{Root: "/opt/orbit"}
-	base := []string{
-		"--pidfile=/opt/orbit/osquery.pid",
-		"--database_path=/opt/orbit/osquery.db",
-		"--extensions_socket=/opt/orbit/orbit-osquery.em",
-		"--logger_path=/opt/orbit/osquery_log",
-	}
-	protected := []string{
-		"--flagfile=/opt/orbit/osquery.flags",
-		"--host_identifier=uuid",
-		"--database_path=/opt/orbit/osquery.db",
-		"--extensions_autoload=/opt/orbit/extensions.load",
-	}
-	fleet := []string{
-		"--enroll_secret_env", "ENROLL_SECRET",
-		"--host_identifier=uuid",
-		"--tls_hostname=fleet.example.com:8443",
-		"--enroll_tls_endpoint=/api/v1/osquery/enroll",
-		"--config_plugin=tls",
-		"--config_tls_endpoint=/api/v1/osquery/config",
-		"--config_refresh=60",
-		"--disable_distributed=false",
-		"--distributed_plugin=tls",
-		"--distributed_tls_read_endpoint=/api/v1/osquery/distributed/read",
-		"--distributed_tls_write_endpoint=/api/v1/osquery/distributed/write",
-		"--distributed_tls_max_attempts=10",
-		"--logger_plugin=tls,filesystem",
-		"--logger_tls_endpoint=/api/v1/osquery/log",
-		"--disable_carver=false",
-		"--carver_start_endpoint=/api/v1/osquery/carve/begin",
-		"--carver_continue_endpoint=/api/v1/osquery/carve/block",
-		"--carver_block_size=2000000",
-	}
+	vars := map[string]string{"root": "/opt/orbit", "host": "fleet.example.com:8443", "ca": "/etc/fleet.pem", "proxy": "proxy:3128"}
+	argv := func(sections ...string) []string { return golden.OsquerydArgv(t, vars, sections...) }
 	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
+	extra := []string{"--verbose", "--config_refresh=10"}
+	standalone := []string{"--config_plugin=filesystem", "--config_path=/etc/osquery/osquery.conf", "--logger_plugin=filesystem"}
 	tests := []struct {
 		name string
 		opts FlagOptions
 		want []string
 	}{
-		{"plain", FlagOptions{Layout: l}, cat(base, protected)},
-		{"fleet", FlagOptions{Layout: l, FleetURL: "https://fleet.example.com:8443"}, cat(base, fleet, protected)},
+		{"plain", FlagOptions{Layout: l}, argv("base", "protected")},
+		{"fleet", FlagOptions{Layout: l, FleetURL: "https://fleet.example.com:8443"}, argv("base", "fleet", "protected")},
 		{"fleet with CA, proxy and extra args", FlagOptions{
 			Layout: l, FleetURL: "https://fleet.example.com:8443", CertFile: "/etc/fleet.pem",
-			ProxyHost: "proxy:3128", ExtraArgs: []string{"--verbose", "--config_refresh=10"},
-		}, cat(base, fleet, []string{"--tls_server_certs=/etc/fleet.pem", "--proxy_hostname=proxy:3128"}, protected, []string{"--verbose", "--config_refresh=10"})},
-		{"standalone", FlagOptions{Layout: l, ConfigPath: "/etc/osquery/osquery.conf"}, cat(base,
-			[]string{"--config_plugin=filesystem", "--config_path=/etc/osquery/osquery.conf", "--logger_plugin=filesystem"}, protected)},
+			ProxyHost: "proxy:3128", ExtraArgs: extra,
+		}, cat(argv("base", "fleet", "fleet-ca", "fleet-proxy", "protected"), extra)},
+		{"standalone", FlagOptions{Layout: l, ConfigPath: "/etc/osquery/osquery.conf"}, cat(argv("base"), standalone, argv("protected"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 )
 
@@ -22,27 +27,49 @@ type RunnerConfig struct {
 	EnrollSecret string
 	StopGrace    time.Duration
 	Logger       zerolog.Logger
-	OnStatus     func(supervisor.ProcessStatus)
+	OnStatus     func(status.Process)
+	// Clock and Starter default to the real ones (see supervisor.ProcessConfig).
+	Clock   clock.Clock
+	Starter supervisor.Starter
+}
+
+// ErrNoEnrollSecret is the error for Fleet mode without an enroll secret,
+// which orbit and osqueryd both need.
+var ErrNoEnrollSecret = errors.New("--fleet-url needs an enroll secret: pass --enroll-secret-path (or ORBIT_ENROLL_SECRET)")
+
+// Validate checks cfg, osqueryd's command line included.
+func (cfg RunnerConfig) Validate() error {
+	if cfg.Path == nil {
+		return errors.New("osqueryd runner needs a path function")
+	}
+	if err := cfg.Flags.Validate(); err != nil {
+		return err
+	}
+	if cfg.Flags.FleetURL != "" && cfg.EnrollSecret == "" {
+		return ErrNoEnrollSecret
+	}
+	return cfg.processConfig(nil).Validate()
 }
 
 // NewProcess returns the supervised osqueryd. Its argv is built once here,
 // so bad flag input fails at orbit's start, not at the first restart.
 func NewProcess(cfg RunnerConfig) (*supervisor.Process, error) {
-	if cfg.Path == nil {
-		return nil, errors.New("osqueryd runner needs a path function")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	args, err := Flags(cfg.Flags)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Flags.FleetURL != "" && cfg.EnrollSecret == "" {
-		return nil, errors.New("--fleet-url needs an enroll secret: pass --enroll-secret or --enroll-secret-path")
-	}
+	return supervisor.NewProcess(cfg.processConfig(args))
+}
+
+func (cfg RunnerConfig) processConfig(args []string) supervisor.ProcessConfig {
 	env := ChildEnv(os.Environ(), cfg.EnrollSecret)
 	layout := cfg.Flags.Layout
 	log := cfg.Logger
-	return supervisor.NewProcess(supervisor.ProcessConfig{
-		Name: "osqueryd",
+	return supervisor.ProcessConfig{
+		Name: string(component.Osqueryd),
 		Spec: func(context.Context) (supervisor.Spec, error) {
 			path, err := cfg.Path()
 			if err != nil {
@@ -63,7 +90,9 @@ func NewProcess(cfg RunnerConfig) (*supervisor.Process, error) {
 		StopGrace: cfg.StopGrace,
 		Logger:    log,
 		OnStatus:  cfg.OnStatus,
-	})
+		Clock:     cfg.Clock,
+		Starter:   cfg.Starter,
+	}
 }
 
 // ChildEnv is orbit's environment for osqueryd: the enroll secret is set
@@ -95,4 +124,25 @@ func EnsureFile(path string) error {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// Version runs `<path> --version` in osqueryd's environment (without the
+// enroll secret) and returns the last word it prints ("osqueryd version
+// 5.12.1" gives "5.12.1"), or "" when it does not answer within 5 s.
+func Version(path string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := &capped.Buffer{Max: 4096}
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Stdout = out
+	cmd.WaitDelay = time.Second
+	cmd.Env = ChildEnv(os.Environ(), "")
+	if err := cmd.Run(); err != nil {
+		return ""
+	}
+	f := strings.Fields(out.String())
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }

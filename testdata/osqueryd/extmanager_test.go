@@ -398,7 +398,7 @@ func TestDistributedQueryReadsExtensionTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := shortDir(t)
-	p := startDaemon(t, standin, tlsEnv, fleetFlags(root, fleetHost(t, srv), srv.CACertFile())...)
+	p := startDaemon(t, standin, tlsEnv, fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile())...)
 	sock := filepath.Join(root, "orbit-osquery.em")
 	c := managerClient(t, p, sock, 10*time.Second)
 	startExtension(t, sock, "com.fleetdm.orbit.osquery_extension.v1", "1.40.0")

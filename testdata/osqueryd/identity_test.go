@@ -172,7 +172,7 @@ func TestEnrollUsesTheDatabaseUUID(t *testing.T) {
 	env := append([]string{"OSQUERYD_STANDIN_NO_HARDWARE_UUID=1"}, tlsEnv...)
 	db := filepath.Join(root, "osquery.db")
 	before := shellUUID(t, env, "--database_path="+db)
-	p := startDaemon(t, standin, env, fleetFlags(root, fleetHost(t, srv), srv.CACertFile())...)
+	p := startDaemon(t, standin, env, fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile())...)
 	enroll, err := srv.WaitForCall(ctxT(t), fleettest.CallFilter{Method: "POST", Path: "/api/v1/osquery/enroll"})
 	if err != nil {
 		t.Fatalf("no enroll: %v; stderr %s", err, p.stderr.String())

@@ -8,23 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // lockDatabase takes an exclusive lock on <db>/LOCK, as RocksDB does, so two
 // daemons cannot share one database.
 func lockDatabase(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := safefile.TryLock(filepath.Join(dir, "LOCK"), 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return func() { _ = l.Release() }, nil
 }
 
 // otherRunningPid reports whether the pidfile names another live process

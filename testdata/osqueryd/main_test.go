@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/golden"
 )
 
 // binDir holds the binaries TestMain and buildVariant build.
@@ -224,40 +226,17 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
-// fleetFlags is the argv Fleet's orbit gives osqueryd (fleet-protocol.md).
-func fleetFlags(root, host, certs string) []string {
-	return []string{
-		"--pidfile=" + filepath.Join(root, "osquery.pid"),
-		"--database_path=" + filepath.Join(root, "osquery.db"),
-		"--extensions_socket=" + filepath.Join(root, "orbit-osquery.em"),
-		"--logger_path=" + filepath.Join(root, "osquery_log"),
-		"--enroll_secret_env", "ENROLL_SECRET",
-		"--host_identifier=uuid",
-		"--tls_hostname=" + host,
-		"--enroll_tls_endpoint=/api/v1/osquery/enroll",
-		"--config_plugin=tls",
-		"--config_tls_endpoint=/api/v1/osquery/config",
-		"--config_refresh=60",
-		"--disable_distributed=false",
-		"--distributed_plugin=tls",
-		"--distributed_tls_read_endpoint=/api/v1/osquery/distributed/read",
-		"--distributed_tls_write_endpoint=/api/v1/osquery/distributed/write",
-		"--distributed_tls_max_attempts=10",
-		"--logger_plugin=tls,filesystem",
-		"--logger_tls_endpoint=/api/v1/osquery/log",
-		"--disable_carver=false",
-		"--carver_start_endpoint=/api/v1/osquery/carve/begin",
-		"--carver_continue_endpoint=/api/v1/osquery/carve/block",
-		"--carver_block_size=2000000",
-		"--tls_server_certs=" + certs,
-	}
+// fleetFlags is the argv orbit gives osqueryd in Fleet mode, before the
+// flagfile (testdata/osqueryd-argv.golden).
+func fleetFlags(t *testing.T, root, host, certs string) []string {
+	return golden.OsquerydArgv(t, map[string]string{"root": root, "host": host, "ca": certs}, "base", "fleet", "fleet-ca")
 }
 
 func TestFleetFlagListIsAccepted(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	ff := writeFile(t, filepath.Join(root, "osquery.flags"), "--distributed_interval=7\n--verbose=true\n")
-	args := append(fleetFlags(root, "fleet.example:8080", "/tmp/certs.pem"), "--flagfile="+ff,
+	args := append(fleetFlags(t, root, "fleet.example:8080", "/tmp/certs.pem"), "--flagfile="+ff,
 		"--host_identifier=uuid", "--database_path="+filepath.Join(root, "osquery.db"), "--extensions_autoload=/dev/null")
 	got := flagValues(t, args...)
 	want := map[string]string{"distributed_interval": "7", "verbose": "true", "carver_block_size": "2000000",

@@ -60,7 +60,7 @@ func TestTLSModeEnrollsAndAnswersDistributedQueries(t *testing.T) {
 	srv.AddDistributedQuery("fleet_bad", "select * from no_such_table")
 
 	root := shortDir(t)
-	args := append(fleetFlags(root, fleetHost(t, srv), srv.CACertFile()), "--config_refresh=1")
+	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--config_refresh=1")
 	p := startDaemon(t, standin, tlsEnv, args...)
 	ctx := ctxT(t)
 
@@ -162,7 +162,7 @@ func TestTLSModeConfigOptionsApply(t *testing.T) {
 	root := shortDir(t)
 	// --distributed_interval=100000 on the command line (1000 s scaled):
 	// only the config's option (1 s) lets a second read happen here.
-	args := append(fleetFlags(root, fleetHost(t, srv), srv.CACertFile()), "--distributed_interval=100000")
+	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--distributed_interval=100000")
 	p := startDaemon(t, standin, tlsEnv, args...)
 	ctx := ctxT(t)
 	if _, err := srv.WaitForCall(ctx, fleettest.CallFilter{Method: "POST", Path: "/api/v1/osquery/distributed/write"}); err != nil {
@@ -192,7 +192,7 @@ func TestTLSModeEnrollFailureExits78(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
 	root := shortDir(t)
-	args := append(fleetFlags(root, fleetHost(t, srv), srv.CACertFile()), "--tls_enroll_max_attempts=2")
+	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--tls_enroll_max_attempts=2")
 	p := startDaemon(t, standin, []string{"ENROLL_SECRET=wrong", "OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}, args...)
 	if code := p.wait(t); code != exitCatastrophic {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitCatastrophic, p.stderr.String())
@@ -212,7 +212,7 @@ func TestTLSModeHangDoesNotPoll(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
 	root := shortDir(t)
-	args := fleetFlags(root, fleetHost(t, srv), srv.CACertFile())
+	args := fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile())
 	p := startDaemon(t, standin, append([]string{"OSQUERYD_STANDIN_HANG=1"}, tlsEnv...), args...)
 	waitFor(t, p, "pidfile", func() bool { return fileExists(filepath.Join(root, "osquery.pid")) })
 	// A working daemon enrolls at once; give it that chance, then check.

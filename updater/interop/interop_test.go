@@ -24,6 +24,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/updater"
 	"github.com/orbitagent/orbit/updater/repo"
@@ -36,10 +39,10 @@ type restarts struct {
 	calls []string
 }
 
-func (r *restarts) Restart(c string) {
+func (r *restarts) Restart(c component.Name) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, c)
+	r.calls = append(r.calls, string(c))
 }
 
 func (r *restarts) count() int {
@@ -47,26 +50,6 @@ func (r *restarts) count() int {
 	defer r.mu.Unlock()
 	return len(r.calls)
 }
-
-// fakeClock is the updater's clock; Check only reads Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
 
 var passphrases = repo.MapPassphrases{"root": "r", "targets": "t", "snapshot": "s", "timestamp": "ts"}
 
@@ -85,7 +68,7 @@ type fixture struct {
 
 // newFixture initializes and opens a repository; clock, if set, is its
 // signing time.
-func newFixture(t *testing.T, consistent bool, clock func() time.Time) *fixture {
+func newFixture(t *testing.T, consistent bool, clock clock.Clock) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	if err := repo.Init(dir, repo.InitOptions{Passphrases: passphrases, ScryptLogN: 10, ConsistentSnapshot: consistent, Clock: clock}); err != nil {
@@ -130,7 +113,7 @@ func (f *fixture) add(version string, tags ...string) {
 
 // newUpdater starts an updater on the fixture's root directory, as orbit
 // does at every start: state and cached metadata come from disk.
-func (f *fixture) newUpdater(url string, clock updater.Clock) *updater.Updater {
+func (f *fixture) newUpdater(url string, clock clock.Clock) *updater.Updater {
 	f.t.Helper()
 	u, err := updater.New(updater.Config{
 		Layout: f.layout, UpdateURL: url, RootJSON: f.roots, Platform: "linux",
@@ -268,16 +251,13 @@ func TestTimestampOnlyRenewal(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	now := time.Now()
-	var mu sync.Mutex
-	repoNow := now.Add(-13 * day) // day 0 is 13 days ago: now is day 13
-	setRepoNow := func(t time.Time) { mu.Lock(); repoNow = t; mu.Unlock() }
-	repoClock := func() time.Time { mu.Lock(); defer mu.Unlock(); return repoNow }
+	repoClock := clocktest.New(now.Add(-13 * day)) // day 0 is 13 days ago: now is day 13
 
 	f := newFixture(t, false, repoClock)
 	f.add("1.0.0", "stable")
 	srv := httptest.NewServer(repo.Handler(f.dir))
 	defer srv.Close()
-	u := f.newUpdater(srv.URL, &fakeClock{now: now})
+	u := f.newUpdater(srv.URL, clocktest.New(now))
 	published := repo.RepositoryPath(f.dir)
 
 	// Day 13: metadata signed on day 0 is valid.
@@ -296,7 +276,7 @@ func TestTimestampOnlyRenewal(t *testing.T) {
 
 	// Day 15 without renewal: the newest timestamp is 15 days old. A new
 	// target is waiting, so a check that ignored expiry would install it.
-	setRepoNow(now.Add(-15 * day))
+	repoClock.Set(now.Add(-15 * day))
 	f.add("2.0.0", "stable")
 	res, err = u.Check(ctx)
 	if err == nil || !strings.Contains(err.Error(), "expired") || len(res.Installed) != 0 {
@@ -312,7 +292,7 @@ func TestTimestampOnlyRenewal(t *testing.T) {
 
 	// Day 15 after a timestamp-only renewal: targets and snapshot stay the
 	// ones signed 15 days ago; the updater installs the waiting target.
-	setRepoNow(now)
+	repoClock.Set(now)
 	if err := f.r.Timestamp(); err != nil {
 		t.Fatal(err)
 	}

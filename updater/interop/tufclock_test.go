@@ -13,10 +13,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
@@ -28,10 +28,8 @@ func TestTimestampRenewalByClock(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	day0 := time.Now()
-	clock := &fakeClock{now: day0}
-	var mu sync.Mutex
-	repoNow := day0
-	repoClock := func() time.Time { mu.Lock(); defer mu.Unlock(); return repoNow }
+	clock := clocktest.New(day0)
+	repoClock := clocktest.New(day0)
 
 	f := newFixture(t, false, repoClock)
 	f.add("1.0.0", "stable")
@@ -62,9 +60,7 @@ func TestTimestampRenewalByClock(t *testing.T) {
 		t.Fatal("day 15: installed binary changed")
 	}
 
-	mu.Lock()
-	repoNow = day0.Add(15 * day)
-	mu.Unlock()
+	repoClock.Set(day0.Add(15 * day))
 	if err := f.r.Timestamp(); err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func (r *Repo) AddTarget(ctx context.Context, t AddTarget) error {
 	if err != nil {
 		return err
 	}
-	now := r.opts.Clock()
+	now := r.opts.Clock.Now()
 	if err := r.checkRootValid(st, now); err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if tc.pass != nil {
 				f.pass = tc.pass
 			}
-			f.now = f.now.Add(tc.advance)
+			f.clk.Advance(tc.advance)
 			before := treeBytes(t, f.dir)
 			err := tc.op(f.open(t), bin)
 			if err == nil {
@@ -158,8 +158,8 @@ func TestAddRenewsExpiredSnapshotAndTimestamp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	trusted := f.rootJSON(t)
-	f.now = f.now.Add(4 * 365 * 24 * time.Hour) // targets, snapshot, timestamp all expired
-	if _, err := Verify(f.dir, trusted, f.now); err == nil {
+	f.clk.Advance(4 * 365 * 24 * time.Hour) // targets, snapshot, timestamp all expired
+	if _, err := Verify(f.dir, trusted, f.clk.Now()); err == nil {
 		t.Fatal("Verify accepted expired metadata")
 	}
 	r := f.open(t)
@@ -167,7 +167,7 @@ func TestAddRenewsExpiredSnapshotAndTimestamp(t *testing.T) {
 	if err := r.AddTarget(context.Background(), AddTarget{File: bin, Name: "desktop", Platform: "linux", Version: "1.0.0", Tags: []string{"stable"}}); err != nil {
 		t.Fatalf("AddTarget with expired snapshot/timestamp: %v", err)
 	}
-	rep, err := Verify(f.dir, trusted, f.now)
+	rep, err := Verify(f.dir, trusted, f.clk.Now())
 	if err != nil {
 		t.Fatalf("Verify after add: %v (%v)", err, rep.Problems)
 	}

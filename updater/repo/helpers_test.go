@@ -14,6 +14,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"github.com/orbitagent/orbit/clock/clocktest"
 )
 
 // testLogN keeps scrypt cheap in tests; production uses DefaultScryptLogN.
@@ -26,23 +28,21 @@ func testPass() MapPassphrases {
 type fixture struct {
 	dir  string
 	pass MapPassphrases
-	now  time.Time
+	clk  *clocktest.Fake // signing time
 }
 
 func newFixture(t *testing.T, consistent bool) *fixture {
 	t.Helper()
-	f := &fixture{dir: filepath.Join(t.TempDir(), "tuf"), pass: testPass(), now: time.Now().UTC()}
-	if err := Init(f.dir, InitOptions{Passphrases: f.pass, ConsistentSnapshot: consistent, ScryptLogN: testLogN, Clock: f.clock}); err != nil {
+	f := &fixture{dir: filepath.Join(t.TempDir(), "tuf"), pass: testPass(), clk: clocktest.New(time.Now().UTC())}
+	if err := Init(f.dir, InitOptions{Passphrases: f.pass, ConsistentSnapshot: consistent, ScryptLogN: testLogN, Clock: f.clk}); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
 	return f
 }
 
-func (f *fixture) clock() time.Time { return f.now }
-
 func (f *fixture) open(t *testing.T) *Repo {
 	t.Helper()
-	r, err := Open(f.dir, OpenOptions{Passphrases: f.pass, ScryptLogN: testLogN, Clock: f.clock})
+	r, err := Open(f.dir, OpenOptions{Passphrases: f.pass, ScryptLogN: testLogN, Clock: f.clk})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -3,13 +3,10 @@ package repo
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-)
 
-var errLocked = errors.New("locked")
+	"github.com/orbitagent/orbit/internal/safefile"
+)
 
 // ErrLocked is returned (wrapped) when another orbitctl holds the
 // repository lock.
@@ -17,42 +14,17 @@ var ErrLocked = errors.New("repository is locked by another orbitctl process")
 
 const lockName = ".orbitctl.lock"
 
-// repoLock is an exclusive advisory lock on DIR/.orbitctl.lock; the kernel
-// drops it when the process dies, so a crash never leaves it stuck.
-type repoLock struct{ f *os.File }
-
-func acquireLock(dir string) (*repoLock, error) {
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
-	}
-	if err := lockFile(f); err != nil {
+// acquireLock takes the exclusive lock on DIR/.orbitctl.lock that keeps a
+// second editor out.
+func acquireLock(dir string) (*safefile.Lock, error) {
+	l, err := safefile.TryLock(filepath.Join(dir, lockName), 0o600)
+	var held *safefile.HeldError
+	if errors.As(err, &held) {
 		holder := ""
-		if b, rerr := os.ReadFile(path); rerr == nil && len(b) > 0 {
-			holder = " (pid " + strings.TrimSpace(string(b)) + ")"
+		if held.Holder != "" {
+			holder = " (pid " + held.Holder + ")"
 		}
-		f.Close()
-		if errors.Is(err, errLocked) {
-			return nil, fmt.Errorf("%w%s: wait for it to finish and try again", ErrLocked, holder)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("%w%s: wait for it to finish and try again", ErrLocked, holder)
 	}
-	// The pid is only a hint for the error message above.
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return &repoLock{f: f}, nil
-}
-
-func (l *repoLock) release() error {
-	if l == nil || l.f == nil {
-		return nil
-	}
-	_ = l.f.Truncate(0)
-	err := unlockFile(l.f)
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	l.f = nil
-	return err
+	return l, err
 }

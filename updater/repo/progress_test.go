@@ -11,7 +11,7 @@ func TestAddReportsProgressAsLines(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	var out bytes.Buffer
-	r, err := Open(f.dir, OpenOptions{Passphrases: f.pass, Clock: f.clock, Progress: &out})
+	r, err := Open(f.dir, OpenOptions{Passphrases: f.pass, Clock: f.clk, Progress: &out})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func (r *Repo) Publish(ctx context.Context, store ObjectStore, opts PublishOptio
 	if err != nil {
 		return res, err
 	}
-	if rep, err := Verify(r.dir, root, r.opts.Clock()); err != nil {
+	if rep, err := Verify(r.dir, root, r.opts.Clock.Now()); err != nil {
 		if len(rep.Problems) > 0 {
 			return res, fmt.Errorf("not publishing: %w: %s (an expired timestamp is renewed by `orbitctl updates timestamp`)", err, strings.Join(rep.Problems, "; "))
 		}

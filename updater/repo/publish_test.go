@@ -135,7 +135,7 @@ func TestPublishRefusesWhatClientsWouldRefuse(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	r := f.open(t)
-	f.now = f.now.Add(15 * 24 * time.Hour) // past the 14-day timestamp
+	f.clk.Advance(15 * 24 * time.Hour) // past the 14-day timestamp
 	var st memStore
 	_, err := r.Publish(context.Background(), &st, PublishOptions{})
 	if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), "orbitctl updates timestamp") {

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/orbitagent/orbit/clock"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Role names.
@@ -133,7 +136,8 @@ type InitOptions struct {
 	// ScryptLogN is log2 of scrypt's N for the key files; 0 means
 	// DefaultScryptLogN. Tests use ~10 to run fast.
 	ScryptLogN int
-	Clock      func() time.Time
+	// Clock sets the signing time (nil: the real clock).
+	Clock clock.Clock
 }
 
 // OpenOptions configures Open.
@@ -142,7 +146,8 @@ type OpenOptions struct {
 	// Expiries: zero fields take the lifetimes given at Init, else the
 	// defaults.
 	Expiries Expiries
-	Clock    func() time.Time
+	// Clock sets the signing time (nil: the real clock).
+	Clock clock.Clock
 	// Progress receives progress of hashing and uploading large files: a
 	// bar when it is a terminal, plain lines otherwise. Nil means silent.
 	Progress   io.Writer
@@ -155,7 +160,7 @@ type Repo struct {
 	dir        string
 	consistent bool
 	opts       OpenOptions
-	lock       *repoLock
+	lock       *safefile.Lock
 	keys       map[string][]*roleKey // decrypted, per role
 	passphrase map[string][]byte     // reused to encrypt rotated keys
 }
@@ -168,11 +173,11 @@ type state struct {
 	timestamp *metadata.Metadata[metadata.TimestampType]
 }
 
-func clockOrNow(c func() time.Time) func() time.Time {
+func clockOrReal(c clock.Clock) clock.Clock {
 	if c != nil {
 		return c
 	}
-	return time.Now
+	return clock.Real()
 }
 
 // expiry rounds to the second so metadata stays readable and stable.
@@ -195,7 +200,7 @@ func Init(dir string, opts InitOptions) (err error) {
 		return err
 	}
 	exp := opts.Expiries.withDefaults()
-	now := clockOrNow(opts.Clock)()
+	now := clockOrReal(opts.Clock).Now()
 
 	// Ask for every passphrase before creating anything, so a typo leaves
 	// no half-made repository.
@@ -215,7 +220,7 @@ func Init(dir string, opts InitOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.Release()
 	// Another process may have initialised dir while we asked for passphrases.
 	if _, err := os.Stat(filepath.Join(dir, MarkerFile)); err == nil {
 		return fmt.Errorf("%s is already an orbitctl repository: use another --path", dir)
@@ -332,15 +337,15 @@ func Open(dir string, opts OpenOptions) (*Repo, error) {
 		return nil, err
 	}
 	if err := recoverTxn(dir); err != nil {
-		lock.release()
+		lock.Release()
 		return nil, err
 	}
 	opts.Expiries = opts.Expiries.or(m.expiries()).withDefaults()
-	opts.Clock = clockOrNow(opts.Clock)
+	opts.Clock = clockOrReal(opts.Clock)
 	r := &Repo{dir: dir, consistent: m.ConsistentSnapshot, opts: opts, lock: lock,
 		keys: map[string][]*roleKey{}, passphrase: map[string][]byte{}}
 	if _, err := r.load(); err != nil {
-		lock.release()
+		lock.Release()
 		return nil, err
 	}
 	return r, nil
@@ -359,7 +364,7 @@ func OpenReadOnly(dir string, opts OpenOptions) (*Repo, error) {
 		return nil, fmt.Errorf("an edit of %s is being applied or was interrupted: try again, or run an editing command (such as `orbitctl updates timestamp`) to finish it", dir)
 	}
 	opts.Expiries = opts.Expiries.or(m.expiries()).withDefaults()
-	opts.Clock = clockOrNow(opts.Clock)
+	opts.Clock = clockOrReal(opts.Clock)
 	r := &Repo{dir: dir, consistent: m.ConsistentSnapshot, opts: opts,
 		keys: map[string][]*roleKey{}, passphrase: map[string][]byte{}}
 	if _, err := r.load(); err != nil {
@@ -392,7 +397,7 @@ func (r *Repo) Close() error {
 		clear(p)
 		delete(r.passphrase, k)
 	}
-	return r.lock.release()
+	return r.lock.Release()
 }
 
 // Dir returns the repository directory.
@@ -495,7 +500,7 @@ func (r *Repo) Timestamp() error {
 	if err != nil {
 		return err
 	}
-	now := r.opts.Clock()
+	now := r.opts.Clock.Now()
 	if err := r.checkRootValid(st, now); err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func (r *Repo) Rotate(role string) error {
 	if err != nil {
 		return err
 	}
-	now := r.opts.Clock()
+	now := r.opts.Clock.Now()
 	// Old root keys sign the new root; the new key gets the passphrase of
 	// the key it replaces; roles below a rotated one are re-signed.
 	need := []string{RoleRoot, role}

@@ -63,7 +63,7 @@ func TestRoundTripV2ClientFollowsRotations(t *testing.T) {
 						t.Fatalf("after rotating %s: stable bytes differ", role)
 					}
 				}
-				if _, err := Verify(f.dir, trusted, f.now); err != nil {
+				if _, err := Verify(f.dir, trusted, f.clk.Now()); err != nil {
 					t.Fatalf("Verify after rotating %s: %v", role, err)
 				}
 			}
@@ -84,12 +84,12 @@ func TestTimestampKeepsClientsWorkingPastOldExpiry(t *testing.T) {
 	if _, err := client.refresh(t, time.Time{}); err != nil {
 		t.Fatalf("refresh now: %v", err)
 	}
-	later := f.now.Add(20 * 24 * time.Hour) // past the 14-day timestamp
+	later := f.clk.Now().Add(20 * 24 * time.Hour) // past the 14-day timestamp
 	if _, err := client.refresh(t, later); err == nil {
 		t.Fatal("refresh 20 days later succeeded with the old timestamp; want expiry error")
 	}
 	before := treeBytes(t, f.dir)
-	f.now = f.now.Add(19 * 24 * time.Hour)
+	f.clk.Advance(19 * 24 * time.Hour)
 	if err := r.Timestamp(); err != nil {
 		t.Fatalf("Timestamp: %v", err)
 	}

@@ -147,7 +147,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 			if tc.tamper != nil {
 				tc.tamper(t, f)
 			}
-			rep, err := Verify(f.dir, trusted, f.now.Add(tc.at))
+			rep, err := Verify(f.dir, trusted, f.clk.Now().Add(tc.at))
 			if tc.want == "" {
 				if err != nil || !rep.OK || len(rep.Targets) != 2 || len(rep.Roles) != 4 {
 					t.Fatalf("Verify intact: %v %+v", err, rep)
@@ -287,7 +287,7 @@ func TestStatus(t *testing.T) {
 	if err := r.AddTarget(context.Background(), AddTarget{File: bin, Name: "extensions/hello", Platform: "windows-arm64", Version: "0.1.0", Tags: []string{"edge", "stable"}}); err != nil {
 		t.Fatal(err)
 	}
-	f.now = f.now.Add(10 * 24 * time.Hour) // timestamp now 4 days from expiry
+	f.clk.Advance(10 * 24 * time.Hour) // timestamp now 4 days from expiry
 	st, err := r.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -391,10 +391,10 @@ func TestInitUsesFleetExpiries(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Time{
-		RoleRoot:      f.now.AddDate(10, 0, 0),
-		RoleTargets:   f.now.AddDate(3, 0, 0),
-		RoleSnapshot:  f.now.AddDate(3, 0, 0),
-		RoleTimestamp: f.now.Add(14 * 24 * time.Hour),
+		RoleRoot:      f.clk.Now().AddDate(10, 0, 0),
+		RoleTargets:   f.clk.Now().AddDate(3, 0, 0),
+		RoleSnapshot:  f.clk.Now().AddDate(3, 0, 0),
+		RoleTimestamp: f.clk.Now().Add(14 * 24 * time.Hour),
 	}
 	seen := 0
 	defer func() {

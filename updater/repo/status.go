@@ -58,7 +58,7 @@ func (r *Repo) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	now := r.opts.Clock()
+	now := r.opts.Clock.Now()
 	s := Status{Dir: r.dir, ConsistentSnapshot: r.consistent}
 	add := func(role string, version int64, expires time.Time) {
 		rr := rootRole(st.root, role)

@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 
-	"github.com/orbitagent/orbit/rootdir"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // txn stages every file an operation writes under DIR/tmp/txn and then moves
@@ -83,8 +82,13 @@ func (t *txn) copyStaged(i int, to string) error {
 	name := strconv.Itoa(len(t.ops))
 	dst := filepath.Join(t.dir, name)
 	if err := os.Link(src, dst); err != nil {
-		if err := copyFile(src, dst); err != nil {
-			return err
+		st, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("copy staged file: %w", err)
+		}
+		// Flushed again by syncStaged at commit.
+		if err := safefile.CopyFile(src, dst, st.Mode().Perm()); err != nil {
+			return fmt.Errorf("copy staged file: %w", err)
 		}
 	}
 	t.ops = append(t.ops, txnOp{Tmp: name, To: filepath.ToSlash(to)})
@@ -129,7 +133,7 @@ func (t *txn) writeManifest() error {
 	if err := os.Rename(tmp, filepath.Join(t.dir, txnManifest)); err != nil {
 		return fmt.Errorf("commit staging manifest: %w", err)
 	}
-	rootdir.SyncDir(t.dir)
+	safefile.SyncDir(t.dir)
 	t.done = true
 	return nil
 }
@@ -201,7 +205,7 @@ func applyTxn(base, dir string, ops []txnOp) error {
 	}
 	// One sync per directory, before the manifest goes: until then a crash
 	// replays any move that did not reach the disk.
-	parallel(sortedKeys(dirs), func(d string) error { rootdir.SyncDir(d); return nil })
+	parallel(sortedKeys(dirs), func(d string) error { safefile.SyncDir(d); return nil })
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove staging directory: %w", err)
 	}
@@ -241,31 +245,6 @@ func closeSynced(f *os.File) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", f.Name(), err)
-	}
-	return nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("copy staged file: %w", err)
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return fmt.Errorf("copy staged file: %w", err)
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, st.Mode().Perm())
-	if err != nil {
-		return fmt.Errorf("copy staged file: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy staged file: %w", err)
-	}
-	// Flushed by syncStaged at commit.
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("copy staged file: %w", err)
 	}
 	return nil
 }

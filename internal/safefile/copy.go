@@ -1,4 +1,4 @@
-package updater
+package safefile
 
 import (
 	"fmt"
@@ -6,14 +6,14 @@ import (
 	"os"
 )
 
-// copyFile copies src to a new file dst (0755), fsynced.
-func copyFile(src, dst string) error {
+// CopyFile copies src to dst (created or truncated with mode), fsynced.
+func CopyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package rootdir
+package safefile
 
 import "os"
 

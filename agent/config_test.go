@@ -1,0 +1,125 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/rootdir"
+)
+
+// standalone is a valid configuration without Fleet or updates.
+func standalone(t *testing.T) Config {
+	t.Helper()
+	dir := t.TempDir()
+	osq := filepath.Join(dir, "osqueryd")
+	if err := os.WriteFile(osq, []byte("#!/bin/sh\necho osqueryd version 9.9.9\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := rootdir.New(filepath.Join(dir, "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		Layout: l, Version: "1.2.3-test",
+		DisableUpdates: true, OsquerydPath: osq,
+		UpdateURL: "https://updates.example.com", UpdateInterval: 15 * time.Minute,
+		Channels:       Channels{"stable", "stable", "stable"},
+		ConfigInterval: 30 * time.Second, TokenCheckInterval: 30 * time.Second,
+		StopGrace: 10 * time.Second,
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	pem := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(pem, []byte("pem"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fleet := func(c *Config) { c.FleetURL, c.EnrollSecret = "https://fleet.example.com", "s" }
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // "" is valid
+	}{
+		{"standalone", func(*Config) {}, ""},
+		{"fleet", fleet, ""},
+		{"socks5 proxy", func(c *Config) { fleet(c); c.FleetProxy = "socks5://127.0.0.1:1080" }, ""},
+		{"no root", func(c *Config) { c.Layout = rootdir.Layout{} }, "pass --root-dir"},
+		{"fleet without secret", func(c *Config) { fleet(c); c.EnrollSecret = "" }, "--fleet-url needs an enroll secret"},
+		{"plain http fleet", func(c *Config) { fleet(c); c.FleetURL = "http://fleet.example.com" }, "must start with https://"},
+		{"fleet with a path", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/x" }, "has a path"},
+		{"fleet and standalone", func(c *Config) { fleet(c); c.OsqueryConfig = pem }, "--fleet-url and --osquery-config are mutually exclusive"},
+		{"insecure and certificate", func(c *Config) { fleet(c); c.Insecure, c.FleetCertificate = true, pem }, "--insecure with --fleet-certificate: insecure and a CA bundle are mutually exclusive"},
+		{"bad proxy", func(c *Config) { fleet(c); c.FleetProxy = "ftp://proxy:21" }, `--fleet-proxy "ftp://proxy:21" is not a proxy URL`},
+		{"proxy credentials", func(c *Config) { fleet(c); c.FleetProxy = "http://u:pw@proxy:3128" }, "--fleet-proxy must not carry credentials"},
+		{"fleet url credentials", func(c *Config) { fleet(c); c.FleetURL = "https://u:pw@fleet.example.com" }, "--fleet-url must not carry credentials"},
+		{"update url credentials", func(c *Config) { c.UpdateURL = "https://u:pw@updates.example.com" }, "--update-url must not carry credentials"},
+		{"short config interval", func(c *Config) { c.ConfigInterval = time.Millisecond }, "--config-interval 1ms is too short"},
+		{"short token check", func(c *Config) { c.TokenCheckInterval = time.Millisecond }, "--device-token-check-interval 1ms is too short"},
+		{"short update interval", func(c *Config) { c.UpdateInterval = time.Second }, "--update-interval 1s is too short"},
+		{"bad channel", func(c *Config) { c.Channels.Osqueryd = "../x" }, `--osqueryd-channel "../x" is not a channel name`},
+		{"channel with a space", func(c *Config) { c.Channels.Orbit = "my channel" }, `--orbit-channel "my channel" is not a channel name`},
+		{"zero grace", func(c *Config) { c.StopGrace = 0 }, "--stop-grace 0s must be between 0 and 10m"},
+		{"long grace", func(c *Config) { c.StopGrace = time.Hour }, "--stop-grace 1h0m0s must be between"},
+		{"missing osqueryd", func(c *Config) { c.OsquerydPath += ".nope" }, "--osqueryd-path"},
+		{"missing fleet CA", func(c *Config) { fleet(c); c.FleetCertificate = pem + ".nope" }, "--fleet-certificate " + pem + ".nope: file not found"},
+		{"missing update CA", func(c *Config) { c.UpdateTLSCertificate = pem + ".nope" }, "--update-tls-certificate " + pem + ".nope: file not found"},
+		{"missing osquery config", func(c *Config) { c.OsqueryConfig = pem + ".nope" }, "--osquery-config"},
+		{"no osqueryd and no updates", func(c *Config) { c.OsquerydPath = "" }, "--disable-updates with no osqueryd installed"},
+		{"updates without root", func(c *Config) { c.DisableUpdates = false }, "pass --update-roots"},
+		{"updates with a bad root", func(c *Config) { c.DisableUpdates, c.UpdateRoots = false, []byte("{}") }, "not a valid TUF root.json"},
+		{"updates from ftp", func(c *Config) { c.DisableUpdates, c.UpdateURL = false, "ftp://updates" }, "--update-url \"ftp://updates\" must be an http(s) URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := standalone(t)
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want an error containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "pw@") {
+				t.Fatalf("error repeats a password: %v", err)
+			}
+		})
+	}
+}
+
+func TestUpdateComponents(t *testing.T) {
+	t.Parallel()
+	names := func(c Config) []component.Name {
+		var out []component.Name
+		for _, uc := range c.updateComponents() {
+			out = append(out, uc.Name)
+		}
+		return out
+	}
+	cfg := standalone(t)
+	cfg.OsquerydPath = ""
+	if got := names(cfg); !slices.Equal(got, []component.Name{component.Orbit, component.Osqueryd}) {
+		t.Errorf("default components %v", got)
+	}
+	cfg.OsquerydPath, cfg.FleetDesktop = "/usr/bin/osqueryd", true
+	if got := names(cfg); !slices.Equal(got, []component.Name{component.Orbit, component.Desktop}) {
+		t.Errorf("with --osqueryd-path and --fleet-desktop: %v", got)
+	}
+	cfg.Channels = Channels{"edge", "5.12", "beta"}
+	for _, uc := range cfg.updateComponents() {
+		want := map[component.Name]string{component.Orbit: "edge", component.Desktop: "beta"}[uc.Name]
+		if uc.Channel != want {
+			t.Errorf("%s on channel %q, want %q", uc.Name, uc.Channel, want)
+		}
+	}
+}
