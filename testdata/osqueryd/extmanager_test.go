@@ -211,7 +211,9 @@ func TestExtensionManagerRegistrationRules(t *testing.T) {
 // socket does not answer pings, and keeps one that answers.
 func TestExtensionManagerDropsExtensionsThatStopAnswering(t *testing.T) {
 	t.Parallel()
-	p, sock, _ := managerDaemon(t, nil)
+	// A loaded machine may take a while between an extension's register
+	// call and its socket: give it the time osquery's default gives.
+	p, sock, _ := managerDaemon(t, nil, "--extensions_timeout=3", "--thrift_timeout=5")
 	c := managerClient(t, p, sock, 10*time.Second)
 	cols := gen.ExtensionPluginResponse{{"id": "column", "name": "x", "type": "TEXT"}}
 	register := func(name string) gen.ExtensionRouteUUID {
@@ -239,6 +241,12 @@ func TestExtensionManagerDropsExtensionsThatStopAnswering(t *testing.T) {
 		}
 	}()
 	startExtension(t, sock, "healthy", "1.0")
+	// Start registers in the background: wait for it, or a drop of the
+	// silent ones could be seen before the healthy one ever registered.
+	waitFor(t, p, "healthy extension registered", func() bool {
+		_, ok := extensionNames(t, c)["healthy"]
+		return ok
+	})
 
 	waitFor(t, p, "silent extensions dropped", func() bool {
 		names := extensionNames(t, c)
