@@ -7,9 +7,8 @@ import (
 )
 
 // softwareInstallDetails is Fleet's fleet.SoftwareInstallDetails on the wire
-// (the fields every Fleet since 4.57 sends; newer ones add a CDN URL and
-// max_retries, whose JSON names we could not confirm, see
-// /work/briefs/fleet-wire-11.md).
+// (the fields every Fleet since 4.57 sends; newer ones add a CDN URL and a
+// retry count, whose JSON names the Fleet sources we read do not show).
 type softwareInstallDetails struct {
 	ExecutionID         string `json:"install_id"`
 	InstallerID         uint   `json:"installer_id"`
