@@ -6,6 +6,9 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -115,5 +118,94 @@ func TestBadFlags(t *testing.T) {
 		if err := newApp().Run(append([]string{"fleetserver"}, args...)); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// TestBinaryAdminSoftwareInstall queues a software install through the
+// running binary's admin endpoint and plays the agent's side of it.
+func TestBinaryAdminSoftwareInstall(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fleetserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	cmd := exec.Command(bin, "--port", "0", "--enroll-secret", "s3cret", "--ca-file", ca, "--require-end-user-auth")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read URL: %v", err)
+	}
+	url := strings.TrimSpace(line)
+	pemBytes, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	call := func(method, path, body string, wantStatus int) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != wantStatus {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, wantStatus, b)
+		}
+		return b
+	}
+	field := func(b []byte, name string) string {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		return fmt.Sprint(m[name])
+	}
+
+	enroll := `{"enroll_secret":"s3cret","hardware_uuid":"HW-1"}`
+	if b := call("POST", "/api/fleet/orbit/enroll", enroll, 401); field(b, "message") != "END_USER_AUTH_REQUIRED" {
+		t.Fatalf("enroll with --require-end-user-auth: %s", b)
+	}
+	call("POST", "/_admin/end_user_auth/complete", `{"hardware_uuid":"HW-1"}`, 200)
+	key := field(call("POST", "/api/fleet/orbit/enroll", enroll, 200), "orbit_node_key")
+
+	inst := field(call("POST", "/_admin/software_installers",
+		`{"filename":"demo.deb","package":"aGVsbG8=","install_script":"echo install"}`, 200), "installer_id")
+	install := field(call("POST", "/_admin/hosts/software_installs", `{"hardware_uuid":"HW-1","installer_id":`+inst+`}`, 200), "install_id")
+	cfg := call("POST", "/api/fleet/orbit/config", `{"orbit_node_key":"`+key+`"}`, 200)
+	if !strings.Contains(string(cfg), `"pending_software_installer_ids": [`) || !strings.Contains(string(cfg), install) {
+		t.Fatalf("config does not list the install: %s", cfg)
+	}
+	if b := call("POST", "/api/fleet/orbit/software_install/package?alt=media", `{"orbit_node_key":"`+key+`","installer_id":`+inst+`}`, 200); string(b) != "hello" {
+		t.Fatalf("package = %q", b)
+	}
+	call("POST", "/api/fleet/orbit/software_install/result",
+		`{"orbit_node_key":"`+key+`","install_uuid":"`+install+`","install_script_exit_code":0,"install_script_output":"ok"}`, 204)
+	var results []fleettest.SoftwareInstallResult
+	if err := json.Unmarshal(call("GET", "/_admin/software_installs/results", "", 200), &results); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].Status != "installed" || results[0].HardwareUUID != "HW-1" {
+		t.Fatalf("results = %+v", results)
 	}
 }
