@@ -348,11 +348,7 @@ func (s *Server) orbitScriptRequest(c *reqCtx) {
 	a, other := s.st.lookup(h.HardwareUUID, req.ExecutionID, kindScript)
 	if a == nil {
 		s.mu.Unlock()
-		if other {
-			s.orbitNotFound(c.w, "not found")
-		} else {
-			s.orbitNotFound(c.w, "HostScriptResult "+req.ExecutionID+" was not found in the datastore")
-		}
+		s.itemNotFound(c, other, "HostScriptResult", req.ExecutionID)
 		return
 	}
 	resp := hostScriptResult{HostID: h.ID, ExecutionID: a.id, ScriptContents: a.contents}

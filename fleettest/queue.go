@@ -119,6 +119,17 @@ func (st *state) lookup(owner, id, kind string) (a *activity, otherHost bool) {
 	return nil, otherHost
 }
 
+// itemNotFound writes Fleet's 404 for an id lookup failed: a bare "not
+// found" (the service's notFoundError) when the id is another host's, the
+// datastore's message for an unknown id.
+func (s *Server) itemNotFound(c *reqCtx, otherHost bool, resource, id string) {
+	if otherHost {
+		s.orbitNotFound(c.w, "not found")
+		return
+	}
+	s.orbitNotFound(c.w, resource+" "+id+" was not found in the datastore")
+}
+
 // addScriptTemplateCopies queues every AddScript script for a host that has
 // just enrolled for the first time; s.mu held.
 func (st *state) addScriptTemplateCopies(owner string) {

@@ -41,11 +41,7 @@ func (s *Server) orbitSoftwareInstallDetails(c *reqCtx) {
 	a, other := s.st.lookup(h.HardwareUUID, req.InstallUUID, kindInstall)
 	if a == nil {
 		s.mu.Unlock()
-		if other {
-			s.orbitNotFound(c.w, "not found")
-		} else {
-			s.orbitNotFound(c.w, "SoftwareInstallerDetails "+req.InstallUUID+" was not found in the datastore")
-		}
+		s.itemNotFound(c, other, "SoftwareInstallerDetails", req.InstallUUID)
 		return
 	}
 	in := s.st.installers[a.installerID]
@@ -133,15 +129,10 @@ func truncatePtr(p *string) *string {
 
 func (s *Server) orbitSoftwareInstallResult(c *reqCtx) {
 	var req struct {
-		OrbitNodeKey              string  `json:"orbit_node_key"`
-		HostID                    uint    `json:"host_id"`
-		InstallUUID               string  `json:"install_uuid"`
-		PreInstallConditionOutput *string `json:"pre_install_condition_output"`
-		InstallScriptExitCode     *int    `json:"install_script_exit_code"`
-		InstallScriptOutput       *string `json:"install_script_output"`
-		PostInstallScriptExitCode *int    `json:"post_install_script_exit_code"`
-		PostInstallScriptOutput   *string `json:"post_install_script_output"`
-		RetriesRemaining          uint    `json:"retries_remaining"`
+		OrbitNodeKey string `json:"orbit_node_key"`
+		HostID       uint   `json:"host_id"`
+		InstallUUID  string `json:"install_uuid"`
+		InstallSteps
 	}
 	if !decode(c, &req, s.strict()) {
 		return
@@ -157,18 +148,16 @@ func (s *Server) orbitSoftwareInstallResult(c *reqCtx) {
 	activated := a != nil && (a.done || s.st.queues[h.HardwareUUID].active() == a)
 	if !activated {
 		s.mu.Unlock()
-		s.orbitNotFound(c.w, "HostSoftwareInstall "+req.InstallUUID+" was not found in the datastore")
+		s.itemNotFound(c, false, "HostSoftwareInstall", req.InstallUUID)
 		return
 	}
+	steps := req.InstallSteps
+	steps.PreInstallConditionOutput = truncatePtr(steps.PreInstallConditionOutput)
+	steps.InstallScriptOutput = truncatePtr(steps.InstallScriptOutput)
+	steps.PostInstallScriptOutput = truncatePtr(steps.PostInstallScriptOutput)
 	r := SoftwareInstallResult{
 		HostID: h.ID, HardwareUUID: h.HardwareUUID, InstallUUID: a.id, InstallerID: a.installerID,
-		PreInstallConditionOutput: truncatePtr(req.PreInstallConditionOutput),
-		InstallScriptExitCode:     req.InstallScriptExitCode,
-		InstallScriptOutput:       truncatePtr(req.InstallScriptOutput),
-		PostInstallScriptExitCode: req.PostInstallScriptExitCode,
-		PostInstallScriptOutput:   truncatePtr(req.PostInstallScriptOutput),
-		RetriesRemaining:          req.RetriesRemaining,
-		ReceivedAt:                s.now(),
+		InstallSteps: steps, ReceivedAt: s.now(),
 	}
 	r.Status = installStatus(&r)
 	s.st.installResults = append(s.st.installResults, r)

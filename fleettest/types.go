@@ -213,20 +213,27 @@ type SoftwareInstaller struct {
 // the host as the server authenticated it). Nil pointers are steps the agent
 // reported as not run.
 type SoftwareInstallResult struct {
-	HostID                    uint    `json:"host_id"`
-	HardwareUUID              string  `json:"hardware_uuid"`
-	InstallUUID               string  `json:"install_uuid"`
-	InstallerID               uint    `json:"installer_id"`
+	HostID       uint   `json:"host_id"`
+	HardwareUUID string `json:"hardware_uuid"`
+	InstallUUID  string `json:"install_uuid"`
+	InstallerID  uint   `json:"installer_id"`
+	InstallSteps
+	// Status is Fleet's status for this payload: "installed",
+	// "failed_install" or "pending_install" (not terminal).
+	Status     string    `json:"status"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// InstallSteps are the step fields of Fleet's
+// HostSoftwareInstallResultPayload. RetriesRemaining is newer Fleet's
+// intermediate-attempt count; its JSON name is assumed.
+type InstallSteps struct {
 	PreInstallConditionOutput *string `json:"pre_install_condition_output"`
 	InstallScriptExitCode     *int    `json:"install_script_exit_code"`
 	InstallScriptOutput       *string `json:"install_script_output"`
 	PostInstallScriptExitCode *int    `json:"post_install_script_exit_code"`
 	PostInstallScriptOutput   *string `json:"post_install_script_output"`
 	RetriesRemaining          uint    `json:"retries_remaining"`
-	// Status is Fleet's status for this payload: "installed",
-	// "failed_install" or "pending_install" (not terminal).
-	Status     string    `json:"status"`
-	ReceivedAt time.Time `json:"received_at"`
 }
 
 // Notifications are the per-host flags of the Orbit config "notifications"

@@ -21,52 +21,71 @@ import (
 	"github.com/orbitagent/orbit/fleettest"
 )
 
+// buildBinary builds fleetserver into a temporary directory.
+func buildBinary(t *testing.T) (bin, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "fleetserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin, dir
+}
+
+// startBinary runs bin with args and returns it with the URL it printed.
+// The process is killed at cleanup if the test did not stop it.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read URL from stdout: %v", err)
+	}
+	return cmd, strings.TrimSpace(line)
+}
+
+// caClient returns an HTTP client that trusts only the CA file fleetserver wrote.
+func caClient(t *testing.T, ca string) *http.Client {
+	t.Helper()
+	pemBytes, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatalf("CA file: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("CA file has no certificate")
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
 // TestBinary builds fleetserver, runs it on a free port, talks to it with
 // its CA file, and stops it with SIGTERM and SIGINT.
 func TestBinary(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fleetserver")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
+	bin, dir := buildBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			ca := filepath.Join(dir, sig.String(), "ca.pem")
-			cmd := exec.Command(bin, "--port", "0", "--enroll-secret", "s3cret", "--ca-file", ca,
+			cmd, url := startBinary(t, bin, "--port", "0", "--enroll-secret", "s3cret", "--ca-file", ca,
 				"--update-channels", "edge,stable,stable", "--startup-flags", `{"verbose":true}`)
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
 			done := make(chan error, 1)
-			t.Cleanup(func() {
-				if cmd.ProcessState == nil {
-					_ = cmd.Process.Kill()
-				}
-			})
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil {
-				t.Fatalf("read URL from stdout: %v", err)
-			}
-			url := strings.TrimSpace(line)
 			if !strings.HasPrefix(url, "https://127.0.0.1:") {
 				t.Fatalf("URL = %q", url)
 			}
-			pemBytes, err := os.ReadFile(ca)
-			if err != nil {
-				t.Fatalf("CA file: %v", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pemBytes) {
-				t.Fatal("CA file has no certificate")
-			}
-			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			client := caClient(t, ca)
 			res, err := client.Head(url + "/api/fleet/orbit/ping")
 			if err != nil {
 				t.Fatalf("ping: %v", err)
@@ -124,37 +143,10 @@ func TestBadFlags(t *testing.T) {
 // TestBinaryAdminSoftwareInstall queues a software install through the
 // running binary's admin endpoint and plays the agent's side of it.
 func TestBinaryAdminSoftwareInstall(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fleetserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, dir := buildBinary(t)
 	ca := filepath.Join(dir, "ca.pem")
-	cmd := exec.Command(bin, "--port", "0", "--enroll-secret", "s3cret", "--ca-file", ca, "--require-end-user-auth")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("read URL: %v", err)
-	}
-	url := strings.TrimSpace(line)
-	pemBytes, err := os.ReadFile(ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemBytes)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	_, url := startBinary(t, bin, "--port", "0", "--enroll-secret", "s3cret", "--ca-file", ca, "--require-end-user-auth")
+	client := caClient(t, ca)
 	call := func(method, path, body string, wantStatus int) []byte {
 		t.Helper()
 		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
