@@ -257,3 +257,29 @@ func TestScriptRequestWireFields(t *testing.T) {
 		t.Fatalf("host id not the authenticated host's: %+v", res)
 	}
 }
+
+func TestDeviceMappingPerHost(t *testing.T) {
+	t.Parallel()
+	s := start(t, Config{})
+	k1 := enrollOrbit(t, s, "u-m1")
+	k2 := enrollOrbit(t, s, "u-m2")
+	for _, c := range []struct{ key, email string }{{k1, "one@example.com"}, {k2, "two@example.com"}, {k1, "uno@example.com"}} {
+		if r := do(t, s, "PUT", "/api/fleet/orbit/device_mapping", map[string]string{"orbit_node_key": c.key, "email": c.email}); r.status != 200 || string(r.body) != "{}\n" {
+			t.Fatalf("device_mapping %s: %d %q", c.email, r.status, r.body)
+		}
+	}
+	want := []DeviceMapping{
+		{HostID: s.OrbitHosts()[0].ID, HardwareUUID: "u-m1", Email: "one@example.com"},
+		{HostID: s.OrbitHosts()[1].ID, HardwareUUID: "u-m2", Email: "two@example.com"},
+		{HostID: s.OrbitHosts()[0].ID, HardwareUUID: "u-m1", Email: "uno@example.com"},
+	}
+	if got := s.DeviceMappings(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("DeviceMappings = %+v, want %+v", got, want)
+	}
+	if h := s.OrbitHosts(); h[0].Email != "uno@example.com" || h[1].Email != "two@example.com" {
+		t.Fatalf("hosts' current emails: %+v", h)
+	}
+	if r := do(t, s, "PUT", "/api/fleet/orbit/device_mapping", map[string]string{"orbit_node_key": k1, "mail": "x"}); r.status != 400 {
+		t.Fatalf("misspelt field: %d", r.status)
+	}
+}
