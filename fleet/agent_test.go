@@ -267,6 +267,12 @@ func TestAgentScripts(t *testing.T) {
 			e.start()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			// Fleet activates a host's queue one item at a time: exec-2 is
+			// listed only on the config poll after exec-1's result.
+			if _, err := e.srv.WaitForCalls(ctx, fleettest.CallFilter{Method: "POST", Path: PathScriptResult}, 1); err != nil {
+				t.Fatal(err)
+			}
+			e.step(30 * time.Second)
 			if _, err := e.srv.WaitForCalls(ctx, fleettest.CallFilter{Method: "POST", Path: PathScriptResult}, 2); err != nil {
 				t.Fatal(err)
 			}

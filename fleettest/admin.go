@@ -160,6 +160,94 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		s.AddScript(body.ExecutionID, body.Contents)
 		writeJSON(w, http.StatusOK, struct{}{})
+	case "POST /_admin/hosts/scripts":
+		var body struct {
+			HardwareUUID string `json:"hardware_uuid"`
+			Contents     string `json:"contents"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		id, err := s.QueueScript(body.HardwareUUID, body.Contents)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"execution_id": id})
+	case "POST /_admin/software_installers":
+		var in SoftwareInstaller
+		if _, ok := adminDecode(w, r, &in); !ok {
+			return
+		}
+		id, err := s.AddSoftwareInstaller(in)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]uint{"installer_id": id})
+	case "POST /_admin/hosts/software_installs":
+		var body struct {
+			HardwareUUID string `json:"hardware_uuid"`
+			InstallerID  uint   `json:"installer_id"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		id, err := s.QueueSoftwareInstall(body.HardwareUUID, body.InstallerID)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"install_id": id})
+	case "GET /_admin/software_installs/results":
+		writeJSON(w, http.StatusOK, nonNil(s.SoftwareInstallResults()))
+	case "GET /_admin/hosts/queue":
+		writeJSON(w, http.StatusOK, nonNil(s.Queue(r.URL.Query().Get("hardware_uuid"))))
+	case "PUT /_admin/hosts/notifications":
+		var body struct {
+			HardwareUUID  string        `json:"hardware_uuid"`
+			Notifications Notifications `json:"notifications"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		if err := s.SetNotifications(body.HardwareUUID, body.Notifications); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	case "PUT /_admin/end_user_auth":
+		var body struct {
+			EnrollSecret string `json:"enroll_secret"`
+			Required     bool   `json:"required"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		s.RequireEndUserAuth(body.EnrollSecret, body.Required)
+		writeJSON(w, http.StatusOK, struct{}{})
+	case "PUT /_admin/end_user_auth/bypass":
+		var body struct {
+			Allow bool `json:"allow"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		s.AllowEndUserAuthBypass(body.Allow)
+		writeJSON(w, http.StatusOK, struct{}{})
+	case "POST /_admin/end_user_auth/complete":
+		var body struct {
+			HardwareUUID string `json:"hardware_uuid"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		if body.HardwareUUID == "" {
+			adminError(w, http.StatusBadRequest, "hardware_uuid is required")
+			return
+		}
+		s.CompleteEndUserAuth(body.HardwareUUID)
+		writeJSON(w, http.StatusOK, struct{}{})
 	case "GET /_admin/scripts/results":
 		writeJSON(w, http.StatusOK, nonNil(s.ScriptResults()))
 	case "PUT /_admin/policies":

@@ -3,6 +3,7 @@ package fleettest
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -272,5 +273,88 @@ func TestConcurrentEnrolls(t *testing.T) {
 	}
 	if len(hosts) != n || len(s.Calls()) != 2*n {
 		t.Fatalf("hosts %d calls %d", len(hosts), len(s.Calls()))
+	}
+}
+
+// TestAdminQueueAndSoftware drives the issue-11 admin endpoints over HTTP,
+// as make demo and cmd/fleetserver users do.
+func TestAdminQueueAndSoftware(t *testing.T) {
+	t.Parallel()
+	s := start(t, Config{TLS: true})
+	key := enrollOrbit(t, s, "u-adm")
+	decodeInto := func(r resp, v any) {
+		t.Helper()
+		if r.status != 200 {
+			t.Fatalf("admin: %d %s", r.status, r.body)
+		}
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var inst struct {
+		ID uint `json:"installer_id"`
+	}
+	decodeInto(do(t, s, "POST", "/_admin/software_installers", map[string]any{
+		"filename": "demo.deb", "package": []byte("DEB!"), "install_script": "echo install", "post_install_script": "echo post",
+		"uninstall_script": "echo un", "pre_install_query": "SELECT 1", "self_service": false,
+	}), &inst)
+	var install struct {
+		ID string `json:"install_id"`
+	}
+	decodeInto(do(t, s, "POST", "/_admin/hosts/software_installs", map[string]any{"hardware_uuid": "u-adm", "installer_id": inst.ID}), &install)
+	var script struct {
+		ID string `json:"execution_id"`
+	}
+	decodeInto(do(t, s, "POST", "/_admin/hosts/scripts", map[string]any{"hardware_uuid": "u-adm", "contents": "echo after"}), &script)
+	var queue []QueueItem
+	decodeInto(do(t, s, "GET", "/_admin/hosts/queue?hardware_uuid=u-adm", nil), &queue)
+	if want := []QueueItem{{Kind: "software_install", ID: install.ID, Active: true}, {Kind: "script", ID: script.ID}}; !reflect.DeepEqual(queue, want) {
+		t.Fatalf("queue %+v, want %+v", queue, want)
+	}
+	r := do(t, s, "POST", "/api/fleet/orbit/software_install/package?alt=media", map[string]any{"orbit_node_key": key, "installer_id": inst.ID})
+	if r.status != 200 || string(r.body) != "DEB!" {
+		t.Fatalf("package: %d %q", r.status, r.body)
+	}
+	postInstallResult(t, s, key, install.ID, map[string]any{"install_script_exit_code": 0, "install_script_output": "ok"})
+	var results []SoftwareInstallResult
+	decodeInto(do(t, s, "GET", "/_admin/software_installs/results", nil), &results)
+	if len(results) != 1 || results[0].Status != "installed" || *results[0].InstallScriptOutput != "ok" {
+		t.Fatalf("results %+v", results)
+	}
+	if r := do(t, s, "PUT", "/_admin/hosts/notifications", map[string]any{"hardware_uuid": "u-adm",
+		"notifications": map[string]any{"run_disk_encryption_escrow": true, "extra": map[string]any{"future_flag": 1}}}); r.status != 200 {
+		t.Fatalf("notifications: %d %s", r.status, r.body)
+	}
+	r = do(t, s, "POST", "/api/fleet/orbit/config", map[string]string{"orbit_node_key": key})
+	n := r.json(t)["notifications"].(map[string]any)
+	if n["run_disk_encryption_escrow"] != true || n["future_flag"] != float64(1) || n["pending_script_execution_ids"].([]any)[0] != script.ID {
+		t.Fatalf("config notifications %v", n)
+	}
+	for _, st := range []struct {
+		method, path string
+		body         any
+		status       int
+	}{
+		{"PUT", "/_admin/end_user_auth", map[string]any{"enroll_secret": "", "required": true}, 200},
+		{"PUT", "/_admin/end_user_auth/bypass", map[string]any{"allow": false}, 200},
+		{"POST", "/_admin/end_user_auth/complete", map[string]any{}, 400},
+		{"POST", "/_admin/software_installers", map[string]any{"package": []byte("x")}, 400},
+		{"POST", "/_admin/hosts/software_installs", map[string]any{"hardware_uuid": "u-adm", "installer_id": 99}, 400},
+		{"POST", "/_admin/hosts/scripts", map[string]any{"contents": "x"}, 400},
+		{"PUT", "/_admin/hosts/notifications", map[string]any{"hardware_uuid": "u-adm", "notifications": map[string]any{"extra": map[string]any{"run_setup_experience": true}}}, 400},
+		{"PUT", "/_admin/hosts/notifications", map[string]any{"hardware_uuid": "u-adm", "notifications": map[string]any{"typo": true}}, 400},
+	} {
+		if r := do(t, s, st.method, st.path, st.body); r.status != st.status {
+			t.Fatalf("%s %s: %d, want %d: %s", st.method, st.path, r.status, st.status, r.body)
+		}
+	}
+	if r := do(t, s, "POST", "/api/fleet/orbit/enroll", map[string]string{"enroll_secret": testSecret, "hardware_uuid": "u-eua"}); r.status != 401 {
+		t.Fatalf("enroll with end-user auth required: %d", r.status)
+	}
+	if r := do(t, s, "POST", "/_admin/end_user_auth/complete", map[string]string{"hardware_uuid": "u-eua"}); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if r := do(t, s, "POST", "/api/fleet/orbit/enroll", map[string]string{"enroll_secret": testSecret, "hardware_uuid": "u-eua"}); r.status != 200 {
+		t.Fatalf("enroll after sign-in: %d %s", r.status, r.body)
 	}
 }

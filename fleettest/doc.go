@@ -7,7 +7,9 @@
 //   - Orbit API: POST /api/fleet/orbit/enroll, POST /api/fleet/orbit/config,
 //     HEAD /api/fleet/orbit/ping, POST /api/fleet/orbit/device_token,
 //     PUT /api/fleet/orbit/device_mapping, POST /api/fleet/orbit/scripts/request,
-//     POST /api/fleet/orbit/scripts/result.
+//     POST /api/fleet/orbit/scripts/result, POST /api/fleet/orbit/software_install/details,
+//     POST /api/fleet/orbit/software_install/package?alt=media,
+//     POST /api/fleet/orbit/software_install/result.
 //   - osquery TLS API under /api/osquery/ and /api/v1/osquery/: enroll, config,
 //     distributed/read, distributed/write, log, carve/begin, carve/block.
 //   - Device API: GET /api/{v1|2022-04|latest}/fleet/device/{token}/desktop,
@@ -25,7 +27,10 @@
 //	ca := srv.CACertFile()              // PEM file: --fleet-certificate / --tls_server_certs
 //	srv.SetStartupFlags(map[string]any{"distributed_interval": 7, "verbose": true})
 //	srv.SetUpdateChannels("stable", "edge", "stable")
-//	srv.AddScript("exec-1", "echo hi")
+//	srv.AddScript("exec-1", "echo hi")         // every host, same id
+//	id, _ := srv.QueueScript("HW-UUID", "echo hi") // one host, Fleet-style id
+//	inst, _ := srv.AddSoftwareInstaller(fleettest.SoftwareInstaller{Filename: "x.deb", Package: b, InstallScript: "..."})
+//	installID, _ := srv.QueueSoftwareInstall("HW-UUID", inst)
 //	call, err := srv.WaitForCall(ctx, fleettest.CallFilter{Method: "POST", Path: "/api/fleet/orbit/scripts/result"})
 //	srv.SetFault("/api/fleet/orbit/config", fleettest.Fault{Status: 401, For: 45 * time.Second})
 //
@@ -74,11 +79,47 @@
 //   - .../transparency answers 307 with Location only (no body), like Fleet;
 //     default target https://fleetdm.com/transparency.
 //   - Request bodies over 10 MiB -> 413.
-//   - Successful Orbit API responses (enroll, config, ping, ...) carry
-//     X-Fleet-Capabilities (default "orbit_endpoints,token_rotation,end_user_email",
-//     see SetCapabilities); error responses do not, and an empty list sends no
-//     header, as in Fleet (go-kit ServerAfter runs on success only). The
-//     device ping endpoints send SetDeviceCapabilities (default none).
+//   - Orbit API answers carry X-Fleet-Capabilities (default DefaultCapabilities,
+//     Fleet's current list, see SetCapabilities) on success and on
+//     service-level errors (404 not found, 403, 409, END_USER_AUTH_REQUIRED,
+//     bad enroll secret), but not when node-key authentication or body
+//     decoding failed: Fleet's go-kit ServerAfter runs whenever the endpoint
+//     function ran. An empty list sends no header. Fleet's order is random
+//     (a Go map); ours is fixed. The device ping endpoints send
+//     SetDeviceCapabilities (default none).
+//   - Activity queue (Fleet's unified queue): each host (by hardware UUID) has
+//     one queue of scripts and software installs in queuing order. Only the
+//     oldest unfinished item is "activated": the config lists it alone in
+//     pending_script_execution_ids or pending_software_installer_ids. A
+//     script result, or a terminal install result, finishes it and the next
+//     one is listed. An install result whose status is pending_install (no
+//     step reported) or that has retries_remaining > 0 keeps it active.
+//   - Ownership: scripts/request and software_install/details for another
+//     host's id -> 404 reason "not found" (Fleet's service notFoundError);
+//     unknown ids -> 404 reason "HostScriptResult <id> was not found in the
+//     datastore" / "SoftwareInstallerDetails <id> ...". A script result for
+//     another host's id, an unknown id, a waiting item or an answered one is
+//     a 200 {} that records nothing, as Fleet's UPDATE ... WHERE host_id. An
+//     install result for an item not activated for this host -> 404
+//     "HostSoftwareInstall <id> was not found in the datastore". The package
+//     of an installer the host has no active install of -> 403
+//     {"message":"Forbidden",...,"reason":"Host doesn't have access to this installer"}
+//     (no uuid); no alt=media -> 400 "only alt=media is supported".
+//   - Package answers stream the bytes with Content-Length, Content-Type
+//     application/octet-stream and Content-Disposition attachment;filename="<name>"
+//     (the name as given, unescaped, as Fleet). Install results answer 204 with
+//     no body. Outputs are cut to their last 10000 runes, as Fleet stores them.
+//   - scripts/request answers Fleet's HostScriptResult fields only: no
+//     created_at/user_id/sync_request; timeout and exit_code are null until
+//     the result.
+//   - End-user authentication (RequireEndUserAuth): an enroll of a new host
+//     with a secret that requires it -> 401
+//     {"message":"END_USER_AUTH_REQUIRED","errors":[{"name":"base","reason":"END_USER_AUTH_REQUIRED"}]}
+//     (no uuid), whatever the agent announces, unless AllowEndUserAuthBypass
+//     and the agent does not announce end_user_auth, or CompleteEndUserAuth was
+//     called for its hardware UUID. Hosts already enrolled are not blocked.
+//   - Notifications (SetNotifications) are per host; run_disk_encryption_escrow
+//     is sent once and then cleared, as Fleet's ClearPendingEscrow.
 //   - Responses are JSON indented with two spaces, Content-Type
 //     "application/json; charset=utf-8", like Fleet.
 //
@@ -118,8 +159,17 @@
 //	PUT    /_admin/extensions                        body: {"name":{"platform","channel","labels"}} (null clears)
 //	PUT    /_admin/capabilities                      body: {"capabilities":"a,b","device_capabilities":"c"}
 //	PUT    /_admin/script_execution_timeout          body: {"seconds":N}
-//	POST   /_admin/scripts                           body: {"execution_id","contents"}
+//	POST   /_admin/scripts                           body: {"execution_id","contents"} (every host)
+//	POST   /_admin/hosts/scripts                     body: {"hardware_uuid","contents"} -> {"execution_id"}
 //	GET    /_admin/scripts/results                   []ScriptResult
+//	POST   /_admin/software_installers               body: SoftwareInstaller ("package" base64) -> {"installer_id"}
+//	POST   /_admin/hosts/software_installs           body: {"hardware_uuid","installer_id"} -> {"install_id"}
+//	GET    /_admin/software_installs/results         []SoftwareInstallResult
+//	GET    /_admin/hosts/queue?hardware_uuid=U       []QueueItem
+//	PUT    /_admin/hosts/notifications               body: {"hardware_uuid","notifications":Notifications}
+//	PUT    /_admin/end_user_auth                     body: {"enroll_secret":"" (all),"required":bool}
+//	PUT    /_admin/end_user_auth/bypass              body: {"allow":bool}
+//	POST   /_admin/end_user_auth/complete            body: {"hardware_uuid"}
 //	PUT    /_admin/policies                          body: []Policy (device API)
 //	PUT    /_admin/desktop                           body: DesktopInfo
 //	GET    /_admin/device_mappings                   []DeviceMapping
@@ -154,7 +204,16 @@
 //	func (s *Server) SetExtensions(ext map[string]Extension)
 //	func (s *Server) SetScriptExecutionTimeout(seconds int)
 //	func (s *Server) AddScript(execID, contents string)
+//	func (s *Server) QueueScript(hardwareUUID, contents string) (execID string, err error)
 //	func (s *Server) ScriptResults() []ScriptResult
+//	func (s *Server) AddSoftwareInstaller(in SoftwareInstaller) (installerID uint, err error)
+//	func (s *Server) QueueSoftwareInstall(hardwareUUID string, installerID uint) (installID string, err error)
+//	func (s *Server) SoftwareInstallResults() []SoftwareInstallResult
+//	func (s *Server) Queue(hardwareUUID string) []QueueItem
+//	func (s *Server) SetNotifications(hardwareUUID string, n Notifications) error
+//	func (s *Server) RequireEndUserAuth(enrollSecret string, required bool)
+//	func (s *Server) AllowEndUserAuthBypass(allow bool)
+//	func (s *Server) CompleteEndUserAuth(hardwareUUID string)
 //	func (s *Server) SetPolicies(p []Policy)
 //	func (s *Server) SetDesktopInfo(d DesktopInfo)
 //	func (s *Server) DeviceMappings() []DeviceMapping

@@ -36,7 +36,7 @@ func Example() {
 	fmt.Println(call.Status, call.Capabilities, call.Body["hardware_uuid"])
 	fmt.Println(len(srv.OrbitHosts()))
 	// Output:
-	// 200 orbit_endpoints,token_rotation,end_user_email
+	// 200 orbit_endpoints,token_rotation,end_user_email,escrow_buddy,linux_disk_encryption_escrow,luks_recovery_key_escrow,setup_experience,web_setup_experience,macos_web_setup_experience
 	// 200 orbit_endpoints A-1
 	// 1
 }

@@ -168,9 +168,14 @@ func TestFaultReset(t *testing.T) {
 		if !strings.Contains(msg, "reset") && !strings.Contains(msg, "EOF") {
 			t.Fatalf("tls=%v: reset fault error = %v", tlsOn, err)
 		}
+		// The server records the call after the handler returned, which can
+		// be after the client saw the reset: wait for it.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, werr := s.WaitForCall(ctx, CallFilter{Path: "/api/fleet/orbit/config"})
+		cancel()
 		c := s.CallsMatching(CallFilter{Path: "/api/fleet/orbit/config"})
-		if len(c) != 1 || c[0].Status != 0 || c[0].Fault == nil || !c[0].Fault.Reset {
-			t.Fatalf("tls=%v: recorded = %+v", tlsOn, c)
+		if werr != nil || len(c) != 1 || c[0].Status != 0 || c[0].Fault == nil || !c[0].Fault.Reset {
+			t.Fatalf("tls=%v: recorded = %+v (%v)", tlsOn, c, werr)
 		}
 		// Times: 1 — the next call goes through.
 		if r := do(t, s, "POST", "/api/fleet/orbit/config", "{}"); r.status != 401 {

@@ -5,21 +5,33 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"time"
+	"unicode/utf8"
 )
 
 // nodeKeySize is Fleet's default osquery.node_key_size.
 const nodeKeySize = 24
 
-// defaultScriptTimeout is Fleet's default script execution timeout (seconds).
-const defaultScriptTimeout = 300
-
-// orbitOK writes a successful Orbit API answer. Fleet adds the capabilities
-// header only on success (go-kit ServerAfter / HijackRender), and not at all
-// when the capability list is empty.
+// orbitOK writes a successful Orbit API answer with the capabilities header
+// (go-kit ServerAfter / HijackRender in Fleet; no header at all when the
+// capability list is empty).
 func (s *Server) orbitOK(w http.ResponseWriter, v any) {
 	s.setCaps(w)
 	writeJSON(w, http.StatusOK, v)
+}
+
+// orbitFail writes a service-level error of the Orbit API. Fleet returns
+// those inside the response struct, so go-kit's ServerAfter still adds the
+// capabilities header (unlike node-key and decoding failures, which use
+// authRequired/badRequest directly).
+func (s *Server) orbitFail(w http.ResponseWriter, status int, message, reason string) {
+	s.setCaps(w)
+	writeFleetError(w, status, message, reason)
+}
+
+// orbitNotFound is the 404 of Fleet's service notFoundError: the reason is
+// its Error() ("not found"), whatever the wrapping message said.
+func (s *Server) orbitNotFound(w http.ResponseWriter, reason string) {
+	s.orbitFail(w, http.StatusNotFound, "Resource Not Found", reason)
 }
 
 func (s *Server) setCaps(w http.ResponseWriter) {
@@ -50,6 +62,15 @@ type orbitEnrollRequest struct {
 	OsqueryIdentifier string `json:"osquery_identifier"`
 	ComputerName      string `json:"computer_name"`
 	HardwareModel     string `json:"hardware_model"`
+	// EUAToken is only sent by Windows agents after MDM enrollment.
+	EUAToken string `json:"eua_token"`
+}
+
+// endUserAuthRequired is fleet.NewOrbitIDPAuthRequiredError(): an OrbitError,
+// so no uuid, and the capabilities header as for any service error.
+func (s *Server) endUserAuthRequired(w http.ResponseWriter) {
+	s.setCaps(w)
+	writeFleetErrorNoUUID(w, http.StatusUnauthorized, "END_USER_AUTH_REQUIRED", "END_USER_AUTH_REQUIRED")
 }
 
 func (s *Server) orbitEnroll(c *reqCtx) {
@@ -58,6 +79,7 @@ func (s *Server) orbitEnroll(c *reqCtx) {
 		return
 	}
 	if !s.validSecret(req.EnrollSecret) {
+		s.setCaps(c.w)
 		authFailed(c.w)
 		return
 	}
@@ -68,6 +90,11 @@ func (s *Server) orbitEnroll(c *reqCtx) {
 	key := randomKey(nodeKeySize)
 	s.mu.Lock()
 	h := s.st.orbitHosts[req.HardwareUUID]
+	if s.st.euaBlocks(req.EnrollSecret, req.HardwareUUID, c.r.Header.Get(CapabilitiesHeader), h != nil) {
+		s.mu.Unlock()
+		s.endUserAuthRequired(c.w)
+		return
+	}
 	if h == nil {
 		ident := req.OsqueryIdentifier
 		if ident == "" {
@@ -77,6 +104,7 @@ func (s *Server) orbitEnroll(c *reqCtx) {
 		s.st.hostIDs[req.HardwareUUID] = id
 		h = &OrbitHost{ID: id}
 		s.st.orbitHosts[req.HardwareUUID] = h
+		s.st.addScriptTemplateCopies(req.HardwareUUID)
 	} else {
 		delete(s.st.orbitByKey, h.OrbitNodeKey) // re-enroll: the old key dies
 	}
@@ -116,28 +144,39 @@ func (s *Server) orbitHost(c *reqCtx, key string) (OrbitHost, bool) {
 	return cp, true
 }
 
+// orbitNotifications is Fleet's fleet.OrbitConfigNotifications on the wire.
 type orbitNotifications struct {
-	RenewEnrollmentProfile                  bool     `json:"renew_enrollment_profile,omitempty"`
-	RotateDiskEncryptionKey                 bool     `json:"rotate_disk_encryption_key,omitempty"`
-	NeedsMDMMigration                       bool     `json:"needs_mdm_migration,omitempty"`
-	NeedsProgrammaticWindowsMDMEnrollment   bool     `json:"needs_programmatic_windows_mdm_enrollment,omitempty"`
-	WindowsMDMDiscoveryEndpoint             string   `json:"windows_mdm_discovery_endpoint,omitempty"`
-	NeedsProgrammaticWindowsMDMUnenrollment bool     `json:"needs_programmatic_windows_mdm_unenrollment,omitempty"`
-	PendingScriptExecutionIDs               []string `json:"pending_script_execution_ids,omitempty"`
-	EnforceBitLockerEncryption              bool     `json:"enforce_bitlocker_encryption,omitempty"`
-	PendingSoftwareInstallerIDs             []string `json:"pending_software_installer_ids,omitempty"`
-	RunSetupExperience                      bool     `json:"run_setup_experience,omitempty"`
-	RunDiskEncryptionEscrow                 bool     `json:"run_disk_encryption_escrow,omitempty"`
+	Notifications
+	PendingScriptExecutionIDs   []string `json:"pending_script_execution_ids,omitempty"`
+	PendingSoftwareInstallerIDs []string `json:"pending_software_installer_ids,omitempty"`
+}
+
+// encode renders the notifications object, Extra fields included.
+func (n orbitNotifications) encode() (json.RawMessage, error) {
+	extra := n.Extra
+	n.Extra = nil
+	b, err := json.Marshal(n)
+	if err != nil || len(extra) == 0 {
+		return b, err
+	}
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return json.Marshal(m)
 }
 
 // orbitConfigResponse is Fleet's fleet.OrbitConfig on the wire.
 type orbitConfigResponse struct {
-	ScriptExeTimeout int                `json:"script_execution_timeout,omitempty"`
-	Flags            json.RawMessage    `json:"command_line_startup_flags,omitempty"`
-	Extensions       json.RawMessage    `json:"extensions,omitempty"`
-	NudgeConfig      json.RawMessage    `json:"nudge_config,omitempty"`
-	Notifications    orbitNotifications `json:"notifications,omitempty"`
-	UpdateChannels   *UpdateChannels    `json:"update_channels,omitempty"`
+	ScriptExeTimeout int             `json:"script_execution_timeout,omitempty"`
+	Flags            json.RawMessage `json:"command_line_startup_flags,omitempty"`
+	Extensions       json.RawMessage `json:"extensions,omitempty"`
+	NudgeConfig      json.RawMessage `json:"nudge_config,omitempty"`
+	Notifications    json.RawMessage `json:"notifications"`
+	UpdateChannels   *UpdateChannels `json:"update_channels,omitempty"`
 }
 
 func (s *Server) orbitConfig(c *reqCtx) {
@@ -147,29 +186,46 @@ func (s *Server) orbitConfig(c *reqCtx) {
 	if !decode(c, &req, s.strict()) {
 		return
 	}
-	if _, ok := s.orbitHost(c, req.OrbitNodeKey); !ok {
+	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
+	var notifs orbitNotifications
+	if n := s.st.notifs[h.HardwareUUID]; n != nil {
+		notifs.Notifications = *n
+		// One-shot, as Fleet's ClearPendingEscrow after computing the config.
+		n.RunDiskEncryptionEscrow = false
+	}
+	notifs.NeedsMDMMigration = notifs.NeedsMDMMigration || s.st.desktop.NeedsMDMMigration
+	notifs.RenewEnrollmentProfile = notifs.RenewEnrollmentProfile || s.st.desktop.RenewEnrollmentProfile
+	// Only the activated item is listed, as Fleet's ListReadyToExecute*.
+	if q := s.st.queues[h.HardwareUUID]; q != nil {
+		if a := q.active(); a != nil {
+			if a.kind == kindScript {
+				notifs.PendingScriptExecutionIDs = []string{a.id}
+			} else {
+				notifs.PendingSoftwareInstallerIDs = []string{a.id}
+			}
+		}
+	}
 	resp := orbitConfigResponse{
 		ScriptExeTimeout: s.st.scriptTimeout,
 		Flags:            s.st.flags,
 		Extensions:       s.st.extensions,
-		Notifications: orbitNotifications{
-			NeedsMDMMigration:      s.st.desktop.NeedsMDMMigration,
-			RenewEnrollmentProfile: s.st.desktop.RenewEnrollmentProfile,
-		},
 	}
 	if s.st.channels != nil {
 		ch := *s.st.channels
 		resp.UpdateChannels = &ch
 	}
-	for _, sc := range s.st.scripts {
-		if sc.result == nil {
-			resp.Notifications.PendingScriptExecutionIDs = append(resp.Notifications.PendingScriptExecutionIDs, sc.execID)
-		}
-	}
 	s.mu.Unlock()
+	raw, err := notifs.encode()
+	if err != nil {
+		// SetNotifications validated every Extra value: this cannot happen.
+		s.orbitFail(c.w, http.StatusInternalServerError, "encode notifications", err.Error())
+		return
+	}
+	resp.Notifications = raw
 	s.orbitOK(c.w, resp)
 }
 
@@ -191,17 +247,17 @@ func (s *Server) orbitDeviceToken(c *reqCtx) {
 		return
 	}
 	if req.DeviceAuthToken == "" {
-		badRequest(c.w, "device auth token cannot be empty")
+		s.orbitFail(c.w, http.StatusBadRequest, "Bad request", "device auth token cannot be empty")
 		return
 	}
 	if url.QueryEscape(req.DeviceAuthToken) != req.DeviceAuthToken {
-		badRequest(c.w, "device auth token contains invalid characters")
+		s.orbitFail(c.w, http.StatusBadRequest, "Bad request", "device auth token contains invalid characters")
 		return
 	}
 	s.mu.Lock()
 	if owner := s.st.tokens[req.DeviceAuthToken]; owner != nil && owner.HardwareUUID != h.HardwareUUID {
 		s.mu.Unlock()
-		writeFleetError(c.w, http.StatusConflict, "Conflict", "auth token conflicts with another host")
+		s.orbitFail(c.w, http.StatusConflict, "Conflict", "auth token conflicts with another host")
 		return
 	}
 	host := s.st.orbitHosts[h.HardwareUUID]
@@ -233,6 +289,7 @@ func (s *Server) orbitDeviceMapping(c *reqCtx) {
 		return
 	}
 	if req.Email == "" {
+		s.setCaps(c.w)
 		writeFleetErrorNamed(c.w, http.StatusUnprocessableEntity, "Validation Failed", "email", "email cannot be empty")
 		return
 	}
@@ -243,30 +300,36 @@ func (s *Server) orbitDeviceMapping(c *reqCtx) {
 	s.orbitOK(c.w, struct{}{})
 }
 
-// hostScriptResult is Fleet's fleet.HostScriptResult on the wire.
+// hostScriptResult is Fleet's fleet.HostScriptResult on the wire
+// (created_at, user_id and sync_request are json:"-" in Fleet; timeout is
+// only known once the result came in).
 type hostScriptResult struct {
-	HostID         uint      `json:"host_id"`
-	ExecutionID    string    `json:"execution_id"`
-	ScriptContents string    `json:"script_contents"`
-	Output         string    `json:"output"`
-	Runtime        int       `json:"runtime"`
-	ExitCode       *int64    `json:"exit_code"`
-	Timeout        *int      `json:"timeout"`
-	CreatedAt      time.Time `json:"created_at"`
-	ScriptID       *uint     `json:"script_id"`
-	PolicyID       *uint     `json:"policy_id"`
-	TeamID         *uint     `json:"team_id"`
-	UserID         *uint     `json:"user_id"`
-	SyncRequest    bool      `json:"sync_request"`
+	HostID         uint   `json:"host_id"`
+	ExecutionID    string `json:"execution_id"`
+	ScriptContents string `json:"script_contents"`
+	Output         string `json:"output"`
+	Runtime        int    `json:"runtime"`
+	ExitCode       *int64 `json:"exit_code"`
+	Timeout        *int   `json:"timeout"`
+	ScriptID       *uint  `json:"script_id"`
+	PolicyID       *uint  `json:"policy_id"`
+	TeamID         *uint  `json:"team_id"`
+	Message        string `json:"message"`
 }
 
-func (s *Server) findScript(execID string) *script {
-	for _, sc := range s.st.scripts {
-		if sc.execID == execID {
-			return sc
-		}
+// maxScriptOutputRunes is what Fleet keeps of an output (truncateScriptResult).
+const maxScriptOutputRunes = 10000
+
+// truncateOutput keeps the last maxScriptOutputRunes runes, as Fleet.
+func truncateOutput(out string) string {
+	if len(out) > utf8.UTFMax*maxScriptOutputRunes {
+		out = out[len(out)-utf8.UTFMax*maxScriptOutputRunes:]
 	}
-	return nil
+	if utf8.RuneCountInString(out) > maxScriptOutputRunes {
+		r := []rune(out)
+		out = string(r[len(r)-maxScriptOutputRunes:])
+	}
+	return out
 }
 
 func (s *Server) orbitScriptRequest(c *reqCtx) {
@@ -282,28 +345,17 @@ func (s *Server) orbitScriptRequest(c *reqCtx) {
 		return
 	}
 	s.mu.Lock()
-	sc := s.findScript(req.ExecutionID)
-	if sc == nil {
+	a, other := s.st.lookup(h.HardwareUUID, req.ExecutionID, kindScript)
+	if a == nil {
 		s.mu.Unlock()
-		notFound(c.w, "no script found for this host")
+		s.itemNotFound(c, other, "HostScriptResult", req.ExecutionID)
 		return
 	}
-	timeout := s.st.scriptTimeout
-	if timeout == 0 {
-		timeout = defaultScriptTimeout
-	}
-	resp := hostScriptResult{
-		HostID:         h.ID,
-		ExecutionID:    sc.execID,
-		ScriptContents: sc.contents,
-		Timeout:        &timeout,
-		CreatedAt:      s.now().UTC(),
-	}
-	if sc.result != nil {
-		code := int64(sc.result.ExitCode)
-		resp.ExitCode = &code
-		resp.Output = sc.result.Output
-		resp.Runtime = sc.result.Runtime
+	resp := hostScriptResult{HostID: h.ID, ExecutionID: a.id, ScriptContents: a.contents}
+	if r := a.scriptResult; r != nil {
+		code, timeout := int64(r.ExitCode), r.Timeout
+		resp.ExitCode, resp.Timeout = &code, &timeout
+		resp.Output, resp.Runtime = r.Output, r.Runtime
 	}
 	s.mu.Unlock()
 	s.orbitOK(c.w, resp)
@@ -327,17 +379,21 @@ func (s *Server) orbitScriptResult(c *reqCtx) {
 		return
 	}
 	s.mu.Lock()
-	sc := s.findScript(req.ExecutionID)
-	if sc == nil {
-		s.mu.Unlock()
-		notFound(c.w, "no script found for this host")
-		return
-	}
-	// Fleet always uses the authenticated host's id, whatever host_id says.
-	sc.result = &ScriptResult{
-		HostID: h.ID, HardwareUUID: h.HardwareUUID, ExecutionID: req.ExecutionID,
-		Output: req.Output, Runtime: req.Runtime, ExitCode: req.ExitCode, Timeout: req.Timeout,
-		ReceivedAt: s.now(),
+	// Fleet updates host_script_results WHERE host_id AND execution_id, and
+	// only rows without a result: a result for another host's id, an unknown
+	// id, an item still waiting in the queue or an answered one changes
+	// nothing and is still a 200.
+	a, _ := s.st.lookup(h.HardwareUUID, req.ExecutionID, kindScript)
+	if a != nil && !a.done {
+		if q := s.st.queues[h.HardwareUUID]; q.active() == a {
+			// Fleet always uses the authenticated host's id, whatever host_id says.
+			a.scriptResult = &ScriptResult{
+				HostID: h.ID, HardwareUUID: h.HardwareUUID, ExecutionID: req.ExecutionID,
+				Output: truncateOutput(req.Output), Runtime: req.Runtime, ExitCode: int(int32(req.ExitCode)), Timeout: req.Timeout,
+				ReceivedAt: s.now(),
+			}
+			a.done = true
+		}
 	}
 	s.mu.Unlock()
 	s.orbitOK(c.w, struct{}{})

@@ -82,6 +82,9 @@ func (s *Server) routes() []route {
 	add("PUT", "/api/fleet/orbit/device_mapping", s.orbitDeviceMapping)
 	add("POST", "/api/fleet/orbit/scripts/request", s.orbitScriptRequest)
 	add("POST", "/api/fleet/orbit/scripts/result", s.orbitScriptResult)
+	add("POST", "/api/fleet/orbit/software_install/details", s.orbitSoftwareInstallDetails)
+	add("POST", "/api/fleet/orbit/software_install/package", s.orbitSoftwarePackage)
+	add("POST", "/api/fleet/orbit/software_install/result", s.orbitSoftwareInstallResult)
 	// osquery TLS API, both prefixes as Fleet.
 	for _, p := range []string{"/api/osquery", "/api/v1/osquery"} {
 		add("POST", p+"/enroll", s.osqueryEnroll)

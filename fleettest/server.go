@@ -25,8 +25,12 @@ import (
 // CapabilitiesHeader is the header both sides use to announce capabilities.
 const CapabilitiesHeader = "X-Fleet-Capabilities"
 
-// DefaultCapabilities is what the server announces unless SetCapabilities is called.
-const DefaultCapabilities = "orbit_endpoints,token_rotation,end_user_email"
+// DefaultCapabilities is what Fleet's server announces today
+// (server/fleet/capabilities.go GetServerOrbitCapabilities), unless
+// SetCapabilities is called. Fleet builds the header from a Go map, so its
+// order varies; ours is fixed.
+const DefaultCapabilities = "orbit_endpoints,token_rotation,end_user_email,escrow_buddy," +
+	"linux_disk_encryption_escrow,luks_recovery_key_escrow,setup_experience,web_setup_experience,macos_web_setup_experience"
 
 // maxBodyBytes bounds request bodies; larger requests get 413.
 const maxBodyBytes = 10 << 20

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-type script struct {
-	execID   string
-	contents string
-	result   *ScriptResult
-}
-
 type dquery struct {
 	name   string
 	sql    string
@@ -27,25 +21,33 @@ type state struct {
 	extensions    json.RawMessage
 	scriptTimeout int
 
-	scripts    []*script
-	policies   []Policy
-	desktop    DesktopInfo
-	mappings   []DeviceMapping
-	fleetdErrs []json.RawMessage
-	nextHostID uint
-	hostIDs    map[string]uint // identifier (hardware UUID / osquery identifier) -> host id
-	orbitHosts map[string]*OrbitHost
-	orbitByKey map[string]*OrbitHost
-	osqHosts   map[string]*OsqueryHost
-	osqByKey   map[string]*OsqueryHost
-	tokens     map[string]*OrbitHost
-	tokenTime  map[string]time.Time // when each token was registered
-	osqConfig  json.RawMessage
-	dqueries   []*dquery
-	dresults   map[string][]DistributedResult
-	logs       map[string][]json.RawMessage
-	carves     map[string]*Carve
-	carveOrder []string
+	scripts         []*scriptTemplate
+	nextSeq         uint64
+	queues          map[string]*hostQueue           // hardware UUID -> queue
+	activities      map[string]map[string]*activity // id -> hardware UUID -> item
+	installers      map[uint]*SoftwareInstaller
+	nextInstallerID uint
+	installResults  []SoftwareInstallResult
+	notifs          map[string]*Notifications // hardware UUID -> notifications
+	eua             euaState
+	policies        []Policy
+	desktop         DesktopInfo
+	mappings        []DeviceMapping
+	fleetdErrs      []json.RawMessage
+	nextHostID      uint
+	hostIDs         map[string]uint // identifier (hardware UUID / osquery identifier) -> host id
+	orbitHosts      map[string]*OrbitHost
+	orbitByKey      map[string]*OrbitHost
+	osqHosts        map[string]*OsqueryHost
+	osqByKey        map[string]*OsqueryHost
+	tokens          map[string]*OrbitHost
+	tokenTime       map[string]time.Time // when each token was registered
+	osqConfig       json.RawMessage
+	dqueries        []*dquery
+	dresults        map[string][]DistributedResult
+	logs            map[string][]json.RawMessage
+	carves          map[string]*Carve
+	carveOrder      []string
 }
 
 func newState() state {
@@ -61,6 +63,11 @@ func newState() state {
 		dresults:   map[string][]DistributedResult{},
 		logs:       map[string][]json.RawMessage{},
 		carves:     map[string]*Carve{},
+		queues:     map[string]*hostQueue{},
+		activities: map[string]map[string]*activity{},
+		installers: map[uint]*SoftwareInstaller{},
+		notifs:     map[string]*Notifications{},
+		eua:        euaState{secrets: map[string]bool{}, completed: map[string]bool{}},
 		osqConfig:  json.RawMessage(defaultOsqueryConfig),
 		desktop:    DesktopInfo{TransparencyURL: "https://fleetdm.com/transparency"},
 	}
@@ -165,34 +172,6 @@ func (s *Server) SetScriptExecutionTimeout(seconds int) {
 	s.mu.Lock()
 	s.st.scriptTimeout = seconds
 	s.mu.Unlock()
-}
-
-// AddScript queues a script; its id is in pending_script_execution_ids of
-// every enrolled host until one posts its result.
-func (s *Server) AddScript(execID, contents string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sc := range s.st.scripts {
-		if sc.execID == execID {
-			sc.contents, sc.result = contents, nil
-			return
-		}
-	}
-	s.st.scripts = append(s.st.scripts, &script{execID: execID, contents: contents})
-}
-
-// ScriptResults returns the script results received, oldest first.
-func (s *Server) ScriptResults() []ScriptResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []ScriptResult
-	for _, sc := range s.st.scripts {
-		if sc.result != nil {
-			out = append(out, *sc.result)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
-	return out
 }
 
 // SetPolicies sets the policies the device API reports.

@@ -120,10 +120,15 @@ func TestNoSecretsConfiguredRejectsEmptySecret(t *testing.T) {
 	}
 }
 
-func TestCapabilitiesHeaderOnlyOnSuccess(t *testing.T) {
+// TestCapabilitiesHeader checks the header is on every Orbit answer whose
+// endpoint ran (success and service errors, as go-kit's ServerAfter in
+// Fleet) and missing when node-key authentication or decoding failed.
+func TestCapabilitiesHeader(t *testing.T) {
 	t.Parallel()
 	s := start(t, Config{})
 	key := enrollOrbit(t, s, "u-caps")
+	other := enrollOrbit(t, s, "u-caps-2")
+	do(t, s, "POST", "/api/fleet/orbit/device_token", map[string]string{"orbit_node_key": other, "device_auth_token": "taken"})
 	cases := []struct {
 		name     string
 		method   string
@@ -135,7 +140,11 @@ func TestCapabilitiesHeaderOnlyOnSuccess(t *testing.T) {
 		{"ping", "HEAD", "/api/fleet/orbit/ping", nil, 200, true},
 		{"config ok", "POST", "/api/fleet/orbit/config", map[string]string{"orbit_node_key": key}, 200, true},
 		{"config 401", "POST", "/api/fleet/orbit/config", map[string]string{"orbit_node_key": "bad"}, 401, false},
-		{"enroll 401", "POST", "/api/fleet/orbit/enroll", map[string]string{"enroll_secret": "bad", "hardware_uuid": "u"}, 401, false},
+		{"enroll bad secret 401", "POST", "/api/fleet/orbit/enroll", map[string]string{"enroll_secret": "bad", "hardware_uuid": "u"}, 401, true},
+		{"script 404", "POST", "/api/fleet/orbit/scripts/request", map[string]string{"orbit_node_key": key, "execution_id": "none"}, 404, true},
+		{"token conflict 409", "POST", "/api/fleet/orbit/device_token", map[string]string{"orbit_node_key": key, "device_auth_token": "taken"}, 409, true},
+		{"package without alt 400", "POST", "/api/fleet/orbit/software_install/package", map[string]any{"orbit_node_key": key, "installer_id": 1}, 400, true},
+		{"package 401", "POST", "/api/fleet/orbit/software_install/package?alt=media", map[string]any{"orbit_node_key": "bad", "installer_id": 1}, 401, false},
 		{"malformed 400", "POST", "/api/fleet/orbit/config", "{", 400, false},
 		{"unknown 404", "POST", "/api/fleet/orbit/nope", "{}", 404, false},
 	}

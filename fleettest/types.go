@@ -192,3 +192,79 @@ func (f CallFilter) match(c Call) bool {
 	}
 	return true
 }
+
+// SoftwareInstaller is a package the server can hand to hosts, with the
+// scripts Fleet stores next to it (Fleet's software_installers row).
+type SoftwareInstaller struct {
+	// Filename is sent in Content-Disposition; Fleet's agent names the
+	// downloaded file after it (".tar.gz"/".tgz" are extracted). It is sent
+	// as given, so tests can check how the agent treats a hostile name.
+	Filename          string `json:"filename"`
+	Package           []byte `json:"package"`
+	InstallScript     string `json:"install_script"`
+	PostInstallScript string `json:"post_install_script"`
+	UninstallScript   string `json:"uninstall_script"`
+	PreInstallQuery   string `json:"pre_install_query"`
+	SelfService       bool   `json:"self_service"`
+}
+
+// SoftwareInstallResult is one POST /api/fleet/orbit/software_install/result
+// that the server accepted (Fleet's HostSoftwareInstallResultPayload, with
+// the host as the server authenticated it). Nil pointers are steps the agent
+// reported as not run.
+type SoftwareInstallResult struct {
+	HostID       uint   `json:"host_id"`
+	HardwareUUID string `json:"hardware_uuid"`
+	InstallUUID  string `json:"install_uuid"`
+	InstallerID  uint   `json:"installer_id"`
+	InstallSteps
+	// Status is Fleet's status for this payload: "installed",
+	// "failed_install" or "pending_install" (not terminal).
+	Status     string    `json:"status"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// InstallSteps are the step fields of Fleet's
+// HostSoftwareInstallResultPayload. RetriesRemaining is newer Fleet's
+// intermediate-attempt count; its JSON name is assumed.
+type InstallSteps struct {
+	PreInstallConditionOutput *string `json:"pre_install_condition_output"`
+	InstallScriptExitCode     *int    `json:"install_script_exit_code"`
+	InstallScriptOutput       *string `json:"install_script_output"`
+	PostInstallScriptExitCode *int    `json:"post_install_script_exit_code"`
+	PostInstallScriptOutput   *string `json:"post_install_script_output"`
+	RetriesRemaining          uint    `json:"retries_remaining"`
+}
+
+// Notifications are the per-host flags of the Orbit config "notifications"
+// object (Fleet's OrbitConfigNotifications without the two pending-id lists,
+// which come from the host's queue). RunDiskEncryptionEscrow is one-shot, as
+// in Fleet: it is cleared once a config answer carried it.
+type Notifications struct {
+	RenewEnrollmentProfile                  bool   `json:"renew_enrollment_profile,omitempty"`
+	RotateDiskEncryptionKey                 bool   `json:"rotate_disk_encryption_key,omitempty"`
+	NeedsMDMMigration                       bool   `json:"needs_mdm_migration,omitempty"`
+	NeedsProgrammaticWindowsMDMEnrollment   bool   `json:"needs_programmatic_windows_mdm_enrollment,omitempty"`
+	WindowsMDMDiscoveryEndpoint             string `json:"windows_mdm_discovery_endpoint,omitempty"`
+	NeedsProgrammaticWindowsMDMUnenrollment bool   `json:"needs_programmatic_windows_mdm_unenrollment,omitempty"`
+	EnforceBitLockerEncryption              bool   `json:"enforce_bitlocker_encryption,omitempty"`
+	EnableBitLockerPINProtectorConfig       bool   `json:"enable_bitlocker_pin_protector_config,omitempty"`
+	RunSetupExperience                      bool   `json:"run_setup_experience,omitempty"`
+	RunDiskEncryptionEscrow                 bool   `json:"run_disk_encryption_escrow,omitempty"`
+	// Extra fields are added to the notifications object verbatim: fields
+	// Fleet does not send today, to test how the agent treats an unknown
+	// notification. A name Fleet uses is refused.
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// QueueItem is one entry of a host's activity queue, in order.
+type QueueItem struct {
+	// Kind is "script" or "software_install".
+	Kind string `json:"kind"`
+	// ID is the script execution id or the software install id.
+	ID string `json:"id"`
+	// Active is true for the one item Fleet lists in the config.
+	Active bool `json:"active"`
+	// Done is true once a terminal result was recorded.
+	Done bool `json:"done"`
+}

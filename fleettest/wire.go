@@ -39,6 +39,15 @@ func writeFleetErrorNamed(w http.ResponseWriter, status int, message, name, reas
 	})
 }
 
+// writeFleetErrorNoUUID is the encoding of an error that does not carry
+// Fleet's ErrorWithUUID (fleet.OrbitError, UserMessageError).
+func writeFleetErrorNoUUID(w http.ResponseWriter, status int, message, reason string) {
+	writeJSON(w, status, fleetJSONError{
+		Message: message,
+		Errors:  []map[string]string{{"name": "base", "reason": reason}},
+	})
+}
+
 // authRequired is Fleet's AuthRequiredError (missing or unknown orbit node key, device token).
 func authRequired(w http.ResponseWriter) {
 	writeFleetError(w, http.StatusUnauthorized, "Authentication required", "Authentication required")

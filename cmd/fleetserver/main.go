@@ -1,6 +1,11 @@
 // Command fleetserver runs the in-memory Fleet test server (package fleettest)
 // on 127.0.0.1 for `make demo` and manual testing. Control it at runtime
-// through its /_admin/ endpoint (see fleettest/doc.go).
+// through its /_admin/ endpoint (see fleettest/doc.go), for example to queue
+// a software install:
+//
+//	POST /_admin/software_installers     {"filename":"x.deb","package":"<base64>","install_script":"..."}
+//	POST /_admin/hosts/software_installs {"hardware_uuid":"...","installer_id":1}
+//	GET  /_admin/software_installs/results
 package main
 
 import (
@@ -45,6 +50,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "update-channels", Usage: "orbit,osqueryd,desktop channels for update_channels, e.g. stable,stable,stable"},
 			&cli.StringFlag{Name: "capabilities", Value: fleettest.DefaultCapabilities, Usage: "X-Fleet-Capabilities the server announces"},
 			&cli.BoolFlag{Name: "allow-unknown-fields", Usage: "accept unknown JSON fields on the Orbit API like Fleet (default: 400)"},
+			&cli.BoolFlag{Name: "require-end-user-auth", Usage: "answer END_USER_AUTH_REQUIRED to new hosts until POST /_admin/end_user_auth/complete"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every request to stderr"},
 		},
 		Action: run,
@@ -76,6 +82,7 @@ func run(c *cli.Context) error {
 		Logger:             logger,
 	})
 	srv.SetCapabilities(c.String("capabilities"))
+	srv.RequireEndUserAuth("", c.Bool("require-end-user-auth"))
 	if raw := c.String("startup-flags"); raw != "" {
 		var flags map[string]any
 		if err := json.Unmarshal([]byte(raw), &flags); err != nil {
