@@ -3,13 +3,9 @@ package osquery
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/orbitagent/orbit/internal/logcapture"
-	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -20,8 +16,6 @@ import (
 // runs with the server's value.
 func TestServerFlagsReachTheStandin(t *testing.T) {
 	t.Parallel()
-	requireUnix(t)
-	bin := testbin.Build(t, "./testdata/osqueryd", "osqueryd", "")
 	root := shortDir(t)
 	l := rootdir.Layout{Root: root}
 
@@ -48,24 +42,12 @@ func TestServerFlagsReachTheStandin(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(bin, args...)
-	stderr := &logcapture.Buffer{}
-	cmd.Stderr = stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-
-	c := testClient(t, l.ExtensionsSocket())
+	osq := execStandin(t, l.ExtensionsSocket(), l.OsqueryDB(), nil, args)
+	c := testClient(t, osq.socket)
 	var rows []map[string]string
 	waitFor(t, "the stand-in answering on its socket", func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("stand-in refused orbit's command line: %s", stderr.String())
-		default:
+		if osq.exited() {
+			t.Fatalf("stand-in refused orbit's command line: %s", osq.stderr.String())
 		}
 		rows, err = c.Query(context.Background(), "SELECT name, value FROM osquery_flags WHERE name = 'distributed_interval' OR name = 'flagfile'")
 		return err == nil
