@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -52,7 +51,7 @@ func TestStandinEnrollsThroughTheInsecureProxy(t *testing.T) {
 			l := rootdir.Layout{Root: root}
 			insecure := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil,
 				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // what --insecure builds
-			p, err := tlsproxy.New(tlsproxy.Config{FleetURL: fleetURL, Client: insecure, CertFile: filepath.Join(root, "insecure-proxy.pem")})
+			p, err := tlsproxy.New(tlsproxy.Config{FleetURL: fleetURL, Client: insecure, CertFile: l.InsecureProxyCert()})
 			if err != nil {
 				t.Fatal(err)
 			}
