@@ -8,7 +8,7 @@ VERSION   ?= 0.1.0-dev
 LDFLAGS   := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build cross desktop-windows test test-deps vet demo bench clean
+.PHONY: all build cross desktop-windows test test-deps vet demo bench fuzz clean
 
 all: build
 
@@ -41,6 +41,12 @@ demo:
 
 bench: build
 	bash bench/run.sh
+
+# go test -fuzz runs one fuzz test at a time: one line per fuzz test, each
+# FUZZTIME long. Seed corpora live in <package>/testdata/fuzz/<FuzzName>.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzServerFlags$$' -fuzztime $(FUZZTIME) ./osquery
 
 clean:
 	rm -rf $(BUILD)

@@ -45,13 +45,20 @@ type standin struct {
 // database in dir (short: Unix socket paths are limited to ~104 bytes).
 func startStandin(t testing.TB, dir string, env []string, args ...string) *standin {
 	t.Helper()
+	socket, db := filepath.Join(dir, "orbit-osquery.em"), filepath.Join(dir, "osquery.db")
+	all := append([]string{"--pidfile=" + filepath.Join(dir, "osquery.pid"), "--extensions_socket=" + socket,
+		"--database_path=" + db, "--extensions_interval=0", "--extensions_timeout=0"}, args...)
+	return execStandin(t, socket, db, env, all)
+}
+
+// execStandin starts the stand-in with exactly args (orbit's own command
+// line, say); socket and db are where args put them.
+func execStandin(t testing.TB, socket, db string, env, args []string) *standin {
+	t.Helper()
 	requireUnix(t)
 	bin := testbin.Build(t, "./testdata/osqueryd", "osqueryd", "")
-	s := &standin{done: make(chan struct{}), stderr: &logcapture.Buffer{},
-		socket: filepath.Join(dir, "orbit-osquery.em"), db: filepath.Join(dir, "osquery.db")}
-	all := append([]string{"--pidfile=" + filepath.Join(dir, "osquery.pid"), "--extensions_socket=" + s.socket,
-		"--database_path=" + s.db, "--extensions_interval=0", "--extensions_timeout=0"}, args...)
-	s.cmd = exec.Command(bin, all...)
+	s := &standin{done: make(chan struct{}), stderr: &logcapture.Buffer{}, socket: socket, db: db}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = s.stderr
 	s.cmd.WaitDelay = 5 * time.Second

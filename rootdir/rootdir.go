@@ -81,6 +81,11 @@ func (l Layout) FleetConfigCache() string {
 // ExtensionsAutoload is the file listing extensions osqueryd loads at start.
 func (l Layout) ExtensionsAutoload() string { return l.join("extensions.load") }
 
+// InsecureProxyCert is the certificate of orbit's --insecure TLS proxy
+// for osqueryd (osquery/tlsproxy), osqueryd's --tls_server_certs then. It
+// is made at every start; its key never reaches the disk.
+func (l Layout) InsecureProxyCert() string { return l.join("insecure-proxy.pem") }
+
 // ExtensionsSocket is osqueryd's extension socket. Windows uses a named pipe,
 // as osquery does there.
 func (l Layout) ExtensionsSocket() string {

@@ -1,41 +1,26 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
+	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/orbitagent/orbit/osquery"
 )
 
-// flagKind mirrors the gflags value types osquery uses; the kind decides how
-// a value is validated and whether the flag can take "--noname".
-type flagKind int
+// flagKind is a gflags value type (from orbit's flag table): it decides
+// how a value is checked and whether the flag can take "--noname".
+type flagKind = osquery.FlagType
 
 const (
-	kindString flagKind = iota
-	kindBool
-	kindInt32
-	kindUint32
-	kindUint64
+	kindString = osquery.FlagString
+	kindBool   = osquery.FlagBool
 )
-
-func (k flagKind) String() string {
-	switch k {
-	case kindBool:
-		return "bool"
-	case kindInt32:
-		return "int32"
-	case kindUint32:
-		return "uint32"
-	case kindUint64:
-		return "uint64"
-	default:
-		return "string"
-	}
-}
 
 type flagDef struct {
 	kind flagKind
@@ -50,6 +35,11 @@ type flagSet struct {
 	values map[string]string
 	set    map[string]bool // explicitly given on argv or in a flagfile
 	args   []string        // positional arguments, in order
+
+	// argv0 is matched against a flagfile's filename lines; env feeds
+	// --fromenv and --tryfromenv.
+	argv0 string
+	env   []string
 }
 
 // flagError is a command-line error; main prints it and exits 1 like gflags.
@@ -58,7 +48,7 @@ type flagError struct{ msg string }
 func (e *flagError) Error() string { return e.msg }
 
 func newFlagSet() *flagSet {
-	fs := &flagSet{values: map[string]string{}, set: map[string]bool{}}
+	fs := &flagSet{values: map[string]string{}, set: map[string]bool{}, argv0: "osqueryd"}
 	for name, d := range knownFlags {
 		fs.values[name] = d.def
 	}
@@ -77,10 +67,7 @@ func (fs *flagSet) IsSet(name string) bool {
 	return fs.set[name]
 }
 
-func (fs *flagSet) Bool(name string) bool {
-	b, _ := parseBool(fs.String(name))
-	return b
-}
+func (fs *flagSet) Bool(name string) bool { return fs.String(name) == "true" }
 
 func (fs *flagSet) Int(name string) int64 {
 	n, _ := strconv.ParseInt(strings.TrimSpace(fs.String(name)), 0, 64)
@@ -97,148 +84,284 @@ func sortedNames() []string {
 	return names
 }
 
-// parseBool accepts what gflags accepts.
-func parseBool(v string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "t", "yes", "y", "1":
-		return true, true
-	case "false", "f", "no", "n", "0":
-		return false, true
-	}
-	return false, false
-}
+// lookup finds a flag; an alias (db_path, socket, ...) is the flag it sets.
+func lookup(name string) (osquery.FlagDef, bool) { return osquery.LookupFlag(name) }
 
+// assign sets a flag (an alias sets its flag) to a value of its type,
+// stored as osqueryd shows it (booleans true/false, integers in decimal).
 func (fs *flagSet) assign(name, value string) error {
-	d, ok := knownFlags[name]
+	d, ok := lookup(name)
 	if !ok {
 		return &flagError{fmt.Sprintf("ERROR: unknown command line flag '%s'", name)}
 	}
-	switch d.kind {
-	case kindBool:
-		b, ok := parseBool(value)
-		if !ok {
-			return &flagError{fmt.Sprintf("ERROR: illegal value '%s' specified for bool flag '%s'", value, name)}
-		}
-		value = strconv.FormatBool(b)
-	case kindInt32:
-		if _, err := strconv.ParseInt(value, 0, 32); err != nil {
-			return &flagError{fmt.Sprintf("ERROR: illegal value '%s' specified for int32 flag '%s'", value, name)}
-		}
-	case kindUint32:
-		if _, err := strconv.ParseUint(value, 0, 32); err != nil {
-			return &flagError{fmt.Sprintf("ERROR: illegal value '%s' specified for uint32 flag '%s'", value, name)}
-		}
-	case kindUint64:
-		if _, err := strconv.ParseUint(value, 0, 64); err != nil {
-			return &flagError{fmt.Sprintf("ERROR: illegal value '%s' specified for uint64 flag '%s'", value, name)}
-		}
+	v, err := d.ParseValue(value)
+	if err != nil {
+		return &flagError{fmt.Sprintf("ERROR: illegal value '%s' specified for %s flag '%s'", value, d.Type, name)}
 	}
 	fs.mu.Lock()
-	fs.values[name] = value
-	fs.set[name] = true
+	fs.values[d.Name] = v
+	fs.set[d.Name] = true
 	fs.mu.Unlock()
 	return nil
 }
 
-// parseArgs parses argv (without argv[0]) the way gflags does: flags may
-// appear anywhere, "--" ends flag parsing, "--flagfile" is expanded in place
-// so later flags win.
-func (fs *flagSet) parseArgs(args []string) error {
-	return fs.parseList(args, true, 0)
+// flagParser is one gflags ParseCommandLineFlags: like gflags it goes on after
+// an error and reports them all at the end, so --undefok can still forgive
+// the unknown ones.
+type flagParser struct {
+	fs        *flagSet
+	errs      map[string]string // flag name -> message
+	undefined map[string]bool   // unknown names seen
 }
 
 const maxFlagfileDepth = 10
 
-func (fs *flagSet) parseList(args []string, cmdline bool, depth int) error {
+// parseArgs parses argv (without argv[0]) the way gflags does: flags may
+// appear anywhere, "--" ends flag parsing, --flagfile, --fromenv and
+// --tryfromenv are processed where they stand, so later flags win.
+// Unknown flags and bad values on the command line are errors; in a
+// flagfile, unknown flags and flags without a value are ignored, as gflags
+// does (only a bad value there is an error).
+func (fs *flagSet) parseArgs(args []string) error {
+	p := &flagParser{fs: fs, errs: map[string]string{}, undefined: map[string]bool{}}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
-		if cmdline && arg == "--" {
-			fs.args = append(fs.args, args[i+1:]...)
-			return nil
-		}
-		if len(arg) < 2 || arg[0] != '-' {
-			if cmdline {
-				fs.args = append(fs.args, arg)
-			}
+		if arg == "" || arg[0] != '-' || arg == "-" {
+			fs.args = append(fs.args, arg)
 			continue
 		}
 		body := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
-		name, value, hasValue := strings.Cut(body, "=")
-		d, known := knownFlags[name]
-		if !known {
-			// "--noverbose" negates a boolean flag.
-			if base, ok := strings.CutPrefix(name, "no"); ok {
-				if bd, bk := knownFlags[base]; bk {
-					if bd.kind != kindBool {
-						return &flagError{fmt.Sprintf("ERROR: boolean value (%s) specified for %s command line flag", arg, bd.kind)}
-					}
-					if hasValue {
-						return &flagError{fmt.Sprintf("ERROR: illegal value '%s' specified for bool flag '%s'", value, base)}
-					}
-					if err := fs.assign(base, "false"); err != nil {
-						return err
-					}
-					continue
-				}
-			}
-			return &flagError{fmt.Sprintf("ERROR: unknown command line flag '%s'", name)}
+		if body == "" { // "--" alone ends the flags
+			fs.args = append(fs.args, args[i+1:]...)
+			break
+		}
+		key, value, hasValue, msg := split(body)
+		if msg != "" {
+			p.fail(key, msg, true)
+			continue
 		}
 		if !hasValue {
-			if d.kind == kindBool {
-				value = "true"
-			} else {
-				// A flagfile line is exactly one flag: no separate value.
-				if !cmdline || i+1 >= len(args) {
-					return &flagError{fmt.Sprintf("ERROR: flag '%s' is missing its argument", name)}
-				}
-				i++
-				value = args[i]
+			if i+1 >= len(args) {
+				// gflags treats this as unrecoverable and stops parsing.
+				p.fail(key, fmt.Sprintf("ERROR: flag '%s' is missing its argument", key), false)
+				break
 			}
+			i++
+			value = args[i]
 		}
-		if name == "flagfile" {
-			if err := fs.assign(name, value); err != nil {
-				return err
-			}
-			if err := fs.parseFlagfile(value, depth+1); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := fs.assign(name, value); err != nil {
-			return err
-		}
+		p.set(key, value, 0)
 	}
-	return nil
+	return p.report()
 }
 
-// parseFlagfile reads one flag per line; '#' starts a comment line, blank
-// lines are skipped, surrounding whitespace is trimmed (as gflags does).
-func (fs *flagSet) parseFlagfile(path string, depth int) error {
+// split is gflags' SplitArgumentLocked: "name[=value]", a bare boolean is
+// true, "--noname" sets a boolean false (whatever follows "="). hasValue is
+// false only for a non-boolean flag given without "=value".
+func split(body string) (key, value string, hasValue bool, msg string) {
+	key, value, hasValue = strings.Cut(body, "=")
+	d, ok := lookup(key)
+	if !ok {
+		base, isNo := strings.CutPrefix(key, "no")
+		bd, known := lookup(base)
+		switch {
+		case !isNo || !known:
+			return key, "", false, fmt.Sprintf("ERROR: unknown command line flag '%s'", key)
+		case bd.Type != kindBool:
+			return key, "", false, fmt.Sprintf("ERROR: boolean value (--%s) specified for %s command line flag", key, bd.Type)
+		}
+		return base, "0", true, ""
+	}
+	if !hasValue && d.Type == kindBool {
+		return key, "1", true, ""
+	}
+	return key, value, hasValue, ""
+}
+
+func (p *flagParser) fail(key, msg string, unknown bool) {
+	if unknown && strings.HasPrefix(msg, "ERROR: unknown") {
+		p.undefined[key] = true
+	}
+	p.errs[key] = msg
+}
+
+// set assigns a flag and runs the recursive ones.
+func (p *flagParser) set(key, value string, depth int) {
+	if err := p.fs.assign(key, value); err != nil {
+		p.errs[key] = err.Error()
+		return
+	}
+	d, _ := lookup(key)
+	switch d.Name {
+	case "flagfile":
+		p.flagfile(value, depth+1)
+	case "fromenv":
+		p.fromEnv(value, true)
+	case "tryfromenv":
+		p.fromEnv(value, false)
+	}
+}
+
+// report is gflags' ReportErrors: --undefok forgives unknown names (and
+// their "no" forms); the remaining errors are printed together, by name.
+func (p *flagParser) report() error {
+	if ok := p.fs.String("undefok"); ok != "" {
+		for _, name := range strings.Split(ok, ",") {
+			if p.undefined[name] {
+				delete(p.errs, name)
+			} else if p.undefined["no"+name] {
+				delete(p.errs, "no"+name)
+			}
+		}
+	}
+	if len(p.errs) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(p.errs))
+	for k := range p.errs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	msgs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		msgs = append(msgs, p.errs[k])
+	}
+	return &flagError{strings.Join(msgs, "\n")}
+}
+
+// flagList is gflags' ParseFlagList: comma-separated, no empty entry, no
+// entry starting with '-' (gflags dies on both).
+func (p *flagParser) flagList(flag, value string) ([]string, bool) {
+	var out []string
+	for _, item := range strings.Split(value, ",") {
+		if item == "" || strings.HasPrefix(item, "-") {
+			p.errs[flag] = fmt.Sprintf("ERROR: bad entry %q in --%s", item, flag)
+			return nil, false
+		}
+		out = append(out, item)
+	}
+	return out, true
+}
+
+// flagfile reads each listed file; an empty value reads nothing.
+func (p *flagParser) flagfile(list string, depth int) {
+	if list == "" {
+		return
+	}
 	if depth > maxFlagfileDepth {
-		return &flagError{fmt.Sprintf("ERROR: flagfile nesting deeper than %d at '%s'", maxFlagfileDepth, path)}
+		p.errs["flagfile"] = fmt.Sprintf("ERROR: flagfile nesting deeper than %d at '%s'", maxFlagfileDepth, list)
+		return
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return &flagError{fmt.Sprintf("ERROR: cannot read flagfile '%s': %v", path, err)}
+	files, ok := p.flagList("flagfile", list)
+	if !ok {
+		return
 	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			// gflags calls perror and exits at once.
+			p.errs["flagfile"] = fmt.Sprintf("ERROR: cannot read flagfile '%s': %v", f, err)
+			return
+		}
+		p.flagfileContent(string(b), depth)
+	}
+}
+
+// flagfileContent is gflags' ProcessOptionsFromStringLocked: blanks before
+// a line are skipped, the line runs to '\n' (a '\r' or trailing space stays
+// in the value), '#' starts a comment, a line not starting with '-' lists
+// program-name globs the following flags apply to.
+func (p *flagParser) flagfileContent(content string, depth int) {
+	relevant, inNames := true, false
+	for rest := content; ; {
+		rest = strings.TrimLeft(rest, " \t\n\v\f\r")
+		if rest == "" {
+			return
+		}
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		switch {
+		case line[0] == '#':
+		case line[0] == '-':
+			inNames = false
+			if !relevant {
+				continue
+			}
+			body := line[1:]
+			body = strings.TrimPrefix(body, "-")
+			key, value, hasValue, msg := split(body)
+			if msg != "" || !hasValue {
+				continue // gflags: "errors parsing flagfile lines are silently ignored"
+			}
+			p.set(key, value, depth)
+		default:
+			if !inNames {
+				inNames, relevant = true, false
+			}
+			for _, glob := range strings.Split(line, " ") {
+				if p.matchesProgram(glob) {
+					relevant = true
+				}
+			}
+		}
+	}
+}
+
+func (p *flagParser) matchesProgram(glob string) bool {
+	for _, name := range []string{p.fs.argv0, filepath.Base(p.fs.argv0)} {
+		if glob == name {
+			return true
+		}
+		if ok, _ := path.Match(glob, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// fromEnv is --fromenv / --tryfromenv: each named flag is read from
+// FLAGS_<name>; a missing variable is an error only for --fromenv.
+func (p *flagParser) fromEnv(list string, mustExist bool) {
+	if list == "" {
+		return
+	}
+	flag := "tryfromenv"
+	if mustExist {
+		flag = "fromenv"
+	}
+	names, ok := p.flagList(flag, list)
+	if !ok {
+		return
+	}
+	for _, name := range names {
+		if _, known := lookup(name); !known {
+			p.errs[name] = fmt.Sprintf("ERROR: unknown command line flag '%s' (via --fromenv or --tryfromenv)", name)
+			p.undefined[name] = true
 			continue
 		}
-		if !strings.HasPrefix(line, "-") {
-			// gflags treats such lines as filename filters; osquery never
-			// uses them, so ignoring matches its behaviour.
+		v, found := envValue(p.fs.env, "FLAGS_"+name)
+		if !found {
+			if mustExist {
+				p.errs[name] = fmt.Sprintf("ERROR: FLAGS_%s not found in environment", name)
+			}
 			continue
 		}
-		lines = append(lines, line)
+		if v == "fromenv" || v == "tryfromenv" {
+			p.errs[name] = fmt.Sprintf("ERROR: infinite recursion on environment flag '%s'", v)
+			continue
+		}
+		p.set(name, v, 0)
 	}
-	if err := sc.Err(); err != nil {
-		return &flagError{fmt.Sprintf("ERROR: cannot read flagfile '%s': %v", path, err)}
+}
+
+func envValue(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v, true
+		}
 	}
-	return fs.parseList(lines, false, depth)
+	return "", false
 }

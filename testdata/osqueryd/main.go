@@ -1,6 +1,7 @@
 // Command osqueryd is a stand-in for osquery's daemon, for tests on machines
 // where osquery is not installed. It behaves like osqueryd where orbit
-// depends on it: gflags-style flags and flagfiles (unknown flags fail),
+// depends on it: gflags-style flags and flagfiles (osquery's flag table;
+// unknown flags fail on the command line, are ignored in a flagfile),
 // --version, "-S --json" queries against a few real tables, the pidfile,
 // the extension manager over Thrift (register, ping, query routed to
 // extension tables), the host UUID kept in its database, signals, the TLS
@@ -161,6 +162,7 @@ func run(argv, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	fs := newFlagSet()
+	fs.argv0, fs.env = argv[0], env
 	if err := fs.parseArgs(argv[1:]); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure

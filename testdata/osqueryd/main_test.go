@@ -157,6 +157,11 @@ func TestFlagParsing(t *testing.T) {
 --config_refresh=11
 `)
 	nested := writeFile(t, filepath.Join(dir, "outer.flags"), "--flagfile="+ff+"\n--config_refresh=12\n")
+	unknownFF := writeFile(t, filepath.Join(dir, "unknown.flags"), "--verbose\n--distributed_intervall=5\n")
+	spacedFF := writeFile(t, filepath.Join(dir, "spaced.flags"), "--distributed_interval 5\n--config_refresh=13\n")
+	bareFF := writeFile(t, filepath.Join(dir, "bare.flags"), "--pack_delimiter\n--config_refresh=14\n")
+	sectionFF := writeFile(t, filepath.Join(dir, "section.flags"), "otherprog\n--distributed_interval=3\nosquery*\n--config_refresh=15\n--verbose\n")
+	aliasFF := writeFile(t, filepath.Join(dir, "alias.flags"), "--config_tls_refresh=34\n")
 	cases := []struct {
 		name string
 		args []string
@@ -176,6 +181,20 @@ func TestFlagParsing(t *testing.T) {
 			map[string]string{"distributed_interval": "9", "verbose": "false"}},
 		{"nested flagfile", []string{"--flagfile=" + nested}, map[string]string{"distributed_interval": "5", "config_refresh": "12"}},
 		{"defaults", nil, map[string]string{"distributed_interval": "60", "pack_delimiter": "_", "host_identifier": "hostname"}},
+		// gflags ignores unknown flags and flags without a value in a
+		// flagfile (gflags issue #61, osquery issue #1866); only the
+		// command line refuses them.
+		{"unknown in flagfile ignored", []string{"--flagfile=" + unknownFF}, map[string]string{"verbose": "true", "distributed_interval": "60"}},
+		{"flagfile line with space ignored", []string{"--flagfile=" + spacedFF}, map[string]string{"distributed_interval": "60", "config_refresh": "13"}},
+		{"flagfile string flag without value ignored", []string{"--flagfile=" + bareFF}, map[string]string{"pack_delimiter": "_", "config_refresh": "14"}},
+		{"empty flagfile value reads nothing", []string{"--flagfile="}, map[string]string{"flagfile": "", "distributed_interval": "60"}},
+		{"two flagfiles", []string{"--flagfile=" + ff + "," + spacedFF}, map[string]string{"distributed_interval": "5", "config_refresh": "13"}},
+		{"program-name section", []string{"--flagfile=" + sectionFF}, map[string]string{"distributed_interval": "60", "config_refresh": "15", "verbose": "true"}},
+		{"alias sets its flag", []string{"--config_tls_refresh=33"}, map[string]string{"config_refresh": "33"}},
+		{"alias in flagfile", []string{"--flagfile=" + aliasFF}, map[string]string{"config_refresh": "34"}},
+		{"no-prefix ignores its value", []string{"--verbose", "--noverbose=true"}, map[string]string{"verbose": "false"}},
+		{"hex and sign", []string{"--distributed_interval=0x10", "--watchdog_level=-1"}, map[string]string{"distributed_interval": "16", "watchdog_level": "-1"}},
+		{"undefok forgives unknown flags", []string{"--undefok=bogus,other", "--bogus=1", "--noother", "--config_refresh=16"}, map[string]string{"config_refresh": "16"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,8 +212,9 @@ func TestFlagParsing(t *testing.T) {
 func TestFlagErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	badFF := writeFile(t, filepath.Join(dir, "bad.flags"), "--verbose\n--distributed_intervall=5\n")
-	spaced := writeFile(t, filepath.Join(dir, "spaced.flags"), "--distributed_interval 5\n")
+	trailing := writeFile(t, filepath.Join(dir, "trailing.flags"), "--distributed_interval=5 \n")
+	crlf := writeFile(t, filepath.Join(dir, "crlf.flags"), "--verbose=true\r\n")
+	badFF := writeFile(t, filepath.Join(dir, "bad.flags"), "--bogus\n--config_refresh=soon\n")
 	cases := []struct {
 		name string
 		args []string
@@ -202,8 +222,19 @@ func TestFlagErrors(t *testing.T) {
 	}{
 		{"unknown flag", []string{"--bogus_flag=1"}, "unknown command line flag 'bogus_flag'"},
 		{"unknown bare flag", []string{"--pidfile=/x", "--extension_socket=/y"}, "unknown command line flag 'extension_socket'"},
-		{"unknown in flagfile", []string{"--flagfile=" + badFF}, "unknown command line flag 'distributed_intervall'"},
-		{"flagfile line with space", []string{"--flagfile=" + spaced}, "unknown command line flag 'distributed_interval 5'"},
+		// A bad value is an error in a flagfile too: trailing blanks and
+		// CRs stay in the value (osquery issue #7697).
+		{"trailing space in flagfile", []string{"--flagfile=" + trailing}, "illegal value '5 ' specified for uint64 flag 'distributed_interval'"},
+		{"CRLF flagfile", []string{"--flagfile=" + crlf}, "illegal value 'true\r' specified for bool flag 'verbose'"},
+		{"bad value in flagfile", []string{"--flagfile=" + badFF}, "illegal value 'soon' specified for uint64 flag 'config_refresh'"},
+		{"out of range", []string{"--watchdog_level=2147483648"}, "illegal value '2147483648' specified for int32 flag 'watchdog_level'"},
+		{"negative unsigned", []string{"--carver_block_size=-1"}, "illegal value '-1' specified for uint32 flag 'carver_block_size'"},
+		{"alias with a bad value", []string{"--config_tls_refresh=x"}, "illegal value 'x' specified for uint64 flag 'config_tls_refresh'"},
+		{"every error reported", []string{"--bogus_a", "--bogus_b=1"}, "unknown command line flag 'bogus_a'\nERROR: unknown command line flag 'bogus_b'"},
+		{"undefok does not forgive bad values", []string{"--undefok=verbose", "--verbose=maybe"}, "illegal value 'maybe'"},
+		{"fromenv without the variable", []string{"--fromenv=distributed_interval"}, "FLAGS_distributed_interval not found in environment"},
+		{"fromenv of an unknown flag", []string{"--tryfromenv=bogus"}, "unknown command line flag 'bogus' (via --fromenv or --tryfromenv)"},
+		{"flag that left osquery", []string{"--enable_bpf_events"}, "unknown command line flag 'enable_bpf_events'"},
 		{"missing flagfile", []string{"--flagfile=" + filepath.Join(dir, "nope")}, "cannot read flagfile"},
 		{"bad integer", []string{"--distributed_interval=60.0"}, "illegal value '60.0' specified for uint64 flag 'distributed_interval'"},
 		{"bad bool", []string{"--verbose=maybe"}, "illegal value 'maybe' specified for bool flag 'verbose'"},
@@ -221,6 +252,29 @@ func TestFlagErrors(t *testing.T) {
 			}
 			if !strings.Contains(r.stderr, tc.want) {
 				t.Fatalf("stderr %q does not contain %q", r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"fromenv", []string{"FLAGS_distributed_interval=42"}, []string{"--fromenv=distributed_interval"}, "42"},
+		{"tryfromenv without the variable", nil, []string{"--tryfromenv=distributed_interval"}, "60"},
+		{"later flag wins", []string{"FLAGS_distributed_interval=42"}, []string{"--fromenv=distributed_interval", "--distributed_interval=43"}, "43"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"-S", "--json", "select value from osquery_flags where name = 'distributed_interval'"}, tc.args...)
+			r := runBin(t, standin, tc.env, "", args...)
+			if r.code != 0 || !strings.Contains(r.stdout, `"value":"`+tc.want+`"`) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want value %s", r.code, r.stdout, r.stderr, tc.want)
 			}
 		})
 	}
