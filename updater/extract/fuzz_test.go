@@ -7,13 +7,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/fuzzcorpus"
 )
 
 // fuzzLimits keep one run small; the properties are the same at any size.
@@ -138,27 +139,12 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	return out
 }
 
-func corpusFile(data []byte) []byte {
-	return fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data)
-}
-
-// TestFuzzCorpus keeps testdata/fuzz/FuzzExtract equal to fuzzSeeds;
-// ORBIT_WRITE_CORPUS=1 rewrites it.
+// TestFuzzCorpus keeps testdata/fuzz/FuzzExtract equal to fuzzSeeds.
 func TestFuzzCorpus(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join("testdata", "fuzz", "FuzzExtract")
+	seeds := map[string][]any{}
 	for name, data := range fuzzSeeds(t) {
-		p := filepath.Join(dir, "seed-"+name)
-		want := corpusFile(data)
-		if os.Getenv("ORBIT_WRITE_CORPUS") == "1" {
-			os.MkdirAll(dir, 0o755)
-			if err := os.WriteFile(p, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s is missing or stale (%v): run ORBIT_WRITE_CORPUS=1 go test -run TestFuzzCorpus ./updater/extract", p, err)
-		}
+		seeds[name] = []any{data}
 	}
+	fuzzcorpus.Check(t, "FuzzExtract", seeds)
 }
