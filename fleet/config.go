@@ -61,7 +61,8 @@ const (
 // DecodeConfig parses a config response. It rejects what is not JSON or has
 // fields of the wrong type, and cleans what it keeps: execution IDs that are
 // empty, overlong or contain control characters are dropped, duplicates
-// removed, the list capped; channels with unsafe characters are dropped.
+// removed, the lists (scripts and software installs) capped; channels with
+// unsafe characters are dropped.
 func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	var cfg OrbitConfig
 	if err := json.Unmarshal(data, &cfg); err != nil {
@@ -76,25 +77,33 @@ func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	if t := bytes.TrimSpace(cfg.Flags); bytes.Equal(t, []byte("null")) {
 		cfg.Flags = nil
 	}
-	ids := cfg.Notifications.PendingScriptExecutionIDs
-	cfg.Notifications.PendingScriptExecutionIDs = nil
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if !validID(id) || seen[id] {
-			continue
-		}
-		seen[id] = true
-		cfg.Notifications.PendingScriptExecutionIDs = append(cfg.Notifications.PendingScriptExecutionIDs, id)
-		if len(seen) == maxPendingScripts {
-			break
-		}
-	}
+	n := &cfg.Notifications
+	n.PendingScriptExecutionIDs = cleanIDs(n.PendingScriptExecutionIDs)
+	n.PendingSoftwareInstallerIDs = cleanIDs(n.PendingSoftwareInstallerIDs)
 	if c := cfg.UpdateChannels; c != nil {
 		if !validChannel(c.Orbit) || !validChannel(c.Osqueryd) || !validChannel(c.Desktop) {
 			cfg.UpdateChannels = nil
 		}
 	}
 	return &cfg, nil
+}
+
+// cleanIDs drops invalid and repeated ids and keeps at most
+// maxPendingScripts (Fleet lists one queued item at a time).
+func cleanIDs(ids []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !validID(id) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+		if len(out) == maxPendingScripts {
+			break
+		}
+	}
+	return out
 }
 
 func validID(id string) bool {
@@ -169,9 +178,11 @@ func loadConfigCache(path string) (*OrbitConfig, error) {
 	return cacheOf(cfg).config(), nil
 }
 
-// encodeConfigCache renders the cache file content.
+// encodeConfigCache renders the cache file content. Compact, not indented:
+// indenting the server's raw values grows with the square of their nesting
+// (an 18 KB answer of nested arrays became a 162 MB file).
 func encodeConfigCache(cfg *OrbitConfig) ([]byte, error) {
-	data, err := json.MarshalIndent(cacheOf(cfg), "", "  ")
+	data, err := json.Marshal(cacheOf(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("encode Fleet config cache: %w", err)
 	}
