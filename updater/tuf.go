@@ -2,6 +2,7 @@ package updater
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,14 +16,19 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+
+	"github.com/orbitagent/orbit/internal/regularfile"
 )
 
 // maxRootJSON bounds a root given on the command line or in a file.
 const maxRootJSON = 512 << 10
 
 // ParseRoots reads the --update-roots value: root JSON given inline (a value
-// starting with '{') or the path of a file holding it. The JSON must be a
-// TUF root; its signatures are checked when the updater starts.
+// starting with "{") or the path of a regular file. It returns the bytes only
+// if go-tuf loads them as a trusted root (a root.json signed by a threshold
+// of its own root keys). A value or file over maxRootJSON is refused by its
+// size, a FIFO or device without blocking.
 func ParseRoots(value string) ([]byte, error) {
 	v := strings.TrimSpace(value)
 	if v == "" {
@@ -30,25 +36,44 @@ func ParseRoots(value string) ([]byte, error) {
 	}
 	var data []byte
 	if strings.HasPrefix(v, "{") {
+		if len(v) > maxRootJSON {
+			return nil, fmt.Errorf("inline update roots are %d bytes, larger than %d: it is not a TUF root.json", len(v), maxRootJSON)
+		}
 		data = []byte(v)
 	} else {
-		f, err := os.Open(v)
+		d, err := regularfile.ReadFile(v, maxRootJSON)
 		if err != nil {
-			return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
+			return nil, fmt.Errorf("read update roots file: %w (pass the root JSON inline or the path of a root.json)", err)
 		}
-		defer f.Close()
-		data, err = io.ReadAll(io.LimitReader(f, maxRootJSON+1))
-		if err != nil {
-			return nil, fmt.Errorf("read update roots file %s: %w", v, err)
-		}
-		if len(data) > maxRootJSON {
-			return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
-		}
+		data = d
 	}
-	if _, err := rootVersion(data); err != nil {
-		return nil, err
+	if err := checkRootKeys(data); err != nil {
+		return nil, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
+	}
+	if _, err := trustedmetadata.New(data); err != nil {
+		return nil, fmt.Errorf("update roots are not a TUF root.json signed by its own root keys: %w (print them with `orbitctl updates roots`)", err)
 	}
 	return data, nil
+}
+
+// checkRootKeys refuses a root with a key go-tuf cannot use: go-tuf v2.4.2
+// hands an ed25519 key of any length to crypto/ed25519, which panics on
+// one that is not 32 bytes (found by FuzzParseRoots).
+func checkRootKeys(data []byte) error {
+	m, err := metadata.Root().FromBytes(data)
+	if err != nil {
+		return err
+	}
+	for id, k := range m.Signed.Keys {
+		pub, err := k.ToPublicKey()
+		if err != nil {
+			return fmt.Errorf("key %s: %w", id, err)
+		}
+		if ed, ok := pub.(ed25519.PublicKey); ok && len(ed) != ed25519.PublicKeySize {
+			return fmt.Errorf("key %s is an ed25519 key of %d bytes, not %d", id, len(ed), ed25519.PublicKeySize)
+		}
+	}
+	return nil
 }
 
 // rootVersion parses a root.json and returns its version.
