@@ -7,8 +7,9 @@ export ORBIT_TEST_CACHE ?= $(HOME)/.cache/orbit-test
 VERSION   ?= 0.1.0-dev
 LDFLAGS   := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 30m
+FUZZTIME  ?= 60s
 
-.PHONY: all build cross test test-deps vet demo bench clean
+.PHONY: all build cross test test-deps vet demo bench fuzz clean
 
 all: build
 
@@ -36,6 +37,11 @@ demo:
 
 bench: build
 	bash bench/run.sh
+
+# Every Fuzz* test in the repository, one after the other, FUZZTIME each
+# (found by scripts/fuzz.sh, so new ones need no change here).
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)
