@@ -181,12 +181,15 @@ func loadConfigCache(path string) (*OrbitConfig, error) {
 // encodeConfigCache renders the cache file content. Compact, not indented:
 // indenting the server's raw values grows with the square of their nesting
 // (an 18 KB answer of nested arrays became a 162 MB file).
+// The server's raw values are kept byte for byte (no HTML escaping).
 func encodeConfigCache(cfg *OrbitConfig) ([]byte, error) {
-	data, err := json.Marshal(cacheOf(cfg))
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cacheOf(cfg)); err != nil {
 		return nil, fmt.Errorf("encode Fleet config cache: %w", err)
 	}
-	return append(data, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // saveConfigCache writes the cache atomically, 0600: flags may carry values
