@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,14 +126,4 @@ func Read(t testing.TB, fuzzName string) map[string][]any {
 		t.Fatalf("no seeds in %s", dir(fuzzName))
 	}
 	return out
-}
-
-// Names returns the keys of seeds, sorted.
-func Names(seeds map[string][]any) []string {
-	var names []string
-	for n := range seeds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

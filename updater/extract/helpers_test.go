@@ -147,6 +147,16 @@ func (s sandbox) untouched(t testing.TB) {
 	}
 }
 
+// refused checks what a refusal leaves: an empty extraction directory and
+// nothing changed around it.
+func (s sandbox) refused(t testing.TB) {
+	t.Helper()
+	if got := contents(t, s.dir); len(got) != 0 {
+		t.Fatalf("the refusal left %d entries in the extraction directory: %v", len(got), got[:min(len(got), 10)])
+	}
+	s.untouched(t)
+}
+
 // contents lists what is in dir, relative slash paths.
 func contents(t testing.TB, dir string) []string {
 	t.Helper()
