@@ -219,7 +219,7 @@ func TestAgentChannelsAndCache(t *testing.T) {
 		t.Fatalf("channel setter calls %v, want exactly one with edge/5.12.1/stable", got)
 	}
 	cache, err := os.ReadFile(e.layout.FleetConfigCache())
-	if err != nil || !strings.Contains(string(cache), `"osqueryd": "5.12.1"`) {
+	if err != nil || !strings.Contains(string(cache), `"osqueryd":"5.12.1"`) {
 		t.Fatalf("config cache %q (%v) lacks the channels", cache, err)
 	}
 	e.stop()

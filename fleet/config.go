@@ -60,7 +60,8 @@ const (
 // DecodeConfig parses a config response. It rejects what is not JSON or has
 // fields of the wrong type, and cleans what it keeps: execution IDs that are
 // empty, overlong or contain control characters are dropped, duplicates
-// removed, the list capped; channels with unsafe characters are dropped.
+// removed, the lists (scripts and software installs) capped; channels with
+// unsafe characters are dropped.
 func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	var cfg OrbitConfig
 	if err := json.Unmarshal(data, &cfg); err != nil {
@@ -75,25 +76,33 @@ func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	if t := bytes.TrimSpace(cfg.Flags); bytes.Equal(t, []byte("null")) {
 		cfg.Flags = nil
 	}
-	ids := cfg.Notifications.PendingScriptExecutionIDs
-	cfg.Notifications.PendingScriptExecutionIDs = nil
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if !validID(id) || seen[id] {
-			continue
-		}
-		seen[id] = true
-		cfg.Notifications.PendingScriptExecutionIDs = append(cfg.Notifications.PendingScriptExecutionIDs, id)
-		if len(seen) == maxPendingScripts {
-			break
-		}
-	}
+	n := &cfg.Notifications
+	n.PendingScriptExecutionIDs = cleanIDs(n.PendingScriptExecutionIDs)
+	n.PendingSoftwareInstallerIDs = cleanIDs(n.PendingSoftwareInstallerIDs)
 	if c := cfg.UpdateChannels; c != nil {
 		if !validChannel(c.Orbit) || !validChannel(c.Osqueryd) || !validChannel(c.Desktop) {
 			cfg.UpdateChannels = nil
 		}
 	}
 	return &cfg, nil
+}
+
+// cleanIDs drops invalid and repeated ids and keeps at most
+// maxPendingScripts (Fleet lists one queued item at a time).
+func cleanIDs(ids []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !validID(id) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+		if len(out) == maxPendingScripts {
+			break
+		}
+	}
+	return out
 }
 
 func validID(id string) bool {
@@ -159,13 +168,18 @@ func loadConfigCache(path string) (*OrbitConfig, error) {
 	return cacheOf(cfg).config(), nil
 }
 
-// encodeConfigCache renders the cache file content.
+// encodeConfigCache renders the cache file content. Compact, not indented:
+// indenting the server's raw values grows with the square of their nesting
+// (an 18 KB answer of nested arrays became a 162 MB file).
+// The server's raw values are kept byte for byte (no HTML escaping).
 func encodeConfigCache(cfg *OrbitConfig) ([]byte, error) {
-	data, err := json.MarshalIndent(cacheOf(cfg), "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cacheOf(cfg)); err != nil {
 		return nil, fmt.Errorf("encode Fleet config cache: %w", err)
 	}
-	return append(data, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // saveConfigCache writes the cache atomically, 0600: flags may carry values

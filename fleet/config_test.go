@@ -106,6 +106,7 @@ func FuzzDecodeConfig(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := DecodeConfig(data)
+		checkDecode(t, data, cfg, err) // config_fuzz_test.go
 		if err != nil {
 			return
 		}

@@ -172,7 +172,7 @@ func (cfg Config) Validate() error {
 	if err := ValidateURL(cfg.UpdateURL); err != nil {
 		return err
 	}
-	if _, err := rootVersion(cfg.RootJSON); err != nil {
+	if err := checkRoot(cfg.RootJSON); err != nil {
 		return err
 	}
 	if err := ValidateInterval(cfg.Interval); err != nil {

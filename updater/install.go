@@ -15,6 +15,7 @@ import (
 	"github.com/orbitagent/orbit/internal/capped"
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/updater/extract"
 )
 
 // install downloads, verifies, exec-checks and moves a target into bin/,
@@ -98,10 +99,10 @@ func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo
 	if !isWindows {
 		_ = os.Chmod(tmp, 0o755)
 	}
-	if err := extractTarGz(staged, tmp); err != nil {
+	if err := extract.TarGz(ctx, staged, tmp, extract.Limits{}); err != nil {
 		return fmt.Errorf("extract %s: %w", ti.Name, err)
 	}
-	exe, err := safeJoin(tmp, c.ExecInArchive)
+	exe, err := extract.Join(tmp, c.ExecInArchive)
 	if err != nil {
 		return fmt.Errorf("executable path of %s: %w", c.Name, err)
 	}

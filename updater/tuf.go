@@ -2,18 +2,20 @@ package updater
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/regularfile"
 )
 
 // maxRootJSON bounds a root given on the command line or in a file.
@@ -22,44 +24,74 @@ const maxRootJSON = 512 << 10
 // ErrNoRoots means updates are on but no trusted root was given.
 var ErrNoRoots = errors.New("updates need a trusted root: pass --update-roots (the repository's root.json, inline or a path) or --disable-updates")
 
-// ParseRoots reads the --update-roots value (see ReadRoots) and checks
-// that it is a TUF root; its signatures are checked when the updater
-// starts.
+// ParseRoots reads the --update-roots value (see ReadRoots) and returns it
+// only if go-tuf loads it as a trusted root (see checkRoot).
 func ParseRoots(value string) ([]byte, error) {
 	data, err := ReadRoots(value)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rootVersion(data); err != nil {
+	if err := checkRoot(data); err != nil {
 		return nil, err
 	}
 	return data, nil
 }
 
 // ReadRoots reads the --update-roots value: root JSON given inline (a value
-// starting with '{') or the path of a file holding it, at most 512 KiB.
-// Config.Validate checks what it read.
+// starting with '{') or the path of a regular file holding it, at most
+// 512 KiB. A larger value is refused by its size, a FIFO or device without
+// blocking. Config.Validate checks what it read.
 func ReadRoots(value string) ([]byte, error) {
 	v := strings.TrimSpace(value)
 	if v == "" {
 		return nil, ErrNoRoots
 	}
 	if strings.HasPrefix(v, "{") {
+		if len(v) > maxRootJSON {
+			return nil, fmt.Errorf("inline update roots are %d bytes, larger than %d: it is not a TUF root.json", len(v), maxRootJSON)
+		}
 		return []byte(v), nil
 	}
-	f, err := os.Open(v)
+	data, err := regularfile.ReadFile(v, maxRootJSON)
 	if err != nil {
-		return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRootJSON+1))
-	if err != nil {
-		return nil, fmt.Errorf("read update roots file %s: %w", v, err)
-	}
-	if len(data) > maxRootJSON {
-		return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
+		return nil, fmt.Errorf("read update roots file: %w (pass the root JSON inline or the path of a root.json)", err)
 	}
 	return data, nil
+}
+
+// checkRoot accepts a root.json that go-tuf loads as a trusted root: signed
+// by a threshold of its own root keys, every key usable.
+func checkRoot(data []byte) error {
+	if _, err := rootVersion(data); err != nil {
+		return err
+	}
+	if err := checkRootKeys(data); err != nil {
+		return fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
+	}
+	if _, err := trustedmetadata.New(data); err != nil {
+		return fmt.Errorf("update roots are not a TUF root.json signed by its own root keys: %w (print them with `orbitctl updates roots`)", err)
+	}
+	return nil
+}
+
+// checkRootKeys refuses a root with a key go-tuf cannot use: go-tuf v2.4.2
+// hands an ed25519 key of any length to crypto/ed25519, which panics on
+// one that is not 32 bytes (found by FuzzParseRoots).
+func checkRootKeys(data []byte) error {
+	m, err := metadata.Root().FromBytes(data)
+	if err != nil {
+		return err
+	}
+	for id, k := range m.Signed.Keys {
+		pub, err := k.ToPublicKey()
+		if err != nil {
+			return fmt.Errorf("key %s: %w", id, err)
+		}
+		if ed, ok := pub.(ed25519.PublicKey); ok && len(ed) != ed25519.PublicKeySize {
+			return fmt.Errorf("key %s is an ed25519 key of %d bytes, not %d", id, len(ed), ed25519.PublicKeySize)
+		}
+	}
+	return nil
 }
 
 // rootVersion parses a root.json and returns its version.

@@ -3,9 +3,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -16,9 +18,26 @@ import (
 var version = "dev"
 
 func main() {
-	if err := newApp(os.Stdout, os.Stderr).Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "orbitctl: "+err.Error())
-		os.Exit(1)
+	// SIGINT and SIGTERM cancel the context every command runs under.
+	ctx, received, stop := notifySignals(context.Background())
+	defer stop()
+	restoreTerminal := saveTerminal(os.Stdin)
+	done := make(chan error, 1)
+	go func() { done <- newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(shutdownGrace):
+			restoreTerminal()
+			err = fmt.Errorf("gave up waiting %s for the command to stop", shutdownGrace)
+		}
+	}
+	if code := report(os.Stderr, err, received()); code != 0 {
+		stop()
+		os.Exit(code)
 	}
 }
 

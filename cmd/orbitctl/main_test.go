@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	testbin.Cleanup()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

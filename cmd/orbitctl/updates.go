@@ -9,20 +9,23 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/orbitagent/orbit/internal/regularfile"
 	"github.com/orbitagent/orbit/updater/repo"
 	"github.com/orbitagent/orbit/updater/repo/s3store"
 )
+
+// maxTrustedRoot caps the root.json given to verify: a root with many
+// keys is a few KiB.
+const maxTrustedRoot = 512 << 10
 
 var (
 	pathFlag = &cli.StringFlag{Name: "path", Value: ".", Usage: "repository directory (holds keys/ and repository/)", EnvVars: []string{"ORBIT_TUF_PATH"}}
@@ -67,8 +70,10 @@ func expiries(c *cli.Context) (repo.Expiries, error) {
 	return e, nil
 }
 
-func passphrases() repo.Passphrases {
-	return repo.ChainPassphrases{repo.EnvPassphrases{}, repo.TerminalPassphrases{In: os.Stdin, Out: os.Stderr}}
+// passphrases asks the environment, then the terminal; a signal (ctx)
+// ends a prompt.
+func passphrases(ctx context.Context) repo.Passphrases {
+	return repo.ChainPassphrases{repo.EnvPassphrases{}, repo.TerminalPassphrases{In: os.Stdin, Out: os.Stderr, Context: ctx}}
 }
 
 func openRepo(c *cli.Context) (*repo.Repo, error) {
@@ -76,7 +81,7 @@ func openRepo(c *cli.Context) (*repo.Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return repo.Open(c.String("path"), repo.OpenOptions{Passphrases: passphrases(), Expiries: exp, Progress: os.Stderr})
+	return repo.Open(c.String("path"), repo.OpenOptions{Passphrases: passphrases(c.Context), Expiries: exp, Progress: os.Stderr})
 }
 
 // withRepoReadOnly opens the repository for a command that only reads it
@@ -193,7 +198,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 					dir := c.String("path")
 					if err := repo.Init(dir, repo.InitOptions{
 						RootKeys: c.Int("root-keys"), RootThreshold: c.Int("root-threshold"),
-						ConsistentSnapshot: c.Bool("consistent-snapshot"), Expiries: exp, Passphrases: passphrases(),
+						ConsistentSnapshot: c.Bool("consistent-snapshot"), Expiries: exp, Passphrases: passphrases(c.Context),
 					}); err != nil {
 						return err
 					}
@@ -229,8 +234,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 					&cli.StringFlag{Name: "file-name", Usage: "published file name (default: base name of --target), e.g. orbit.exe, osqueryd.app.tar.gz"},
 				}, expiryFlags("targets", "snapshot", "timestamp")...),
 				Action: withRepo(func(c *cli.Context, r *repo.Repo) error {
-					ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-					defer stop()
+					ctx := c.Context // cancelled by SIGINT and SIGTERM (main)
 					t := repo.AddTarget{File: c.String("target"), Name: c.String("name"), Platform: c.String("platform"),
 						Version: c.String("version"), Tags: c.StringSlice("tag"), FileName: c.String("file-name")}
 					if err := r.AddTarget(ctx, t); err != nil {
@@ -297,7 +301,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 				Flags: []cli.Flag{pathFlag, jsonFlag,
 					&cli.StringFlag{Name: "root", Required: true, Usage: "trusted root.json (the one your clients ship with)"}},
 				Action: func(c *cli.Context) error {
-					trusted, err := os.ReadFile(c.String("root"))
+					trusted, err := regularfile.ReadFile(c.String("root"), maxTrustedRoot)
 					if err != nil {
 						return fmt.Errorf("read trusted root: %w", err)
 					}
@@ -326,8 +330,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 						return fmt.Errorf("listen on %s: %w", c.String("addr"), err)
 					}
 					srv := &http.Server{Handler: repo.Handler(dir), ReadHeaderTimeout: 10 * time.Second}
-					ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-					defer stop()
+					ctx := c.Context // cancelled by SIGINT and SIGTERM (main)
 					go func() {
 						<-ctx.Done()
 						sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -356,8 +359,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 					if err != nil {
 						return err
 					}
-					ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-					defer stop()
+					ctx := c.Context // cancelled by SIGINT and SIGTERM (main)
 					store, err := s3store.New(ctx, s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: c.String("endpoint"), Region: c.String("region")})
 					if err != nil {
 						return err

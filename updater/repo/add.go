@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -17,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/orbitagent/orbit/internal/regularfile"
 )
 
 // Platforms are the platform names Fleet's agents ask for.
@@ -111,18 +112,13 @@ func (r *Repo) AddTarget(ctx context.Context, t AddTarget) error {
 	if err := t.validate(); err != nil {
 		return err
 	}
-	src, err := os.Open(t.File)
+	// A FIFO or a device would block open() or never end, holding the
+	// repository lock: refused before and after a non-blocking open.
+	src, info, err := regularfile.Open(t.File)
 	if err != nil {
 		return fmt.Errorf("open target file: %w", err)
 	}
 	defer src.Close()
-	info, err := src.Stat()
-	if err != nil {
-		return fmt.Errorf("stat target file: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("target %s is not a regular file", t.File)
-	}
 
 	st, err := r.load()
 	if err != nil {

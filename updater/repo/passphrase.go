@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -55,10 +56,12 @@ func (e EnvPassphrases) Passphrase(role string, _ bool) ([]byte, error) {
 }
 
 // TerminalPassphrases asks on a terminal without echo. In must be a
-// terminal; prompts go to Out.
+// terminal; prompts go to Out. When Context ends during a prompt, the
+// prompt returns its error at once and the terminal gets its echo back.
 type TerminalPassphrases struct {
-	In  *os.File
-	Out io.Writer
+	In      *os.File
+	Out     io.Writer
+	Context context.Context
 }
 
 // Passphrase implements Passphrases.
@@ -88,12 +91,42 @@ func (t TerminalPassphrases) Passphrase(role string, confirm bool) ([]byte, erro
 
 func (t TerminalPassphrases) read(prompt string) ([]byte, error) {
 	fmt.Fprint(t.Out, prompt)
-	p, err := term.ReadPassword(int(t.In.Fd()))
+	p, err := t.readPassword()
 	fmt.Fprintln(t.Out)
 	if err != nil {
 		return nil, fmt.Errorf("read passphrase from terminal: %w", err)
 	}
 	return p, nil
+}
+
+// readPassword is term.ReadPassword, ended by t.Context: a read of a
+// terminal cannot be interrupted, so it is left to finish in its goroutine
+// (the process is about to exit) and the echo is restored here.
+func (t TerminalPassphrases) readPassword() ([]byte, error) {
+	fd := int(t.In.Fd())
+	if t.Context == nil {
+		return term.ReadPassword(fd)
+	}
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		p   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := term.ReadPassword(fd)
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case <-t.Context.Done():
+		_ = term.Restore(fd, state)
+		return nil, t.Context.Err()
+	}
 }
 
 // ChainPassphrases tries each source in turn, skipping those that return
