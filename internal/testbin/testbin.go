@@ -25,17 +25,43 @@ var (
 // passed to -ldflags (e.g. "-X main.version=1.2.3").
 func Build(t testing.TB, pkg, name, ldflags string) string {
 	t.Helper()
-	p, err := build(pkg, name, ldflags)
+	p, err := build(pkg, name, ldflags, runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func build(pkg, name, ldflags string) (string, error) {
+// BuildFor is Build for another platform (GOOS/GOARCH), for tests that
+// package or inspect a binary rather than run it. The name is used as given.
+func BuildFor(t testing.TB, pkg, name, goos, goarch string) string {
+	t.Helper()
+	p, err := build(pkg, name, "", goos, goarch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// NeedTool returns the path of an external tool a test needs. Without it
+// the test is skipped on a laptop, but fails under CI=true: `make test`
+// installs every tool (scripts/test-deps.sh).
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI (make test installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed (make test-deps installs it)", name)
+	}
+	return p
+}
+
+func build(pkg, name, ldflags, goos, goarch string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	key := pkg + "|" + name + "|" + ldflags
+	key := pkg + "|" + name + "|" + ldflags + "|" + goos + "/" + goarch
 	if p, ok := built[key]; ok {
 		return p, nil
 	}
@@ -50,7 +76,7 @@ func build(pkg, name, ldflags string) (string, error) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		return "", err
 	}
-	if runtime.GOOS == "windows" && !strings.HasSuffix(name, ".exe") {
+	if goos == runtime.GOOS && runtime.GOOS == "windows" && !strings.HasSuffix(name, ".exe") {
 		name += ".exe"
 	}
 	out := filepath.Join(sub, name)
@@ -64,6 +90,7 @@ func build(pkg, name, ldflags string) (string, error) {
 	}
 	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 	}
