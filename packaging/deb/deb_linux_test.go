@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/packaging/internal/chroottest"
-	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
 )
 
 // want is what a path must be in the chroot after a step: missing, or a
@@ -78,8 +77,8 @@ func dpkgStatus(t *testing.T, c *chroottest.Chroot) string {
 func TestChrootLifecycle(t *testing.T) {
 	t.Parallel()
 	c := chroottest.New(t)
-	v1 := writeDeb(t, linuxtest.Package(t, "deb", "amd64", "1.0.0"))
-	v2 := writeDeb(t, linuxtest.Package(t, "deb", "amd64", "1.1.0"))
+	v1 := fixtureDeb(t, "amd64", "1.0.0")
+	v2 := fixtureDeb(t, "amd64", "1.1.0")
 	c.Copy(t, v1, "/tmp/orbit_1.0.0.deb")
 	c.Copy(t, v2, "/tmp/orbit_1.1.0.deb")
 
@@ -172,8 +171,8 @@ func TestChrootScriptsWithRunningSystemd(t *testing.T) {
 	if err := os.WriteFile(c.Path("/usr/bin/systemctl"), []byte(record), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c.Copy(t, writeDeb(t, linuxtest.Package(t, "deb", "amd64", "1.0.0")), "/tmp/v1.deb")
-	c.Copy(t, writeDeb(t, linuxtest.Package(t, "deb", "amd64", "1.1.0")), "/tmp/v2.deb")
+	c.Copy(t, fixtureDeb(t, "amd64", "1.0.0"), "/tmp/v1.deb")
+	c.Copy(t, fixtureDeb(t, "amd64", "1.1.0"), "/tmp/v2.deb")
 	calls := func() string {
 		b, _ := os.ReadFile(c.Path("/tmp/systemctl.log"))
 		os.Remove(c.Path("/tmp/systemctl.log"))

@@ -27,25 +27,27 @@ func build(t testing.TB, f *Format, p *packaging.Package) []byte {
 	return buf.Bytes()
 }
 
-// writeDeb builds p unsigned and writes it to a temporary file.
-func writeDeb(t testing.TB, p *packaging.Package) string {
+// fixtureDeb is the unchanged fixture deb of arch and version, built once
+// for the tests that only read or install it. Do not modify the file.
+func fixtureDeb(t testing.TB, arch, version string) string {
 	t.Helper()
-	f, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), p.Name+"_"+p.Version+"_"+p.Arch+".deb")
-	if err := os.WriteFile(out, build(t, f, p), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	p := linuxtest.Package(t, "deb", arch, version)
+	return linuxtest.Built(t, "orbit_"+version+"_"+arch+".deb", func() ([]byte, error) {
+		f, err := New(Config{})
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		err = f.Build(context.Background(), p, &buf)
+		return buf.Bytes(), err
+	})
 }
 
 // dpkg-deb reads the control fields, the conffiles and the maintainer
 // scripts asked for, and lists every file with its mode, owner and link.
 func TestDpkgDebShowsPackage(t *testing.T) {
 	t.Parallel()
-	deb := writeDeb(t, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
+	deb := fixtureDeb(t, "amd64", "1.2.3")
 
 	fields := map[string]string{
 		"Package": "orbit", "Version": "1.2.3", "Architecture": "amd64", "Section": "admin",
@@ -162,7 +164,7 @@ func TestUnitAndSettings(t *testing.T) {
 // and each carries its reason.
 func TestLintian(t *testing.T) {
 	t.Parallel()
-	deb := writeDeb(t, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
+	deb := fixtureDeb(t, "amd64", "1.2.3")
 	// (Without the overrides, dir-or-file-in-opt alone is an error.)
 	cmd := exec.Command(tooltest.Need(t, "lintian"), "--fail-on", "error,warning", "--display-info", deb)
 	out, err := cmd.CombinedOutput()
@@ -206,24 +208,29 @@ func TestReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var unsigned []byte
 	for name, f := range map[string]*Format{"unsigned": plain, "signed": signed} {
+		// Each from its own fixture: the same inputs, not the same memory.
 		a := build(t, f, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
 		b := build(t, f, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s: two builds of the same Package differ", name)
 		}
-		p := linuxtest.Package(t, "deb", "amd64", "1.2.3")
-		p.ModTime = p.ModTime.Add(time.Hour)
-		if bytes.Equal(a, build(t, f, p)) {
-			t.Errorf("%s: a different ModTime gave the same bytes", name)
+		if name == "unsigned" {
+			unsigned = a
 		}
+	}
+	p := linuxtest.Package(t, "deb", "amd64", "1.2.3")
+	p.ModTime = p.ModTime.Add(time.Hour)
+	if bytes.Equal(unsigned, build(t, plain, p)) {
+		t.Error("a different ModTime gave the same bytes")
 	}
 }
 
 // arm64 maps to Debian's arm64, and its binaries must be arm64 ELF.
 func TestArm64(t *testing.T) {
 	t.Parallel()
-	deb := writeDeb(t, linuxtest.Package(t, "deb", "arm64", "1.2.3"))
+	deb := fixtureDeb(t, "arm64", "1.2.3")
 	if got := strings.TrimSpace(string(tooltest.Run(t, "", "dpkg-deb", "--field", deb, "Architecture"))); got != "arm64" {
 		t.Errorf("Architecture %q, want arm64", got)
 	}
@@ -398,7 +405,7 @@ func BenchmarkDebBuild(b *testing.B) {
 }
 
 func BenchmarkDpkgDebBuild(b *testing.B) {
-	deb := writeDeb(b, linuxtest.Package(b, "deb", "amd64", "1.2.3"))
+	deb := fixtureDeb(b, "amd64", "1.2.3")
 	tree := filepath.Join(b.TempDir(), "tree")
 	tooltest.Run(b, "", "dpkg-deb", "--raw-extract", deb, tree)
 	out := filepath.Join(b.TempDir(), "out.deb")

@@ -15,11 +15,61 @@ import (
 )
 
 // Main runs a test binary that uses the fixture: programs are built static
-// (CGO_ENABLED=0), as orbit's releases are, and removed at the end.
+// (CGO_ENABLED=0), as orbit's releases are, and they and the packages
+// Built keeps are removed at the end.
 func Main(m *testing.M) int {
 	os.Setenv("CGO_ENABLED", "0")
 	defer testbin.Cleanup()
+	defer func() {
+		if shared != "" {
+			os.RemoveAll(shared)
+		}
+	}()
 	return m.Run()
+}
+
+var (
+	builtMu sync.Mutex
+	shared  string
+	built   = map[string]*builtPkg{}
+)
+
+type builtPkg struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Built returns the file (named name) of a package built once per test
+// binary by build: tests that only read a package share it, since every
+// build of the fixture costs seconds of compression.
+func Built(t testing.TB, name string, build func() ([]byte, error)) string {
+	t.Helper()
+	builtMu.Lock()
+	if shared == "" {
+		d, err := os.MkdirTemp("", "orbit-linuxtest-")
+		if err != nil {
+			builtMu.Unlock()
+			t.Fatal(err)
+		}
+		shared = d
+	}
+	b, ok := built[name]
+	if !ok {
+		b = &builtPkg{path: filepath.Join(shared, name)}
+		built[name] = b
+	}
+	builtMu.Unlock()
+	b.once.Do(func() {
+		var data []byte
+		if data, b.err = build(); b.err == nil {
+			b.err = os.WriteFile(b.path, data, 0o644)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("build %s: %v", name, b.err)
+	}
+	return b.path
 }
 
 // Stamp is the fixture's ModTime (SOURCE_DATE_EPOCH).
@@ -142,7 +192,7 @@ func Package(t testing.TB, format, arch, version string) *packaging.Package {
 	}
 	return &packaging.Package{
 		Name: "orbit", Identifier: "com.example.orbit", Version: version, Arch: arch,
-		Description: "osquery runtime and autoupdater for Fleet\nRuns osqueryd, keeps it and itself updated from a TUF repository,\nand enrolls the host into Fleet.",
+		Description: "Osquery runtime and autoupdater for Fleet\nRuns osqueryd, keeps it and itself updated from a TUF repository,\nand enrolls the host into Fleet.",
 		Maintainer:  "Orbit Maintainers <orbit@example.com>",
 		Vendor:      "Example Corp",
 		Homepage:    "https://github.com/orbitagent/orbit",

@@ -41,6 +41,9 @@ type Spec struct {
 	Scripts Scripts
 	// Sign, when set, gets the data to sign and returns the signature.
 	Sign func(data io.Reader) ([]byte, error)
+	// Changelog, when set, is a changelog in chglog's YAML (JSON is
+	// YAML too), for nfpm to render in the format's own way.
+	Changelog []byte
 	// Tune sets the format's own fields of the nfpm.Info.
 	Tune func(info *nfpm.Info)
 }
@@ -214,6 +217,13 @@ func Build(ctx context.Context, p *packaging.Package, s Spec, packager nfpm.Pack
 			return fmt.Errorf("%s: stage the %s script: %w", s.Format, sc.slot, err)
 		}
 		*sc.dst = name
+	}
+	if s.Changelog != nil {
+		name := filepath.Join(stage, "changelog.yaml")
+		if err := os.WriteFile(name, s.Changelog, 0o600); err != nil {
+			return fmt.Errorf("%s: stage the changelog: %w", s.Format, err)
+		}
+		info.Changelog = name
 	}
 	if s.Tune != nil {
 		s.Tune(info)
