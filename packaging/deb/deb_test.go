@@ -402,6 +402,7 @@ func BenchmarkDebBuild(b *testing.B) {
 		size = buf.Len()
 	}
 	b.ReportMetric(float64(size), "bytes/pkg")
+	b.ReportMetric(float64(linuxtest.BinaryBytes(p)), "binary_bytes")
 }
 
 func BenchmarkDpkgDebBuild(b *testing.B) {

@@ -291,4 +291,5 @@ func BenchmarkRPMBuild(b *testing.B) {
 		size = buf.Len()
 	}
 	b.ReportMetric(float64(size), "bytes/pkg")
+	b.ReportMetric(float64(linuxtest.BinaryBytes(p)), "binary_bytes")
 }

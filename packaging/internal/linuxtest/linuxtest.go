@@ -202,3 +202,15 @@ func Package(t testing.TB, format, arch, version string) *packaging.Package {
 		Scripts:     scripts,
 	}
 }
+
+// BinaryBytes is the size of the programs in p, to set a package's size
+// against.
+func BinaryBytes(p *packaging.Package) int {
+	n := 0
+	for _, f := range p.Files {
+		if f.Mode.IsRegular() && f.Mode.Perm()&0o111 != 0 {
+			n += len(f.Data)
+		}
+	}
+	return n
+}
