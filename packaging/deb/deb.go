@@ -29,9 +29,7 @@ package deb
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -40,77 +38,74 @@ import (
 
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/nfpmbuild"
-	"github.com/orbitagent/orbit/packaging/internal/pgpsign"
 )
 
-// Config tunes the format.
-type Config struct {
-	// SignKeyFile is an OpenPGP secret key (gpg --export-secret-keys, armored
-	// or binary) to sign the package with; empty builds it unsigned.
-	SignKeyFile string
-	// PassphraseEnv names the environment variable holding the key's
-	// passphrase (default ORBIT_SIGN_PASSPHRASE). A passphrase is never a
-	// flag value: argv is visible to every local user.
-	PassphraseEnv string
-}
+// Config is the format's signing setup: SignKeyFile, an OpenPGP secret
+// key (empty: unsigned), and PassphraseEnv, the environment variable
+// holding its passphrase (default ORBIT_SIGN_PASSPHRASE), never a flag.
+type Config = nfpmbuild.Config
 
 // Format writes deb packages. It implements packaging.Format.
-type Format struct {
-	signer *pgpsign.Signer
-}
+type Format struct{ *nfpmbuild.Format }
 
-var _ packaging.Format = (*Format)(nil)
+var _ packaging.Format = Format{}
 
 // New returns the deb format. A signing key is read and decrypted here, so
 // a wrong key or passphrase fails before any package is built.
-func New(c Config) (*Format, error) {
-	s, err := nfpmbuild.Signer("deb", c.SignKeyFile, c.PassphraseEnv)
-	if err != nil {
-		return nil, err
-	}
-	return &Format{signer: s}, nil
+func New(c Config) (Format, error) {
+	f, err := nfpmbuild.New(nfpmbuild.Kind{
+		Name:     "deb",
+		Arch:     map[string]string{"amd64": "amd64", "arm64": "arm64"},
+		Armored:  true,
+		Packager: nfpmdeb.Default,
+		Prepare:  prepare,
+	}, c)
+	return Format{f}, err
 }
 
-// Name is "deb".
-func (*Format) Name() string { return "deb" }
-
-// debArch maps Go architectures to Debian's.
-var debArch = map[string]string{"amd64": "amd64", "arm64": "arm64"}
-
-// Build writes the deb for p to w; bad input writes nothing. Package.Service
-// is not used: the unit is one of the Files and the hooks start it.
-func (f *Format) Build(ctx context.Context, p *packaging.Package, w io.Writer) error {
-	if err := nfpmbuild.CheckPackage("deb", p); err != nil {
-		return err
-	}
-	arch, ok := debArch[p.Arch]
-	if !ok {
-		return fmt.Errorf("deb: unknown arch %q: use amd64 or arm64", p.Arch)
-	}
-	if err := nfpmbuild.CheckFiles("deb", p); err != nil {
-		return err
-	}
+// prepare adds what Debian asks of a package and is not in the Package.
+func prepare(p *packaging.Package) (*packaging.Package, nfpmbuild.Spec, error) {
 	for _, file := range p.Files {
 		if file.Config && !strings.HasPrefix(file.Path, "/etc/") {
-			return fmt.Errorf("deb: %s is a config file outside /etc: dpkg conffiles live under /etc", file.Path)
+			return nil, nfpmbuild.Spec{}, fmt.Errorf("deb: %s is a config file outside /etc: dpkg conffiles live under /etc", file.Path)
 		}
 	}
 	p, err := withChangelog(p)
 	if err != nil {
-		return err
+		return nil, nfpmbuild.Spec{}, err
 	}
-	spec := nfpmbuild.Spec{
-		Format:  "deb",
-		Arch:    arch,
+	return p, nfpmbuild.Spec{
 		Scripts: Scripts(p.Scripts),
-		Sign:    nfpmbuild.SignAt(f.signer, p.ModTime, true),
 		Tune: func(info *nfpm.Info) {
 			info.Section = "admin"
 			info.Priority = "optional"
 			info.Deb.Compression = "gzip"
 		},
+	}, nil
+}
+
+// Scripts assembles dpkg's four maintainer scripts from the hooks.
+func Scripts(s packaging.Scripts) nfpmbuild.Scripts {
+	return nfpmbuild.Scripts{
+		PreInstall: packaging.MaintainerScript("deb preinst", `case "$1" in
+install) before_install install ;;
+upgrade) before_install upgrade ;;
+esac`, packaging.Hook{Func: "before_install", Body: s.BeforeInstall}),
+		PostInstall: packaging.MaintainerScript("deb postinst", `case "$1" in
+configure)
+	if [ -n "$2" ]; then after_install upgrade; else after_install install; fi ;;
+abort-upgrade|abort-remove|abort-deconfigure)
+	# The upgrade or removal failed and this version stays installed.
+	after_install upgrade ;;
+esac`, packaging.Hook{Func: "after_install", Body: s.AfterInstall}),
+		PreRemove: packaging.MaintainerScript("deb prerm", `case "$1" in
+remove) before_remove ;;
+esac`, packaging.Hook{Func: "before_remove", Body: s.BeforeRemove}),
+		PostRemove: packaging.MaintainerScript("deb postrm", `case "$1" in
+remove) after_remove ;;
+purge) after_purge ;;
+esac`, packaging.Hook{Func: "after_remove", Body: s.AfterRemove}, packaging.Hook{Func: "after_purge", Body: s.AfterPurge}),
 	}
-	return nfpmbuild.Build(ctx, p, spec, nfpmdeb.Default, w)
 }
 
 // withChangelog returns p with /usr/share/doc/<name>/changelog.gz, which
@@ -141,28 +136,4 @@ func withChangelog(p *packaging.Package) (*packaging.Package, error) {
 	q.Files = append(append([]packaging.File(nil), p.Files...),
 		packaging.File{Path: doc + "changelog.gz", Mode: 0o644, Data: buf.Bytes()})
 	return &q, nil
-}
-
-// Scripts assembles dpkg's four maintainer scripts from the hooks.
-func Scripts(s packaging.Scripts) nfpmbuild.Scripts {
-	return nfpmbuild.Scripts{
-		PreInstall: packaging.MaintainerScript("deb preinst", `case "$1" in
-install) before_install install ;;
-upgrade) before_install upgrade ;;
-esac`, packaging.Hook{Func: "before_install", Body: s.BeforeInstall}),
-		PostInstall: packaging.MaintainerScript("deb postinst", `case "$1" in
-configure)
-	if [ -n "$2" ]; then after_install upgrade; else after_install install; fi ;;
-abort-upgrade|abort-remove|abort-deconfigure)
-	# The upgrade or removal failed and this version stays installed.
-	after_install upgrade ;;
-esac`, packaging.Hook{Func: "after_install", Body: s.AfterInstall}),
-		PreRemove: packaging.MaintainerScript("deb prerm", `case "$1" in
-remove) before_remove ;;
-esac`, packaging.Hook{Func: "before_remove", Body: s.BeforeRemove}),
-		PostRemove: packaging.MaintainerScript("deb postrm", `case "$1" in
-remove) after_remove ;;
-purge) after_purge ;;
-esac`, packaging.Hook{Func: "after_remove", Body: s.AfterRemove}, packaging.Hook{Func: "after_purge", Body: s.AfterPurge}),
-	}
 }

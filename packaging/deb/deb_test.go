@@ -11,36 +11,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
 	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
-func build(t testing.TB, f *Format, p *packaging.Package) []byte {
+// plain is the unsigned deb format.
+func plain(t testing.TB) Format {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := f.Build(context.Background(), p, &buf); err != nil {
+	f, err := New(Config{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return f
 }
 
-// fixtureDeb is the unchanged fixture deb of arch and version, built once
-// for the tests that only read or install it. Do not modify the file.
+// fixtureDeb is the unchanged fixture deb, built once; do not change it.
 func fixtureDeb(t testing.TB, arch, version string) string {
 	t.Helper()
-	p := linuxtest.Package(t, "deb", arch, version)
-	return linuxtest.Built(t, "orbit_"+version+"_"+arch+".deb", func() ([]byte, error) {
-		f, err := New(Config{})
-		if err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		err = f.Build(context.Background(), p, &buf)
-		return buf.Bytes(), err
-	})
+	return linuxtest.Fixture(t, plain(t), arch, version)
 }
 
 // dpkg-deb reads the control fields, the conffiles and the maintainer
@@ -200,31 +190,11 @@ func TestLintian(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	t.Parallel()
 	key := gpgtest.New(t, "")
-	plain, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	signed, err := New(Config{SignKeyFile: key.Secret, PassphraseEnv: "ORBIT_TEST_UNSET_PASSPHRASE"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var unsigned []byte
-	for name, f := range map[string]*Format{"unsigned": plain, "signed": signed} {
-		// Each from its own fixture: the same inputs, not the same memory.
-		a := build(t, f, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
-		b := build(t, f, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s: two builds of the same Package differ", name)
-		}
-		if name == "unsigned" {
-			unsigned = a
-		}
-	}
-	p := linuxtest.Package(t, "deb", "amd64", "1.2.3")
-	p.ModTime = p.ModTime.Add(time.Hour)
-	if bytes.Equal(unsigned, build(t, plain, p)) {
-		t.Error("a different ModTime gave the same bytes")
-	}
+	linuxtest.CheckReproducible(t, plain(t), signed)
 }
 
 // arm64 maps to Debian's arm64, and its binaries must be arm64 ELF.
@@ -243,81 +213,27 @@ func TestArm64(t *testing.T) {
 // Bad input gets one line of error and no bytes.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	windowsExe, err := os.ReadFile(testbin.BuildFor(t, "./testdata/osqueryd", "osqueryd.exe", "windows", "amd64"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, arm64Orbit := linuxtest.Programs(t, "arm64")
-	const orbitPath = "/opt/orbit/bin/orbit/linux/stable/orbit"
-	setFile := func(path string, change func(*packaging.File)) func(*packaging.Package) {
-		return func(p *packaging.Package) {
-			for i := range p.Files {
-				if p.Files[i].Path == path {
-					change(&p.Files[i])
-					return
-				}
-			}
-			panic("fixture has no " + path)
-		}
-	}
-	tests := []struct {
-		name   string
-		modify func(*packaging.Package)
-		want   string
-	}{
-		{"unknown arch", func(p *packaging.Package) { p.Arch = "riscv64" }, "unknown arch"},
-		{"windows binary as orbit", setFile(orbitPath, func(f *packaging.File) { f.Data = windowsExe }), "is a Windows PE, not a Linux ELF executable"},
-		{"arm64 binary in an amd64 package", setFile(orbitPath, func(f *packaging.File) { f.Data = arm64Orbit }), "Linux arm64 executable"},
-		{"conffile outside /etc", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Config = true }), "outside /etc"},
-		{"relative path", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Path = "opt/orbit/x" }), "relative"},
-		{"glob in a path", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Path = "/opt/orbit/*" }), "glob"},
-		{"unclean path", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Path = "/opt/orbit/../etc/x" }), "not clean"},
-		{"duplicate", func(p *packaging.Package) { p.Files = append(p.Files, p.Files[0]) }, "listed twice"},
-		{"file under a file", func(p *packaging.Package) {
+	root, bad, set := "/opt/orbit/tuf/root.json", linuxtest.Bad, linuxtest.SetFile
+	linuxtest.CheckBadInput(t, plain(t), append(linuxtest.CommonBadInput(t),
+		bad("conffile outside /etc", set(root, func(f *packaging.File) { f.Config = true }), "outside /etc"),
+		bad("relative path", set(root, func(f *packaging.File) { f.Path = "opt/orbit/x" }), "relative"),
+		bad("glob in a path", set(root, func(f *packaging.File) { f.Path = "/opt/orbit/*" }), "glob"),
+		bad("unclean path", set(root, func(f *packaging.File) { f.Path = "/opt/orbit/../etc/x" }), "not clean"),
+		bad("duplicate", func(p *packaging.Package) { p.Files = append(p.Files, p.Files[0]) }, "listed twice"),
+		bad("file under a file", func(p *packaging.Package) {
 			p.Files = append(p.Files, packaging.File{Path: "/etc/default/orbit/x", Mode: 0o644})
-		}, "not a directory"},
-		{"device", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Mode = fs.ModeDevice | 0o600 }), "only regular files"},
-		{"no permissions", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Mode = 0 }), "no permission bits"},
-		{"bad owner", setFile("/opt/orbit/tuf/root.json", func(f *packaging.File) { f.Owner = "root; rm -rf /" }), "owner or group"},
-		{"version with a dash", func(p *packaging.Package) { p.Version = "1.2.3-1" }, "version"},
-		{"version not starting with a digit", func(p *packaging.Package) { p.Version = "v1.2.3" }, "version"},
-		{"bad name", func(p *packaging.Package) { p.Name = "Orbit" }, "package name"},
-		{"no maintainer", func(p *packaging.Package) { p.Maintainer = "" }, "maintainer"},
-		{"no description", func(p *packaging.Package) { p.Description = " " }, "description"},
-		{"no ModTime", func(p *packaging.Package) { p.ModTime = time.Time{} }, "ModTime"},
-		{"complete script as a hook", func(p *packaging.Package) { p.Scripts.AfterInstall = "#!/bin/sh\ntrue\n" }, "no #! line"},
-	}
-	f, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p := linuxtest.Package(t, "deb", "amd64", "1.2.3")
-			tt.modify(p)
-			var buf bytes.Buffer
-			err := f.Build(context.Background(), p, &buf)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build error = %v, want one about %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if buf.Len() != 0 {
-				t.Errorf("a rejected package wrote %d bytes", buf.Len())
-			}
-		})
-	}
-	if err := f.Build(context.Background(), nil, &bytes.Buffer{}); err == nil {
-		t.Error("Build accepted a nil Package")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var buf bytes.Buffer
-	if err := f.Build(ctx, linuxtest.Package(t, "deb", "amd64", "1.2.3"), &buf); err == nil || buf.Len() != 0 {
-		t.Errorf("a cancelled build: error %v, %d bytes written", err, buf.Len())
-	}
+		}, "not a directory"),
+		bad("device", set(root, func(f *packaging.File) { f.Mode = fs.ModeDevice | 0o600 }), "only regular files"),
+		bad("no permissions", set(root, func(f *packaging.File) { f.Mode = 0 }), "no permission bits"),
+		bad("bad owner", set(root, func(f *packaging.File) { f.Owner = "root; rm -rf /" }), "owner or group"),
+		bad("version with a dash", func(p *packaging.Package) { p.Version = "1.2.3-1" }, "version"),
+		bad("version not starting with a digit", func(p *packaging.Package) { p.Version = "v1.2.3" }, "version"),
+		bad("bad name", func(p *packaging.Package) { p.Name = "Orbit" }, "package name"),
+		bad("no maintainer", func(p *packaging.Package) { p.Maintainer = "" }, "maintainer"),
+		bad("no description", func(p *packaging.Package) { p.Description = " " }, "description"),
+		bad("no ModTime", func(p *packaging.Package) { p.ModTime = time.Time{} }, "ModTime"),
+		bad("complete script as a hook", func(p *packaging.Package) { p.Scripts.AfterInstall = "#!/bin/sh\ntrue\n" }, "no #! line"),
+	))
 }
 
 // A signed deb carries _gpgorigin, which debsig-verify accepts under a
@@ -337,7 +253,7 @@ func TestSignatureVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	deb := filepath.Join(dir, "orbit.deb")
-	data := build(t, f, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
+	data := linuxtest.Build(t, f, linuxtest.Package(t, "deb", "amd64", "1.2.3"))
 	if err := os.WriteFile(deb, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -389,10 +305,7 @@ func TestSignatureVerifies(t *testing.T) {
 // gives the same tree to dpkg-deb --build, in the same run, for the ratio.
 func BenchmarkDebBuild(b *testing.B) {
 	p := linuxtest.Package(b, "deb", "amd64", "1.2.3")
-	f, err := New(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := plain(b)
 	var size int
 	for b.Loop() {
 		var buf bytes.Buffer

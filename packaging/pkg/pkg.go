@@ -307,17 +307,8 @@ func pathLess(a, b string) bool {
 }
 
 func checkPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("pkg: path %q is relative: Files in a pkg take absolute paths (/opt/orbit/...)", p)
-	}
-	if p == "/" {
-		return fmt.Errorf("pkg: path \"/\" cannot be listed: the payload root is implicit")
-	}
-	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
-		return fmt.Errorf("pkg: path %q holds a NUL or another control character", p)
-	}
-	if path.Clean(p) != p {
-		return fmt.Errorf("pkg: path %q is not clean (no //, /./, /../ or trailing /): use %q", p, path.Clean(p))
+	if err := packaging.CheckUnixPath(p); err != nil {
+		return fmt.Errorf("pkg: %w", err)
 	}
 	return nil
 }

@@ -25,10 +25,8 @@
 package rpm
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -37,69 +35,41 @@ import (
 
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/nfpmbuild"
-	"github.com/orbitagent/orbit/packaging/internal/pgpsign"
 )
 
-// Config tunes the format.
-type Config struct {
-	// SignKeyFile is an OpenPGP secret key (gpg --export-secret-keys,
-	// armored or binary) to sign the package with; empty builds it unsigned.
-	SignKeyFile string
-	// PassphraseEnv names the environment variable holding the key's
-	// passphrase (default ORBIT_SIGN_PASSPHRASE). A passphrase is never a
-	// flag value: argv is visible to every local user.
-	PassphraseEnv string
-}
+// Config is the format's signing setup: SignKeyFile, an OpenPGP secret
+// key (empty: unsigned), and PassphraseEnv, the environment variable
+// holding its passphrase (default ORBIT_SIGN_PASSPHRASE), never a flag.
+type Config = nfpmbuild.Config
 
 // Format writes rpm packages. It implements packaging.Format.
-type Format struct {
-	signer *pgpsign.Signer
-}
+type Format struct{ *nfpmbuild.Format }
 
-var _ packaging.Format = (*Format)(nil)
+var _ packaging.Format = Format{}
 
 // New returns the rpm format. A signing key is read and decrypted here, so
 // a wrong key or passphrase fails before any package is built.
-func New(c Config) (*Format, error) {
-	s, err := nfpmbuild.Signer("rpm", c.SignKeyFile, c.PassphraseEnv)
-	if err != nil {
-		return nil, err
-	}
-	return &Format{signer: s}, nil
+func New(c Config) (Format, error) {
+	f, err := nfpmbuild.New(nfpmbuild.Kind{
+		Name:     "rpm",
+		Arch:     map[string]string{"amd64": "x86_64", "arm64": "aarch64"},
+		Packager: nfpmrpm.DefaultRPM,
+		Prepare:  prepare,
+	}, c)
+	return Format{f}, err
 }
 
-// Name is "rpm".
-func (*Format) Name() string { return "rpm" }
-
-// rpmArch maps Go architectures to rpm's.
-var rpmArch = map[string]string{"amd64": "x86_64", "arm64": "aarch64"}
-
-// Build writes the rpm for p to w; bad input writes nothing.
-// Package.Service is not used: the unit is one of the Files and the hooks
-// start it.
-func (f *Format) Build(ctx context.Context, p *packaging.Package, w io.Writer) error {
-	if err := nfpmbuild.CheckPackage("rpm", p); err != nil {
-		return err
-	}
-	arch, ok := rpmArch[p.Arch]
-	if !ok {
-		return fmt.Errorf("rpm: unknown arch %q: use amd64 or arm64", p.Arch)
-	}
-	if err := nfpmbuild.CheckFiles("rpm", p); err != nil {
-		return err
-	}
+// prepare fixes every header field that could vary and adds a changelog.
+func prepare(p *packaging.Package) (*packaging.Package, nfpmbuild.Spec, error) {
 	changelog, err := json.Marshal([]map[string]any{{
 		"semver": p.Version + "-1", "date": p.ModTime.UTC().Format(time.RFC3339), "packager": p.Maintainer,
 		"changes": []map[string]string{{"note": p.Name + " " + p.Version}},
 	}})
 	if err != nil {
-		return fmt.Errorf("rpm: changelog: %w", err)
+		return nil, nfpmbuild.Spec{}, fmt.Errorf("rpm: changelog: %w", err)
 	}
-	spec := nfpmbuild.Spec{
-		Format:    "rpm",
-		Arch:      arch,
+	return p, nfpmbuild.Spec{
 		Scripts:   Scripts(p.Scripts),
-		Sign:      nfpmbuild.SignAt(f.signer, p.ModTime, false),
 		Changelog: changelog,
 		Tune: func(info *nfpm.Info) {
 			info.Release = "1"
@@ -109,8 +79,7 @@ func (f *Format) Build(ctx context.Context, p *packaging.Package, w io.Writer) e
 			info.RPM.Summary = strings.SplitN(strings.TrimSpace(p.Description), "\n", 2)[0]
 			info.RPM.Packager = p.Maintainer
 		},
-	}
-	return nfpmbuild.Build(ctx, p, spec, nfpmrpm.DefaultRPM, w)
+	}, nil
 }
 
 // Scripts assembles rpm's four scriptlets from the hooks.

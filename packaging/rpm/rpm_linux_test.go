@@ -34,45 +34,22 @@ func tryInRoot(t *testing.T, c *chroottest.Chroot, args ...string) (string, erro
 	return string(out), err
 }
 
-type want struct {
-	path    string
-	missing bool
-	mode    fs.FileMode
-}
-
-func check(t *testing.T, c *chroottest.Chroot, step string, wants []want) {
-	t.Helper()
-	for _, w := range wants {
-		fi, err := os.Lstat(c.Path(w.path))
-		switch {
-		case w.missing:
-			if err == nil {
-				t.Errorf("after %s: %s is still there", step, w.path)
-			}
-		case err != nil:
-			t.Errorf("after %s: %v", step, err)
-		case fi.Mode() != w.mode:
-			t.Errorf("after %s: %s has mode %v, want %v", step, w.path, fi.Mode(), w.mode)
-		}
-	}
-}
-
 const (
 	unitPath  = "/usr/lib/systemd/system/orbit.service"
 	wantsLink = "/etc/systemd/system/multi-user.target.wants/orbit.service"
 )
 
-func installed() []want {
-	return []want{
-		{path: "/opt/orbit", mode: fs.ModeDir | 0o755},
-		{path: "/opt/orbit/tuf", mode: fs.ModeDir | 0o700},
-		{path: "/opt/orbit/bin/orbit/linux/stable/orbit", mode: 0o755},
-		{path: "/opt/orbit/bin/orbit/orbit", mode: fs.ModeSymlink | 0o777},
-		{path: "/opt/orbit/bin/osqueryd/linux/stable/osqueryd", mode: 0o755},
-		{path: unitPath, mode: 0o644},
-		{path: "/etc/default/orbit", mode: 0o600},
+func installed() []chroottest.Want {
+	return []chroottest.Want{
+		{Path: "/opt/orbit", Mode: fs.ModeDir | 0o755},
+		{Path: "/opt/orbit/tuf", Mode: fs.ModeDir | 0o700},
+		{Path: "/opt/orbit/bin/orbit/linux/stable/orbit", Mode: 0o755},
+		{Path: "/opt/orbit/bin/orbit/orbit", Mode: fs.ModeSymlink | 0o777, Link: "linux/stable/orbit"},
+		{Path: "/opt/orbit/bin/osqueryd/linux/stable/osqueryd", Mode: 0o755},
+		{Path: unitPath, Mode: 0o644},
+		{Path: "/etc/default/orbit", Mode: 0o600},
 		// Enabled offline by %post: systemd is installed but not running.
-		{path: wantsLink, mode: fs.ModeSymlink | 0o777},
+		{Path: wantsLink, Mode: fs.ModeSymlink | 0o777},
 	}
 }
 
@@ -83,94 +60,66 @@ func installed() []want {
 func TestRootLifecycle(t *testing.T) {
 	t.Parallel()
 	c := chroottest.New(t)
-	v1 := fixtureRPM(t, "amd64", "1.0.0")
-	v2 := fixtureRPM(t, "amd64", "1.1.0")
+	v1, v2 := fixtureRPM(t, "amd64", "1.0.0"), fixtureRPM(t, "amd64", "1.1.0")
 	inRoot(t, c, "--initdb")
+	verify := func(step string) {
+		t.Helper()
+		if out := inRoot(t, c, "-V", "orbit"); out != "" {
+			t.Errorf("rpm -V after %s:\n%s", step, out)
+		}
+	}
+	version := func(step, want string) {
+		t.Helper()
+		if q := strings.TrimSpace(inRoot(t, c, "-q", "orbit")); q != want {
+			t.Errorf("after %s rpm -q says %q, want %q", step, q, want)
+		}
+	}
 
 	inRoot(t, c, "-i", v1)
-	check(t, c, "install", installed())
-	if out := inRoot(t, c, "-V", "orbit"); out != "" {
-		t.Errorf("rpm -V after install:\n%s", out)
-	}
-	if q := strings.TrimSpace(inRoot(t, c, "-q", "orbit")); q != "orbit-1.0.0-1.x86_64" {
-		t.Errorf("rpm -q: %q", q)
-	}
+	c.Check(t, "install", installed())
+	verify("install")
+	version("install", "orbit-1.0.0-1.x86_64")
 
-	nodeKey := c.Path("/opt/orbit/secret-orbit-node-key.txt")
-	if err := os.WriteFile(nodeKey, []byte("node-key\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	edge := c.Path("/opt/orbit/bin/osqueryd/linux/edge/osqueryd")
-	if err := os.MkdirAll(filepath.Dir(edge), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(edge, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	state := append(installed(),
-		want{path: "/opt/orbit/secret-orbit-node-key.txt", mode: 0o600},
-		want{path: "/opt/orbit/bin/osqueryd/linux/edge/osqueryd", mode: 0o755})
-
+	state := append(installed(), c.PlantRunState(t)...)
 	inRoot(t, c, "-U", v2)
-	check(t, c, "upgrade", state)
-	if q := strings.TrimSpace(inRoot(t, c, "-q", "orbit")); q != "orbit-1.1.0-1.x86_64" {
-		t.Errorf("after upgrade rpm -q: %q", q)
-	}
-	if out := inRoot(t, c, "-V", "orbit"); out != "" {
-		t.Errorf("rpm -V after upgrade:\n%s", out)
-	}
-	if b, _ := os.ReadFile(nodeKey); string(b) != "node-key\n" {
-		t.Errorf("after upgrade the node key holds %q", b)
-	}
+	c.Check(t, "upgrade", state)
+	c.CheckNodeKey(t, "upgrade")
+	verify("upgrade")
+	version("upgrade", "orbit-1.1.0-1.x86_64")
 
 	inRoot(t, c, "-U", "--replacepkgs", v2)
-	check(t, c, "reinstall", state)
-	if out := inRoot(t, c, "-V", "orbit"); out != "" {
-		t.Errorf("rpm -V after reinstall:\n%s", out)
-	}
+	c.Check(t, "reinstall", state)
+	verify("reinstall")
 
 	// A changed config file is saved as .rpmsave on erase; it holds the
 	// enroll secret, so the purge must take it too.
 	if err := os.WriteFile(c.Path("/etc/default/orbit"), []byte("ORBIT_ENROLL_SECRET=\"changed\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := inRoot(t, c, "-e", "orbit")
-	if !strings.Contains(out, "/etc/default/orbit.rpmsave") {
-		t.Logf("rpm -e did not mention an .rpmsave:\n%s", out)
+	if out := inRoot(t, c, "-e", "orbit"); !strings.Contains(out, "/etc/default/orbit saved as /etc/default/orbit.rpmsave") {
+		t.Errorf("rpm -e did not save the changed settings:\n%s", out)
 	}
 	if q, err := tryInRoot(t, c, "-q", "orbit"); err == nil {
 		t.Errorf("after erase rpm -q: %q", q)
 	}
-	check(t, c, "erase", []want{
-		{path: "/opt/orbit", missing: true},
-		{path: "/etc/default/orbit", missing: true},
-		{path: "/etc/default/orbit.rpmsave", missing: true},
-		{path: unitPath, missing: true},
-		{path: wantsLink, missing: true},
+	c.Check(t, "erase", []chroottest.Want{
+		{Path: "/opt/orbit", Missing: true},
+		{Path: "/etc/default/orbit", Missing: true},
+		{Path: "/etc/default/orbit.rpmsave", Missing: true},
+		{Path: unitPath, Missing: true},
+		{Path: wantsLink, Missing: true},
 	})
 }
 
-// With systemd running (stood in: /run/systemd/system exists and systemctl
-// records its calls), install starts the service, an upgrade restarts it
-// once and the old package's scriptlets do not stop or disable it, and
+// With systemd running, install starts the service, an upgrade restarts
+// it once and the old package's scriptlets do not stop or disable it, and
 // erase stops and disables it.
 func TestRootScriptsWithRunningSystemd(t *testing.T) {
 	t.Parallel()
 	c := chroottest.New(t)
-	if err := os.MkdirAll(c.Path("/run/systemd/system"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(c.Path("/usr/bin/systemctl"), []byte("#!/bin/sh\necho \"$*\" >>/tmp/systemctl.log\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	v1 := fixtureRPM(t, "amd64", "1.0.0")
-	v2 := fixtureRPM(t, "amd64", "1.1.0")
+	calls := c.FakeRunningSystemd(t)
+	v1, v2 := fixtureRPM(t, "amd64", "1.0.0"), fixtureRPM(t, "amd64", "1.1.0")
 	inRoot(t, c, "--initdb")
-	calls := func() string {
-		b, _ := os.ReadFile(c.Path("/tmp/systemctl.log"))
-		os.Remove(c.Path("/tmp/systemctl.log"))
-		return strings.TrimSpace(string(b))
-	}
 	for _, step := range []struct {
 		args []string
 		want string
@@ -229,7 +178,7 @@ func TestRPMLint(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := filepath.Join(t.TempDir(), "orbit-1.2.3-1.x86_64.rpm")
-	if err := os.WriteFile(name, build(t, f, linuxtest.Package(t, "rpm", "amd64", "1.2.3")), 0o644); err != nil {
+	if err := os.WriteFile(name, linuxtest.Build(t, f, linuxtest.Package(t, "rpm", "amd64", "1.2.3")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c.Copy(t, name, "/tmp/orbit-1.2.3-1.x86_64.rpm")

@@ -10,36 +10,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
 	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
-func build(t testing.TB, f *Format, p *packaging.Package) []byte {
+// plain is the unsigned rpm format.
+func plain(t testing.TB) Format {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := f.Build(context.Background(), p, &buf); err != nil {
+	f, err := New(Config{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return f
 }
 
-// fixtureRPM is the unchanged fixture rpm of arch and version, built once
-// for the tests that only read or install it. Do not modify the file.
+// fixtureRPM is the unchanged fixture rpm, built once; do not change it.
 func fixtureRPM(t testing.TB, arch, version string) string {
 	t.Helper()
-	p := linuxtest.Package(t, "rpm", arch, version)
-	return linuxtest.Built(t, "orbit-"+version+"-1."+arch+".rpm", func() ([]byte, error) {
-		f, err := New(Config{})
-		if err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		err = f.Build(context.Background(), p, &buf)
-		return buf.Bytes(), err
-	})
+	return linuxtest.Fixture(t, plain(t), arch, version)
 }
 
 // rpmQuery runs rpm with a fixed database path and UTC times. The host's
@@ -137,31 +127,11 @@ func TestRPMQuery(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	t.Parallel()
 	key := gpgtest.New(t, "")
-	plain, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	signed, err := New(Config{SignKeyFile: key.Secret, PassphraseEnv: "ORBIT_TEST_UNSET_PASSPHRASE"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var unsigned []byte
-	for name, f := range map[string]*Format{"unsigned": plain, "signed": signed} {
-		// Each from its own fixture: the same inputs, not the same memory.
-		a := build(t, f, linuxtest.Package(t, "rpm", "amd64", "1.2.3"))
-		b := build(t, f, linuxtest.Package(t, "rpm", "amd64", "1.2.3"))
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s: two builds of the same Package differ", name)
-		}
-		if name == "unsigned" {
-			unsigned = a
-		}
-	}
-	p := linuxtest.Package(t, "rpm", "amd64", "1.2.3")
-	p.ModTime = p.ModTime.Add(time.Hour)
-	if bytes.Equal(unsigned, build(t, plain, p)) {
-		t.Error("a different ModTime gave the same bytes")
-	}
+	linuxtest.CheckReproducible(t, plain(t), signed)
 }
 
 func TestArm64(t *testing.T) {
@@ -178,55 +148,12 @@ func TestArm64(t *testing.T) {
 // Bad input gets one line of error and no bytes.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	windowsExe, err := os.ReadFile(testbin.BuildFor(t, "./testdata/osqueryd", "osqueryd.exe", "windows", "amd64"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, arm64Bin := linuxtest.Programs(t, "arm64")
-	const orbitPath = "/opt/orbit/bin/orbit/linux/stable/orbit"
-	setData := func(data []byte) func(*packaging.Package) {
-		return func(p *packaging.Package) {
-			for i := range p.Files {
-				if p.Files[i].Path == orbitPath {
-					p.Files[i].Data = data
-				}
-			}
-		}
-	}
-	tests := []struct {
-		name   string
-		modify func(*packaging.Package)
-		want   string
-	}{
-		{"unknown arch", func(p *packaging.Package) { p.Arch = "386" }, "unknown arch"},
-		{"windows binary as orbit", setData(windowsExe), "is a Windows PE, not a Linux ELF executable"},
-		{"arm64 binary in an amd64 package", setData(arm64Bin), "Linux arm64 executable"},
-		{"version with a dash", func(p *packaging.Package) { p.Version = "1.2-3" }, "version"},
-		{"newline in the vendor", func(p *packaging.Package) { p.Vendor = "a\nb" }, "control character"},
-		{"ModTime past 2106", func(p *packaging.Package) { p.ModTime = time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC) }, "ModTime"},
-	}
-	f, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p := linuxtest.Package(t, "rpm", "amd64", "1.2.3")
-			tt.modify(p)
-			var buf bytes.Buffer
-			err := f.Build(context.Background(), p, &buf)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build error = %v, want one about %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if buf.Len() != 0 {
-				t.Errorf("a rejected package wrote %d bytes", buf.Len())
-			}
-		})
-	}
+	bad := linuxtest.Bad
+	linuxtest.CheckBadInput(t, plain(t), append(linuxtest.CommonBadInput(t),
+		bad("version with a dash", func(p *packaging.Package) { p.Version = "1.2-3" }, "version"),
+		bad("newline in the vendor", func(p *packaging.Package) { p.Vendor = "a\nb" }, "control character"),
+		bad("ModTime past 2106", func(p *packaging.Package) { p.ModTime = time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC) }, "ModTime"),
+	))
 }
 
 // rpm --checksig passes for a signed package once its key is in that
@@ -242,7 +169,7 @@ func TestCheckSig(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pkg := filepath.Join(dir, "orbit.rpm")
-	data := build(t, f, linuxtest.Package(t, "rpm", "amd64", "1.2.3"))
+	data := linuxtest.Build(t, f, linuxtest.Package(t, "rpm", "amd64", "1.2.3"))
 	if err := os.WriteFile(pkg, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -278,10 +205,7 @@ func TestCheckSig(t *testing.T) {
 
 func BenchmarkRPMBuild(b *testing.B) {
 	p := linuxtest.Package(b, "rpm", "amd64", "1.2.3")
-	f, err := New(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := plain(b)
 	var size int
 	for b.Loop() {
 		var buf bytes.Buffer

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,5 +208,102 @@ func (c *Chroot) Copy(t testing.TB, hostPath, p string) {
 	}
 	if err := os.WriteFile(c.Path(p), data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Want is what a path must be in the chroot after a step: Missing, or of
+// Mode, owned by root, and for a link pointing at Link (if set).
+type Want struct {
+	Path    string
+	Missing bool
+	Mode    fs.FileMode
+	Link    string
+}
+
+// Check reports every path that is not as wanted after step.
+func (c *Chroot) Check(t testing.TB, step string, wants []Want) {
+	t.Helper()
+	for _, w := range wants {
+		fi, err := os.Lstat(c.Path(w.Path))
+		switch {
+		case w.Missing:
+			if err == nil {
+				t.Errorf("after %s: %s is still there", step, w.Path)
+			}
+			continue
+		case err != nil:
+			t.Errorf("after %s: %v", step, err)
+			continue
+		}
+		if fi.Mode() != w.Mode {
+			t.Errorf("after %s: %s has mode %v, want %v", step, w.Path, fi.Mode(), w.Mode)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != 0 || st.Gid != 0) {
+			t.Errorf("after %s: %s is owned by %d:%d, want root", step, w.Path, st.Uid, st.Gid)
+		}
+		if w.Link != "" {
+			if got, _ := os.Readlink(c.Path(w.Path)); got != w.Link {
+				t.Errorf("after %s: %s -> %q, want %q", step, w.Path, got, w.Link)
+			}
+		}
+	}
+}
+
+// NodeKey is the content PlantRunState writes into the node key.
+const NodeKey = "node-key-from-enrollment\n"
+
+// PlantRunState writes what a running agent leaves under /opt/orbit (the
+// node key from enrollment) and what its updater installs next to the
+// bundled components (another channel's osqueryd), for a test to check
+// that upgrades keep them; it returns them as Wants.
+func (c *Chroot) PlantRunState(t testing.TB) []Want {
+	t.Helper()
+	edge := c.Path("/opt/orbit/bin/osqueryd/linux/edge/osqueryd")
+	if err := os.MkdirAll(filepath.Dir(edge), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		path string
+		data string
+		mode fs.FileMode
+	}{
+		{c.Path("/opt/orbit/secret-orbit-node-key.txt"), NodeKey, 0o600},
+		{edge, "#!/bin/sh\n", 0o755},
+	} {
+		if err := os.WriteFile(f.path, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []Want{
+		{Path: "/opt/orbit/secret-orbit-node-key.txt", Mode: 0o600},
+		{Path: "/opt/orbit/bin/osqueryd/linux/edge/osqueryd", Mode: 0o755},
+	}
+}
+
+// CheckNodeKey fails the test if the planted node key changed.
+func (c *Chroot) CheckNodeKey(t testing.TB, step string) {
+	t.Helper()
+	if b, _ := os.ReadFile(c.Path("/opt/orbit/secret-orbit-node-key.txt")); string(b) != NodeKey {
+		t.Errorf("after %s the node key holds %q", step, b)
+	}
+}
+
+// FakeRunningSystemd makes the chroot look like a host where systemd runs
+// (/run/systemd/system exists, the test the hooks use) and replaces
+// systemctl with a script that records its arguments. It returns a
+// function that gives the calls made since it was last called, one a line.
+func (c *Chroot) FakeRunningSystemd(t testing.TB) func() string {
+	t.Helper()
+	if err := os.MkdirAll(c.Path("/run/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	record := "#!/bin/sh\necho \"$*\" >>/tmp/systemctl.log\n"
+	if err := os.WriteFile(c.Path("/usr/bin/systemctl"), []byte(record), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func() string {
+		b, _ := os.ReadFile(c.Path("/tmp/systemctl.log"))
+		os.Remove(c.Path("/tmp/systemctl.log"))
+		return strings.TrimSpace(string(b))
 	}
 }

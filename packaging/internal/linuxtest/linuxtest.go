@@ -3,8 +3,11 @@
 package linuxtest
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +19,7 @@ import (
 
 // Main runs a test binary that uses the fixture: programs are built static
 // (CGO_ENABLED=0), as orbit's releases are, and they and the packages
-// Built keeps are removed at the end.
+// Fixture keeps are removed at the end.
 func Main(m *testing.M) int {
 	os.Setenv("CGO_ENABLED", "0")
 	defer testbin.Cleanup()
@@ -40,11 +43,31 @@ type builtPkg struct {
 	err  error
 }
 
-// Built returns the file (named name) of a package built once per test
-// binary by build: tests that only read a package share it, since every
-// build of the fixture costs seconds of compression.
-func Built(t testing.TB, name string, build func() ([]byte, error)) string {
+// Build builds p with f, failing the test if it cannot.
+func Build(t testing.TB, f packaging.Format, p *packaging.Package) []byte {
 	t.Helper()
+	var buf bytes.Buffer
+	if err := f.Build(context.Background(), p, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Fixture returns the file of the unchanged fixture package of f's type
+// ("deb" or "rpm") for arch and version, named as the distribution names
+// it, built once per test binary: tests that only read or install a
+// package share it, since every build costs seconds of compression. Do not
+// change the file.
+func Fixture(t testing.TB, f packaging.Format, arch, version string) string {
+	t.Helper()
+	name := f.Name() + "-" + arch + "-" + version
+	switch f.Name() {
+	case "deb":
+		name = "orbit_" + version + "_" + arch + ".deb"
+	case "rpm":
+		name = "orbit-" + version + "-1." + arch + ".rpm"
+	}
+	p := Package(t, f.Name(), arch, version)
 	builtMu.Lock()
 	if shared == "" {
 		d, err := os.MkdirTemp("", "orbit-linuxtest-")
@@ -61,15 +84,114 @@ func Built(t testing.TB, name string, build func() ([]byte, error)) string {
 	}
 	builtMu.Unlock()
 	b.once.Do(func() {
-		var data []byte
-		if data, b.err = build(); b.err == nil {
-			b.err = os.WriteFile(b.path, data, 0o644)
+		var buf bytes.Buffer
+		if b.err = f.Build(context.Background(), p, &buf); b.err == nil {
+			b.err = os.WriteFile(b.path, buf.Bytes(), 0o644)
 		}
 	})
 	if b.err != nil {
 		t.Fatalf("build %s: %v", name, b.err)
 	}
 	return b.path
+}
+
+// CheckReproducible builds the fixture twice with each format, each time
+// from a fresh Package (the same inputs, not the same memory), and wants
+// the same bytes; and other bytes for another ModTime.
+func CheckReproducible(t *testing.T, plain, signed packaging.Format) {
+	t.Helper()
+	name := plain.Name()
+	a := Build(t, plain, Package(t, name, "amd64", "1.2.3"))
+	if !bytes.Equal(a, Build(t, plain, Package(t, name, "amd64", "1.2.3"))) {
+		t.Error("two unsigned builds of the same Package differ")
+	}
+	s := Build(t, signed, Package(t, name, "amd64", "1.2.3"))
+	if !bytes.Equal(s, Build(t, signed, Package(t, name, "amd64", "1.2.3"))) {
+		t.Error("two signed builds of the same Package differ")
+	}
+	p := Package(t, name, "amd64", "1.2.3")
+	p.ModTime = p.ModTime.Add(time.Hour)
+	if bytes.Equal(a, Build(t, plain, p)) {
+		t.Error("a different ModTime gave the same bytes")
+	}
+}
+
+// BadInput is a change to the fixture that the format must refuse with an
+// error containing Want.
+type BadInput struct {
+	Name   string
+	Modify func(*packaging.Package)
+	Want   string
+}
+
+// Bad is a BadInput.
+func Bad(name string, modify func(*packaging.Package), want string) BadInput {
+	return BadInput{Name: name, Modify: modify, Want: want}
+}
+
+// OrbitPath is the bundled orbit in the amd64 fixture.
+const OrbitPath = "/opt/orbit/bin/orbit/linux/stable/orbit"
+
+// SetFile returns a BadInput.Modify that changes the fixture's file at path.
+func SetFile(path string, change func(*packaging.File)) func(*packaging.Package) {
+	return func(p *packaging.Package) {
+		for i := range p.Files {
+			if p.Files[i].Path == path {
+				change(&p.Files[i])
+				return
+			}
+		}
+		panic("the fixture has no " + path)
+	}
+}
+
+// CommonBadInput is what every Linux format refuses: an unknown arch, and
+// binaries for another platform (a Windows PE, an arm64 ELF) as orbit.
+func CommonBadInput(t testing.TB) []BadInput {
+	t.Helper()
+	exe, err := os.ReadFile(testbin.BuildFor(t, "./testdata/osqueryd", "osqueryd.exe", "windows", "amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, arm64 := Programs(t, "arm64")
+	return []BadInput{
+		Bad("unknown arch", func(p *packaging.Package) { p.Arch = "riscv64" }, "unknown arch"),
+		Bad("windows binary as orbit", SetFile(OrbitPath, func(f *packaging.File) { f.Data = exe }), "is a Windows PE, not a Linux ELF executable"),
+		Bad("arm64 binary in an amd64 package", SetFile(OrbitPath, func(f *packaging.File) { f.Data = arm64 }), "Linux arm64 executable"),
+	}
+}
+
+// CheckBadInput wants each case refused with one line of error and no
+// bytes written, and so for a nil Package and a cancelled context.
+func CheckBadInput(t *testing.T, f packaging.Format, cases []BadInput) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.Name, func(t *testing.T) {
+			t.Parallel()
+			p := Package(t, f.Name(), "amd64", "1.2.3")
+			tt.Modify(p)
+			var buf bytes.Buffer
+			err := f.Build(context.Background(), p, &buf)
+			if err == nil || !strings.Contains(err.Error(), tt.Want) {
+				t.Fatalf("Build error = %v, want one about %q", err, tt.Want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("a rejected package wrote %d bytes", buf.Len())
+			}
+		})
+	}
+	var buf bytes.Buffer
+	if err := f.Build(context.Background(), nil, &buf); err == nil || buf.Len() != 0 {
+		t.Errorf("a nil Package: error %v, %d bytes written", err, buf.Len())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.Build(ctx, Package(t, f.Name(), "amd64", "1.2.3"), &buf); err == nil || buf.Len() != 0 {
+		t.Errorf("a cancelled build: error %v, %d bytes written", err, buf.Len())
+	}
 }
 
 // Stamp is the fixture's ModTime (SOURCE_DATE_EPOCH).

@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -30,22 +29,94 @@ import (
 	"github.com/orbitagent/orbit/packaging/internal/pgpsign"
 )
 
+// Config is what a deb or rpm format is constructed with.
+type Config struct {
+	// SignKeyFile is an OpenPGP secret key (gpg --export-secret-keys,
+	// armored or binary) to sign packages with; empty builds them unsigned.
+	SignKeyFile string
+	// PassphraseEnv names the environment variable holding the key's
+	// passphrase (default ORBIT_SIGN_PASSPHRASE). A passphrase is never a
+	// flag value: argv is visible to every local user.
+	PassphraseEnv string
+}
+
+// Kind is what sets one nfpm format apart.
+type Kind struct {
+	Name     string            // "deb", "rpm"
+	Arch     map[string]string // Go arch -> the format's arch name
+	Armored  bool              // an armored signature (deb) or a binary one (rpm)
+	Packager nfpm.Packager
+	// Prepare checks the Package against the format's own rules, adds
+	// what the format requires, and returns the format's part of the
+	// build. It runs after the common checks.
+	Prepare func(p *packaging.Package) (*packaging.Package, Spec, error)
+}
+
+// Format is a deb or rpm format. It implements packaging.Format.
+type Format struct {
+	kind   Kind
+	signer *pgpsign.Signer
+}
+
+// New returns the format of kind. A signing key is read and decrypted
+// here, so a wrong key or passphrase fails before any package is built.
+func New(kind Kind, c Config) (*Format, error) {
+	f := &Format{kind: kind}
+	if c.SignKeyFile != "" {
+		s, err := pgpsign.Load(c.SignKeyFile, c.PassphraseEnv)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kind.Name, err)
+		}
+		f.signer = s
+	}
+	return f, nil
+}
+
+// Name is the --type value.
+func (f *Format) Name() string { return f.kind.Name }
+
+// Build writes the package for p to w. The Package is checked in full
+// first and the package is built in memory, so bad input or a failed build
+// writes nothing. Package.Service is not used: the unit is one of the
+// Files and the hooks start it.
+func (f *Format) Build(ctx context.Context, p *packaging.Package, w io.Writer) error {
+	name := f.kind.Name
+	if err := checkPackage(name, p); err != nil {
+		return err
+	}
+	arch, ok := f.kind.Arch[p.Arch]
+	if !ok {
+		return fmt.Errorf("%s: unknown arch %q: use amd64 or arm64", name, p.Arch)
+	}
+	if err := checkFiles(name, p); err != nil {
+		return err
+	}
+	p, spec, err := f.kind.Prepare(p)
+	if err != nil {
+		return err
+	}
+	spec.Format, spec.Arch = name, arch
+	if f.signer != nil {
+		when, armored := p.ModTime, f.kind.Armored
+		spec.Sign = func(data io.Reader) ([]byte, error) { return f.signer.Sign(data, when, armored) }
+	}
+	return build(ctx, p, spec, f.kind.Packager, w)
+}
+
 // Spec is a format's part of a build.
 type Spec struct {
-	// Format is "deb" or "rpm", for messages and nfpm's content filter.
-	Format string
-	// Arch is the format's name for the Package's arch ("amd64", "x86_64").
-	Arch string
 	// Scripts are the format's maintainer scripts by nfpm slot, already
 	// assembled from the Package's hooks; empty ones are left out.
 	Scripts Scripts
-	// Sign, when set, gets the data to sign and returns the signature.
-	Sign func(data io.Reader) ([]byte, error)
 	// Changelog, when set, is a changelog in chglog's YAML (JSON is
 	// YAML too), for nfpm to render in the format's own way.
 	Changelog []byte
 	// Tune sets the format's own fields of the nfpm.Info.
 	Tune func(info *nfpm.Info)
+
+	// Set by Build.
+	Format, Arch string
+	Sign         func(data io.Reader) ([]byte, error)
 }
 
 // Scripts are nfpm's script slots, as script text.
@@ -59,11 +130,11 @@ var (
 	accountRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 )
 
-// CheckPackage validates the package-wide fields every Linux format needs.
+// checkPackage validates the package-wide fields every Linux format needs.
 // Versions are dpkg's and rpm's common ground: a digit first, then
 // letters, digits and . + ~ (no '-', which both use to split off a
 // release).
-func CheckPackage(format string, p *packaging.Package) error {
+func checkPackage(format string, p *packaging.Package) error {
 	if p == nil {
 		return fmt.Errorf("%s: no package given", format)
 	}
@@ -93,11 +164,11 @@ func CheckPackage(format string, p *packaging.Package) error {
 	return p.Scripts.Check()
 }
 
-// CheckFiles validates the tree: clean absolute paths, no duplicates, only
+// checkFiles validates the tree: clean absolute paths, no duplicates, only
 // regular files, directories and symlinks, owners by name, and every
 // executable that is not a script an ELF program for arch (so a Windows
 // binary never lands in a Linux package).
-func CheckFiles(format string, p *packaging.Package) error {
+func checkFiles(format string, p *packaging.Package) error {
 	seen := map[string]fs.FileMode{}
 	for _, f := range p.Files {
 		if err := checkPath(f.Path); err != nil {
@@ -151,17 +222,8 @@ func CheckFiles(format string, p *packaging.Package) error {
 }
 
 func checkPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("path %q is relative: Files in a Linux package take absolute paths (/opt/orbit/...)", p)
-	}
-	if p == "/" {
-		return fmt.Errorf("path \"/\" cannot be listed")
-	}
-	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
-		return fmt.Errorf("path %q holds a NUL or another control character", p)
-	}
-	if path.Clean(p) != p {
-		return fmt.Errorf("path %q is not clean (no //, /./, /../ or trailing /): use %q", p, path.Clean(p))
+	if err := packaging.CheckUnixPath(p); err != nil {
+		return err
 	}
 	// nfpm reads these as glob or brace patterns in places; no installer
 	// path of ours needs them.
@@ -171,10 +233,9 @@ func checkPath(p string) error {
 	return nil
 }
 
-// Build stages p's files and scripts in a private temporary directory,
+// build stages p's files and scripts in a private temporary directory,
 // runs packager over them and, once the package is whole, writes it to w.
-// The Package must have passed CheckPackage and CheckFiles.
-func Build(ctx context.Context, p *packaging.Package, s Spec, packager nfpm.Packager, w io.Writer) error {
+func build(ctx context.Context, p *packaging.Package, s Spec, packager nfpm.Packager, w io.Writer) error {
 	stage, err := os.MkdirTemp("", "orbit-"+s.Format+"-")
 	if err != nil {
 		return fmt.Errorf("%s: create a staging directory: %w (check TMPDIR)", s.Format, err)
@@ -291,25 +352,4 @@ func stageFiles(stage string, p *packaging.Package) (files.Contents, error) {
 // is carried by the content's Type.
 func modeBits(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-}
-
-// Signer loads the format's signing key, or returns nil when keyFile is
-// empty.
-func Signer(format, keyFile, passphraseEnv string) (*pgpsign.Signer, error) {
-	if keyFile == "" {
-		return nil, nil
-	}
-	s, err := pgpsign.Load(keyFile, passphraseEnv)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", format, err)
-	}
-	return s, nil
-}
-
-// SignAt adapts a signer to nfpm's SignFn for one package's ModTime.
-func SignAt(s *pgpsign.Signer, when time.Time, armored bool) func(io.Reader) ([]byte, error) {
-	if s == nil {
-		return nil
-	}
-	return func(data io.Reader) ([]byte, error) { return s.Sign(data, when, armored) }
 }
