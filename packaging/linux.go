@@ -25,6 +25,9 @@ const (
 	RPMUnitDir = "/usr/lib/systemd/system"
 )
 
+// DefaultStopGrace is orbit's --stop-grace default.
+const DefaultStopGrace = 10 * time.Second
+
 // Target is one bundled component in the host layout of
 // docs/ARCHITECTURE.md: <root>/bin/<Component>/<Platform>/<Channel>/<File>.
 type Target struct {
@@ -58,8 +61,9 @@ type LinuxAgent struct {
 	Description string // the unit's Description=
 	// Root is orbit's root directory: "/opt/orbit".
 	Root string
-	// StopGrace is orbit's --stop-grace: written as ORBIT_STOP_GRACE and
-	// into the unit's TimeoutStopSec, so the two agree.
+	// StopGrace is orbit's --stop-grace (zero: orbit's default, 10s):
+	// written as ORBIT_STOP_GRACE and into the unit's TimeoutStopSec, so
+	// the two agree.
 	StopGrace time.Duration
 	// Settings are the other ORBIT_* variables (every orbit flag has
 	// one), ORBIT_ENROLL_SECRET included.
@@ -152,15 +156,19 @@ func (a LinuxAgent) Files(format string) ([]File, error) {
 	// Relative, as the updater writes it (so it recognises the link).
 	files = append(files, File{Path: a.StableOrbit(), Mode: fs.ModeSymlink | 0o777, LinkTarget: orbit})
 
+	grace := a.StopGrace
+	if grace == 0 {
+		grace = DefaultStopGrace
+	}
 	unit, err := supervisor.SystemdUnit(supervisor.ServiceConfig{
-		Name: a.Name, Description: a.Description, Executable: a.StableOrbit(), StopGrace: a.StopGrace,
+		Name: a.Name, Description: a.Description, Executable: a.StableOrbit(), StopGrace: grace,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("linux agent: %w", err)
 	}
 	files = append(files, File{Path: unitPath, Mode: 0o644, Data: []byte(unit)})
 
-	settings := map[string]string{"ORBIT_ROOT_DIR": a.Root, "ORBIT_STOP_GRACE": a.StopGrace.String()}
+	settings := map[string]string{"ORBIT_ROOT_DIR": a.Root, "ORBIT_STOP_GRACE": grace.String()}
 	for k, v := range a.Settings {
 		if _, fixed := settings[k]; fixed {
 			return nil, fmt.Errorf("linux agent: setting %s is derived from the agent's Root and StopGrace: set those instead", k)

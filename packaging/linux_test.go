@@ -105,6 +105,24 @@ func TestLinuxFiles(t *testing.T) {
 	}
 }
 
+// A zero StopGrace is orbit's default, in the settings and the unit alike.
+func TestLinuxDefaultStopGrace(t *testing.T) {
+	t.Parallel()
+	a := agent()
+	a.StopGrace = 0
+	files, err := a.Files("rpm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byPath(files)
+	if env := string(got["/etc/default/orbit"].Data); !strings.Contains(env, `ORBIT_STOP_GRACE="10s"`) {
+		t.Errorf("settings:\n%s", env)
+	}
+	if unit := string(got["/usr/lib/systemd/system/orbit.service"].Data); !strings.Contains(unit, "TimeoutStopSec=30\n") {
+		t.Errorf("unit:\n%s", unit)
+	}
+}
+
 func TestLinuxAgentRefuses(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
