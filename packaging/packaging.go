@@ -42,8 +42,8 @@ type Package struct {
 	// Files is the tree the package installs, in any order; formats sort
 	// it themselves.
 	Files []File
-	// Scripts run at install, upgrade and removal (deb, rpm, pkg). Each is
-	// a complete POSIX sh script, or empty.
+	// Scripts are the hooks run at install, upgrade and removal (deb,
+	// rpm, pkg), each format calling them from its own scripts.
 	Scripts Scripts
 	// Service is the system service the package registers (msi: through
 	// ServiceInstall; elsewhere the definition is one of Files and the
@@ -71,12 +71,36 @@ type File struct {
 	Owner, Group string
 }
 
-// Scripts are the maintainer scripts.
+// Scripts say what the package does when it is installed, upgraded and
+// removed, by meaning rather than by one format's script slots: deb, rpm
+// and pkg call their scripts with different arguments and in different
+// orders (on an upgrade rpm runs the OLD package's %preun and %postun after
+// the new one's %post; dpkg passes configure/upgrade/remove/purge), so each
+// format decodes its own arguments and calls these hooks.
+//
+// Each hook is the body of a POSIX sh function (no #! line) that the
+// format's script defines and calls under set -e; empty means nothing to
+// do. A hook that fails fails the package operation.
 type Scripts struct {
-	PreInstall  string
-	PostInstall string
-	PreRemove   string
-	PostRemove  string
+	// BeforeInstall runs before the files are unpacked. $1 is "install"
+	// on a first install and "upgrade" when a version (the same one, for
+	// a reinstall) is already installed. pkg always passes "install":
+	// the macOS installer does not tell the two apart.
+	BeforeInstall string
+	// AfterInstall runs once the files are in place, with $1 as for
+	// BeforeInstall.
+	AfterInstall string
+	// BeforeRemove runs before a removal deletes the package's files; not
+	// on an upgrade or a reinstall.
+	BeforeRemove string
+	// AfterRemove runs after a removal has deleted the package's files;
+	// not on an upgrade or a reinstall.
+	AfterRemove string
+	// AfterPurge runs when what a removal keeps (settings, state) must go
+	// as well: deb's purge. rpm has no purge, so its erase runs
+	// AfterRemove and then AfterPurge. pkg has no removal at all and
+	// ignores the three removal hooks.
+	AfterPurge string
 }
 
 // Service is the agent as a system service.

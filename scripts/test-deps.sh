@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, and caches slow
-# setup (the MinIO binary) under $ORBIT_TEST_CACHE so reruns skip it.
+# setup (the MinIO binary; the packaging tests' chroot) under
+# $ORBIT_TEST_CACHE so reruns skip it.
 set -euo pipefail
 cache="${ORBIT_TEST_CACHE:-$HOME/.cache/orbit-test}"
 mkdir -p "$cache/bin"
@@ -28,6 +29,18 @@ command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64
 # to cross-check the one written in the tests.
 command -v dbus-daemon >/dev/null || need_apt+=(dbus)
 command -v status-notifier-watcher >/dev/null || need_apt+=(haskell-status-notifier-item-utils)
+# The deb and rpm tests check our packages with Debian's and RPM's own
+# tools: dpkg-deb and lintian, debsig-verify and gpg for the signature, ar
+# (binutils), rpm for rpm -q/--root/--checksig, and debootstrap for the
+# bookworm chroot they install into (built on first use and cached as a
+# tarball under $ORBIT_TEST_CACHE/chroot; rpmlint runs inside it).
+command -v dpkg-deb >/dev/null || need_apt+=(dpkg-dev)
+command -v lintian >/dev/null || need_apt+=(lintian)
+command -v debsig-verify >/dev/null || need_apt+=(debsig-verify)
+command -v gpg >/dev/null || need_apt+=(gnupg)
+command -v ar >/dev/null || need_apt+=(binutils)
+command -v rpm >/dev/null || need_apt+=(rpm)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2

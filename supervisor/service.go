@@ -33,6 +33,9 @@ type ServiceConfig struct {
 // orbit alone, so it stops osqueryd and the tray app in order with their
 // grace period; systemd SIGKILLs whatever is left after TimeoutStopSec.
 // StartLimitIntervalSec=0 keeps systemd restarting orbit forever.
+// EnvironmentFile (optional: "-") is where packages put the ORBIT_*
+// settings and the enroll secret, root-only, so they are never in this
+// world-readable unit or on argv; flags on ExecStart still win over it.
 const systemdUnit = `[Unit]
 Description={{Description}}
 After=network-online.target
@@ -41,6 +44,7 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=simple
+EnvironmentFile=-/etc/default/{{Name}}
 ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
 {{if WorkingDirectory}}WorkingDirectory={{WorkingDirectory | cmdEscape}}
 {{end}}Restart=always

@@ -14,7 +14,8 @@
 //	orbit.pkg/Payload      gzip'd odc cpio of the installed tree, "./"-
 //	                       relative, with every missing parent directory
 //	orbit.pkg/Scripts      gzip'd odc cpio of preinstall/postinstall (0755),
-//	                       only when there is a script
+//	                       wrapping the BeforeInstall/AfterInstall hooks,
+//	                       only when there is one
 //
 // Installed entries belong to root (uid 0) and group admin (gid 80) unless
 // the File names an owner or group; parent directories the Package does
@@ -306,43 +307,32 @@ func pathLess(a, b string) bool {
 }
 
 func checkPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("pkg: path %q is relative: Files in a pkg take absolute paths (/opt/orbit/...)", p)
-	}
-	if p == "/" {
-		return fmt.Errorf("pkg: path \"/\" cannot be listed: the payload root is implicit")
-	}
-	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
-		return fmt.Errorf("pkg: path %q holds a NUL or another control character", p)
-	}
-	if path.Clean(p) != p {
-		return fmt.Errorf("pkg: path %q is not clean (no //, /./, /../ or trailing /): use %q", p, path.Clean(p))
+	if err := packaging.CheckUnixPath(p); err != nil {
+		return fmt.Errorf("pkg: %w", err)
 	}
 	return nil
 }
 
-// scriptEntries returns the Scripts archive's entries: "." and each script
-// that is set. macOS runs only preinstall and postinstall, and has no
-// removal scripts.
+// scriptEntries returns the Scripts archive's entries: "." and the
+// preinstall and postinstall scripts that wrap the BeforeInstall and
+// AfterInstall hooks. macOS runs only those two, on every install or
+// upgrade alike, so the hooks get "install", and the removal hooks are
+// ignored: a pkg cannot be uninstalled by the installer.
 func scriptEntries(p *packaging.Package) ([]entry, error) {
-	if p.Scripts.PreRemove != "" || p.Scripts.PostRemove != "" {
-		return nil, fmt.Errorf("pkg: macOS installer packages have no removal scripts: leave PreRemove and PostRemove empty for the pkg format")
+	if err := p.Scripts.Check(); err != nil {
+		return nil, fmt.Errorf("pkg: %w", err)
 	}
 	out := []entry{{path: ".", mode: fs.ModeDir | 0o755}}
-	for _, s := range []struct{ name, body string }{
-		{"postinstall", p.Scripts.PostInstall},
-		{"preinstall", p.Scripts.PreInstall},
+	for _, s := range []struct{ name, fn, body string }{
+		{"postinstall", "after_install", p.Scripts.AfterInstall},
+		{"preinstall", "before_install", p.Scripts.BeforeInstall},
 	} {
-		if s.body == "" {
+		script := packaging.MaintainerScript("macOS "+s.name, s.fn+" install",
+			packaging.Hook{Func: s.fn, Body: s.body})
+		if script == "" {
 			continue
 		}
-		if !strings.HasPrefix(s.body, "#!") {
-			return nil, fmt.Errorf("pkg: %s script must start with #! (the installer executes it directly)", s.name)
-		}
-		if strings.IndexByte(s.body, 0) >= 0 {
-			return nil, fmt.Errorf("pkg: %s script holds a NUL byte", s.name)
-		}
-		out = append(out, entry{path: "./" + s.name, mode: 0o755, data: []byte(s.body)})
+		out = append(out, entry{path: "./" + s.name, mode: 0o755, data: []byte(script)})
 	}
 	return out, nil
 }

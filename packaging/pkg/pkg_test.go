@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -61,9 +62,9 @@ const plist = `<?xml version="1.0" encoding="UTF-8"?>
 </plist>
 `
 
-const postinstall = `#!/bin/sh
-set -e
-label=com.example.orbit
+// postinstall is the AfterInstall hook: a body the pkg's postinstall
+// script wraps.
+const postinstall = `label=com.example.orbit
 plist=/Library/LaunchDaemons/$label.plist
 launchctl bootout system/$label 2>/dev/null || true
 launchctl enable system/$label
@@ -89,7 +90,7 @@ func fixture(binSize int) *packaging.Package {
 			{Path: "/opt/orbit/tuf", Mode: fs.ModeDir | 0o700},
 			{Path: "/opt/orbit/tuf/root.json", Mode: 0o600, Data: []byte(`{"signed":{"_type":"root"}}`)},
 		},
-		Scripts: packaging.Scripts{PostInstall: postinstall},
+		Scripts: packaging.Scripts{AfterInstall: postinstall},
 	}
 }
 
@@ -283,29 +284,59 @@ func TestPayloadWithCpio(t *testing.T) {
 	}
 }
 
-// The Scripts archive holds the scripts that exist, executable.
+// The Scripts archive holds a preinstall and a postinstall, executable,
+// that run the BeforeInstall and AfterInstall hooks with "install"; the
+// removal hooks, which macOS has no place for, are left out.
 func TestScriptsWithCpio(t *testing.T) {
 	t.Parallel()
 	p := fixture(16)
-	p.Scripts.PreInstall = "#!/bin/sh\nlaunchctl bootout system/com.example.orbit || true\n"
+	p.Scripts = packaging.Scripts{
+		BeforeInstall: `printf 'before %s\n' "$1" >>"$HOOK_LOG"`,
+		AfterInstall:  `printf 'after %s\n' "$1" >>"$HOOK_LOG"`,
+		BeforeRemove:  `printf 'removal hook ran\n' >>"$HOOK_LOG"`,
+		AfterRemove:   `printf 'removal hook ran\n' >>"$HOOK_LOG"`,
+		AfterPurge:    `printf 'removal hook ran\n' >>"$HOOK_LOG"`,
+	}
 	u := unpack(t, p)
-	lines := cpioList(t, u.dir, u.gunzipTo(t, "orbit.pkg/Scripts"))
-	got := map[string]cpioLine{}
+	archive := u.gunzipTo(t, "orbit.pkg/Scripts")
+	lines := cpioList(t, u.dir, archive)
+	var names []string
 	for _, l := range lines {
-		got[l.name] = l
-	}
-	for name, body := range map[string]string{"./postinstall": p.Scripts.PostInstall, "./preinstall": p.Scripts.PreInstall} {
-		l, ok := got[name]
-		if !ok {
-			t.Errorf("Scripts lacks %s: %v", name, lines)
-			continue
-		}
-		if l.mode != "-rwxr-xr-x" || l.size != int64(len(body)) {
-			t.Errorf("%s: mode %s size %d, want -rwxr-xr-x %d", name, l.mode, l.size, len(body))
+		names = append(names, l.name)
+		if l.name != "." && l.mode != "-rwxr-xr-x" {
+			t.Errorf("%s: mode %s, want -rwxr-xr-x", l.name, l.mode)
 		}
 	}
-	if len(lines) != 3 || lines[0].name != "." {
-		t.Errorf("Scripts holds %v, want ., postinstall, preinstall", lines)
+	if strings.Join(names, " ") != ". ./postinstall ./preinstall" {
+		t.Fatalf("Scripts holds %v, want ., postinstall, preinstall", names)
+	}
+	x := filepath.Join(u.dir, "scripts")
+	if err := os.Mkdir(x, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tooltest.Run(t, x, "cpio", "-id", "--quiet", "-F", archive)
+	hookLog := filepath.Join(u.dir, "hooks.log")
+	for _, name := range []string{"preinstall", "postinstall"} {
+		body, err := os.ReadFile(filepath.Join(x, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(body), "#!/bin/sh\n") {
+			t.Errorf("%s does not start with #!/bin/sh:\n%s", name, body)
+		}
+		// The installer runs it with the package path, target and volume.
+		cmd := exec.Command(filepath.Join(x, name), u.pkg, "/", "/")
+		cmd.Env = append(os.Environ(), "HOOK_LOG="+hookLog)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+	}
+	got, err := os.ReadFile(hookLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "before install\nafter install\n" {
+		t.Errorf("hooks ran as %q, want before install, after install", got)
 	}
 }
 
@@ -486,14 +517,14 @@ func TestXMLDescribesPackage(t *testing.T) {
 		wantArch  string
 	}{
 		{"postinstall only", "", postinstall, "arm64", "arm64"},
-		{"both scripts", "#!/bin/sh\ntrue\n", postinstall, "amd64", "x86_64"},
+		{"both scripts", "true\n", postinstall, "amd64", "x86_64"},
 		{"no scripts", "", "", "arm64", "arm64"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := fixture(2000)
 			p.Arch = tt.arch
-			p.Scripts = packaging.Scripts{PreInstall: tt.pre, PostInstall: tt.post}
+			p.Scripts = packaging.Scripts{BeforeInstall: tt.pre, AfterInstall: tt.post}
 			u := unpack(t, p)
 
 			var info parsedInfo
@@ -638,8 +669,8 @@ func TestBadInput(t *testing.T) {
 		{"device", func(p *packaging.Package) { p.Files[2].Mode = fs.ModeDevice | 0o600 }, "only regular files"},
 		{"unknown owner", func(p *packaging.Package) { p.Files[2].Owner = "mallory" }, "unknown owner"},
 		{"unknown group", func(p *packaging.Package) { p.Files[2].Group = "everyone" }, "unknown group"},
-		{"removal script", func(p *packaging.Package) { p.Scripts.PostRemove = "#!/bin/sh\n" }, "no removal scripts"},
-		{"script without shebang", func(p *packaging.Package) { p.Scripts.PostInstall = "launchctl list\n" }, "#!"},
+		{"complete script as a hook", func(p *packaging.Package) { p.Scripts.AfterInstall = "#!/bin/sh\nlaunchctl list\n" }, "no #! line"},
+		{"NUL in a hook", func(p *packaging.Package) { p.Scripts.BeforeInstall = "true\x00" }, "NUL"},
 		{"bad identifier", func(p *packaging.Package) { p.Identifier = "orbit" }, "reverse-DNS"},
 		{"identifier with quote", func(p *packaging.Package) { p.Identifier = `com.example."x` }, "reverse-DNS"},
 		{"bad name", func(p *packaging.Package) { p.Name = "../orbit" }, "package name"},
