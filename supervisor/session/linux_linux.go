@@ -323,8 +323,14 @@ func (l *Linux) session(c candidate, procs []procInfo) (Session, bool) {
 		delete(base, "HOME")
 	}
 	typ := c.typ
-	if typ == "" {
+	switch {
+	case typ != "":
+	case env["XDG_SESSION_TYPE"] != "":
 		typ = env["XDG_SESSION_TYPE"]
+	case env[EnvWaylandDisplay] != "":
+		typ = "wayland"
+	case env[EnvDisplay] != "":
+		typ = "x11"
 	}
 	return Session{ID: id, User: u, Home: home, Type: typ, Env: envList(base)}, true
 }

@@ -319,6 +319,9 @@ func TestLinuxSessionsFromRunUser(t *testing.T) {
 	if len(got) != 2 || got[0].ID != "uid-1000" || got[1].ID != "uid-1001" {
 		t.Fatalf("sessions %+v, want uid-1000 and uid-1001 only", got)
 	}
+	if got[0].Type != "wayland" || got[1].Type != "x11" {
+		t.Errorf("types %q and %q, want wayland (a compositor's socket) and x11 (a display only)", got[0].Type, got[1].Type)
+	}
 	for _, want := range []string{"WAYLAND_DISPLAY=wayland-0", "DISPLAY=:0", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"} {
 		if !slices.Contains(got[0].Env, want) {
 			t.Errorf("alice's environment %q lacks %s", got[0].Env, want)

@@ -1,0 +1,401 @@
+package peruser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/desktop"
+	"github.com/orbitagent/orbit/desktop/desktoptest"
+	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/safefile"
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testuser"
+	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/supervisor/session"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
+
+// userSession is a fake login of a real user, laid out as on a real
+// host: <run>/<uid> (the user's own, 0700) holds the user's private
+// session bus (run as the user) and a compositor socket.
+type userSession struct {
+	u          testuser.User
+	run        string // the /run/user of this test
+	runtimeDir string
+	bus        *desktoptest.Bus
+	wayland    net.Listener
+}
+
+func (s *userSession) creds() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: s.u.UID, Gid: s.u.GID}}
+}
+
+// login makes the runtime directory, starts the bus (or restarts it) and
+// opens the compositor socket.
+func (s *userSession) login(t *testing.T) {
+	t.Helper()
+	if err := os.Mkdir(s.runtimeDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(s.runtimeDir, int(s.u.UID), int(s.u.GID)); err != nil {
+		t.Fatal(err)
+	}
+	if s.bus == nil {
+		s.bus = desktoptest.StartBus(t, desktoptest.BusConfig{Dir: s.runtimeDir, SysProcAttr: s.creds()})
+	} else {
+		s.bus.Restart(t)
+	}
+	sock := filepath.Join(s.runtimeDir, "wayland-0")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if err := os.Chown(sock, int(s.u.UID), int(s.u.GID)); err != nil {
+		t.Fatal(err)
+	}
+	s.wayland = l
+}
+
+// logout ends the session as pam_systemd does: its bus is gone and its
+// runtime directory removed.
+func (s *userSession) logout(t *testing.T) {
+	t.Helper()
+	s.bus.Kill()
+	s.wayland.Close()
+	if err := os.RemoveAll(s.runtimeDir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// asUser runs a program as the session's user on its bus and returns
+// what it printed.
+func (s *userSession) asUser(t *testing.T, prog string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(prog, args...)
+	cmd.Env = []string{"DBUS_SESSION_BUS_ADDRESS=" + s.bus.Address, "PATH=/usr/bin:/bin", "HOME=" + s.u.Home}
+	cmd.SysProcAttr = s.creds()
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// readable is a directory every user may read, for what orbit hands the
+// tray: its binary, the identifier file and the CA bundle.
+func readable(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "orbit-peruser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// fleetWithDevice is a Fleet test server with one host whose device
+// token is registered.
+func fleetWithDevice(t *testing.T, token string) *fleettest.Server {
+	t.Helper()
+	const secret = "peruser-test-secret"
+	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	post := func(path string, body, out any) {
+		b, _ := json.Marshal(body)
+		resp, err := srv.Client().Post(srv.URL()+path, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var enrolled struct {
+		Key string `json:"orbit_node_key"`
+	}
+	post("/api/fleet/orbit/enroll", map[string]string{"enroll_secret": secret, "hardware_uuid": "peruser-host", "hostname": "peruser"}, &enrolled)
+	post("/api/fleet/orbit/device_token", map[string]string{"orbit_node_key": enrolled.Key, "device_auth_token": token}, nil)
+	return srv
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func running(r *Runner) (status.Process, bool) {
+	st := r.Statuses()
+	if len(st) == 1 && st[0].State == status.StateRunning && st[0].PID > 0 {
+		return st[0], true
+	}
+	return status.Process{}, false
+}
+
+// TestRunnerRunsTheRealTrayAsTheUser: as root, with a real user logged in
+// (a runtime directory with their own session bus and a compositor
+// socket, found by the real Linux lister), the real tray app runs as that
+// user and never as root, registers on the user's bus, is restarted after
+// kill -9, is stopped when the session ends, and nothing of it (no
+// process, no zombie) is left once the runner stops.
+func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
+	t.Parallel()
+	u := testuser.New(t)
+	watcherBin := testbin.NeedTool(t, "status-notifier-watcher")
+	dbusSend := testbin.NeedTool(t, "dbus-send")
+
+	shared := readable(t)
+	tray := filepath.Join(shared, "fleet-desktop")
+	if err := safefile.CopyFile(testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version=9.9.9-peruser"), tray, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const token = "6f0c3b1e-2a4d-4e5f-8a9b-0c1d2e3f4a5b"
+	f := fleetWithDevice(t, token)
+	ident := filepath.Join(shared, "identifier")
+	ca := filepath.Join(shared, "ca.pem")
+	if err := os.WriteFile(ident, []byte(token), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safefile.CopyFile(f.CACertFile(), ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	run := filepath.Join(shared, "run")
+	if err := os.Mkdir(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &userSession{u: u, run: run, runtimeDir: filepath.Join(run, strconv.FormatUint(uint64(u.UID), 10))}
+	s.login(t)
+	wcmd := exec.Command(watcherBin)
+	wcmd.Env = []string{"DBUS_SESSION_BUS_ADDRESS=" + s.bus.Address, "PATH=/usr/bin:/bin", "HOME=" + u.Home}
+	wcmd.SysProcAttr = s.creds()
+	wcmd.Dir = "/"
+	if err := wcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wdone := make(chan struct{})
+	go func() { _ = wcmd.Wait(); close(wdone) }()
+	t.Cleanup(func() { _ = wcmd.Process.Kill(); <-wdone })
+
+	logs := &syncBuffer{}
+	var gone []string
+	goneCh := make(chan string, 10)
+	r, err := New(Config{
+		Name:     "desktop",
+		Sessions: session.NewLinux(session.LinuxConfig{RunUserDir: run, RunUserOnly: true, Logger: zerolog.New(logs)}),
+		Spec: func(context.Context) (supervisor.Spec, error) {
+			return supervisor.Spec{Path: tray, Env: []string{
+				desktop.EnvFleetURL + "=" + f.URL(),
+				desktop.EnvIdentifierPath + "=" + ident,
+				desktop.EnvRootCA + "=" + ca,
+			}}, nil
+		},
+		Process: supervisor.ProcessConfig{
+			Backoff:        backoff.Config{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: -1},
+			StopGrace:      5 * time.Second,
+			FatalExitCodes: []int{2},
+			Logger:         zerolog.New(logs),
+		},
+		PollInterval: 100 * time.Millisecond,
+		OnGone:       func(name string) { goneCh <- name },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("runner and tray logs:\n%s", logs)
+		}
+	})
+
+	var st status.Process
+	waitFor(t, 60*time.Second, "the tray running", func() (ok bool) { st, ok = running(r); return ok })
+	if st.Name != "desktop/"+u.Name || st.User != u.Name || st.Session != "uid-"+strconv.FormatUint(uint64(u.UID), 10) {
+		t.Errorf("status %+v", st)
+	}
+	checkCreds(t, st.PID, u)
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.PID)); err != nil || exe != tray {
+		t.Errorf("pid %d runs %q (%v), want the tray %s", st.PID, exe, err, tray)
+	}
+	checkTrayEnv(t, st.PID, s)
+
+	// The tray is on the user's own bus: the watcher lists it, and the
+	// connection that owns the item is the tray's process.
+	waitFor(t, 60*time.Second, "the tray registered with the user's watcher", func() bool {
+		out, err := s.asUser(t, dbusSend, "--session", "--print-reply", "--dest="+desktoptest.WatcherName,
+			string(desktoptest.WatcherPath), "org.freedesktop.DBus.Properties.Get",
+			"string:"+desktoptest.WatcherIface, "string:RegisteredStatusNotifierItems")
+		return err == nil && registeredBy(t, s, dbusSend, out, st.PID)
+	})
+
+	// kill -9: restarted, as the user again.
+	first := st.PID
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the tray restarted after kill -9", func() (ok bool) {
+		st, ok = running(r)
+		return ok && st.PID != first
+	})
+	if st.Restarts < 1 || !strings.Contains(st.LastError, "signal: killed") {
+		t.Errorf("status after kill -9: %+v", st)
+	}
+	checkCreds(t, st.PID, u)
+	if slices.Contains(testuser.Zombies(os.Getpid()), first) {
+		t.Errorf("the killed tray %d is a zombie: not reaped", first)
+	}
+
+	// Logout: the tray is stopped and reaped, and forgotten.
+	second := st.PID
+	s.logout(t)
+	select {
+	case name := <-goneCh:
+		gone = append(gone, name)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the tray was not stopped within 60s of the logout")
+	}
+	if !slices.Equal(gone, []string{"desktop/" + u.Name}) || len(r.Statuses()) != 0 {
+		t.Errorf("after logout: gone %q, statuses %+v", gone, r.Statuses())
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", second)); err == nil {
+		t.Errorf("the tray %d is still there (alive or a zombie) after its session ended", second)
+	}
+
+	// Login again, then orbit stops: the runner returns with nothing of
+	// the user's left but their own bus daemon.
+	s.login(t)
+	waitFor(t, 60*time.Second, "the tray running after a new login", func() (ok bool) { st, ok = running(r); return ok })
+	checkCreds(t, st.PID, u)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		done <- nil
+	case <-time.After(30 * time.Second):
+		t.Fatal("the runner did not stop within 30s")
+	}
+	s.bus.Kill()
+	_ = wcmd.Process.Kill()
+	<-wdone
+	if left := testuser.Processes(u.UID); len(left) != 0 {
+		t.Errorf("processes of %s left after the runner stopped: %v", u.Name, left)
+	}
+	if z := testuser.Zombies(os.Getpid()); len(z) != 0 {
+		t.Errorf("zombie children left: %v", z)
+	}
+}
+
+// checkCreds: every uid and gid of the process is the user's (none is
+// root's, so it cannot get root back) and its groups are exactly theirs.
+func checkCreds(t *testing.T, pid int, u testuser.User) {
+	t.Helper()
+	for key, want := range map[string][]uint32{
+		"Uid":    {u.UID, u.UID, u.UID, u.UID},
+		"Gid":    {u.GID, u.GID, u.GID, u.GID},
+		"Groups": u.Groups,
+	} {
+		got, err := testuser.StatusIDs(pid, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("tray %d: /proc status %s %v, want %v", pid, key, got, want)
+		}
+	}
+}
+
+// checkTrayEnv: the tray got the session's variables, its own settings,
+// and nothing of orbit's (the test's) environment.
+func checkTrayEnv(t *testing.T, pid int, s *userSession) {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	for _, want := range []string{
+		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(s.runtimeDir, "bus"),
+		"WAYLAND_DISPLAY=wayland-0",
+		"XDG_RUNTIME_DIR=" + s.runtimeDir,
+		"HOME=" + s.u.Home,
+		"USER=" + s.u.Name,
+	} {
+		if !slices.Contains(env, want) {
+			t.Errorf("tray environment %q lacks %s", env, want)
+		}
+	}
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if os.Getenv(name) != "" && !slices.Contains([]string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"}, name) {
+			t.Errorf("tray environment has %s from orbit's own environment", name)
+		}
+	}
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != s.u.Home {
+		t.Errorf("tray cwd %q (%v), want the user's home %s", cwd, err, s.u.Home)
+	}
+}
+
+// registeredBy reports whether one of the items in a dbus-send reply of
+// RegisteredStatusNotifierItems is owned by pid's connection.
+func registeredBy(t *testing.T, s *userSession, dbusSend, reply string, pid int) bool {
+	for _, line := range strings.Split(reply, "\n") {
+		line = strings.TrimSpace(line)
+		item, ok := strings.CutPrefix(line, "string \"")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(item, "\""), "/")
+		out, err := s.asUser(t, dbusSend, "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+			"org.freedesktop.DBus.GetConnectionUnixProcessID", "string:"+name)
+		if err == nil && strings.Contains(out, "uint32 "+strconv.Itoa(pid)) {
+			return true
+		}
+	}
+	return false
+}
