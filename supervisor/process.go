@@ -207,6 +207,10 @@ func (p *Process) Status() status.Process {
 	return p.status
 }
 
+// CrashLooping reports whether the child keeps exiting soon after its
+// starts (the updater's rollback question).
+func (p *Process) CrashLooping() bool { return p.Status().CrashLoop }
+
 // Restart asks for a graceful stop of the running child followed by an
 // immediate start (no backoff); during a backoff wait it starts the child at
 // once. It never blocks, and requests made before the next start has read

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,7 +19,6 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/desktop"
-	"github.com/orbitagent/orbit/desktop/desktoptest"
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/internal/testbin"
@@ -35,86 +32,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testbin.Cleanup()
 	os.Exit(code)
-}
-
-// userSession is a fake login of a real user, laid out as on a real
-// host: <run>/<uid> (the user's own, 0700) holds the user's private
-// session bus (run as the user) and a compositor socket.
-type userSession struct {
-	u          testuser.User
-	run        string // the /run/user of this test
-	runtimeDir string
-	bus        *desktoptest.Bus
-	wayland    net.Listener
-}
-
-func (s *userSession) creds() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: s.u.UID, Gid: s.u.GID}}
-}
-
-// login makes the runtime directory, starts the bus (or restarts it) and
-// opens the compositor socket.
-func (s *userSession) login(t *testing.T) {
-	t.Helper()
-	if err := os.Mkdir(s.runtimeDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(s.runtimeDir, int(s.u.UID), int(s.u.GID)); err != nil {
-		t.Fatal(err)
-	}
-	if s.bus == nil {
-		s.bus = desktoptest.StartBus(t, desktoptest.BusConfig{Dir: s.runtimeDir, SysProcAttr: s.creds()})
-	} else {
-		s.bus.Restart(t)
-	}
-	sock := filepath.Join(s.runtimeDir, "wayland-0")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	if err := os.Chown(sock, int(s.u.UID), int(s.u.GID)); err != nil {
-		t.Fatal(err)
-	}
-	s.wayland = l
-}
-
-// logout ends the session as pam_systemd does: its bus is gone and its
-// runtime directory removed.
-func (s *userSession) logout(t *testing.T) {
-	t.Helper()
-	s.bus.Kill()
-	s.wayland.Close()
-	if err := os.RemoveAll(s.runtimeDir); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// asUser runs a program as the session's user on its bus and returns
-// what it printed.
-func (s *userSession) asUser(t *testing.T, prog string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(prog, args...)
-	cmd.Env = []string{"DBUS_SESSION_BUS_ADDRESS=" + s.bus.Address, "PATH=/usr/bin:/bin", "HOME=" + s.u.Home}
-	cmd.SysProcAttr = s.creds()
-	cmd.Dir = "/"
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// readable is a directory every user may read, for what orbit hands the
-// tray: its binary, the identifier file and the CA bundle.
-func readable(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "orbit-peruser-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // fleetWithDevice is a Fleet test server with one host whose device
@@ -182,7 +99,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	watcherBin := testbin.NeedTool(t, "status-notifier-watcher")
 	dbusSend := testbin.NeedTool(t, "dbus-send")
 
-	shared := readable(t)
+	shared := testuser.SharedDir(t)
 	tray := filepath.Join(shared, "fleet-desktop")
 	if err := safefile.CopyFile(testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version=9.9.9-peruser"), tray, 0o755); err != nil {
 		t.Fatal(err)
@@ -202,18 +119,8 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	if err := os.Mkdir(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := &userSession{u: u, run: run, runtimeDir: filepath.Join(run, strconv.FormatUint(uint64(u.UID), 10))}
-	s.login(t)
-	wcmd := exec.Command(watcherBin)
-	wcmd.Env = []string{"DBUS_SESSION_BUS_ADDRESS=" + s.bus.Address, "PATH=/usr/bin:/bin", "HOME=" + u.Home}
-	wcmd.SysProcAttr = s.creds()
-	wcmd.Dir = "/"
-	if err := wcmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	wdone := make(chan struct{})
-	go func() { _ = wcmd.Wait(); close(wdone) }()
-	t.Cleanup(func() { _ = wcmd.Process.Kill(); <-wdone })
+	s := testuser.NewSession(t, u, run)
+	stopWatcher := s.Watcher(t, watcherBin)
 
 	logs := &syncBuffer{}
 	var gone []string
@@ -265,10 +172,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	// The tray is on the user's own bus: the watcher lists it, and the
 	// connection that owns the item is the tray's process.
 	waitFor(t, 60*time.Second, "the tray registered with the user's watcher", func() bool {
-		out, err := s.asUser(t, dbusSend, "--session", "--print-reply", "--dest="+desktoptest.WatcherName,
-			string(desktoptest.WatcherPath), "org.freedesktop.DBus.Properties.Get",
-			"string:"+desktoptest.WatcherIface, "string:RegisteredStatusNotifierItems")
-		return err == nil && registeredBy(t, s, dbusSend, out, st.PID)
+		return s.ItemRegisteredBy(dbusSend, st.PID)
 	})
 
 	// kill -9: restarted, as the user again.
@@ -290,7 +194,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 
 	// Logout: the tray is stopped and reaped, and forgotten.
 	second := st.PID
-	s.logout(t)
+	s.Logout(t)
 	select {
 	case name := <-goneCh:
 		gone = append(gone, name)
@@ -306,7 +210,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 
 	// Login again, then orbit stops: the runner returns with nothing of
 	// the user's left but their own bus daemon.
-	s.login(t)
+	s.Login(t)
 	waitFor(t, 60*time.Second, "the tray running after a new login", func() (ok bool) { st, ok = running(r); return ok })
 	checkCreds(t, st.PID, u)
 	cancel()
@@ -319,9 +223,8 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the runner did not stop within 30s")
 	}
-	s.bus.Kill()
-	_ = wcmd.Process.Kill()
-	<-wdone
+	s.Bus.Kill()
+	stopWatcher()
 	if left := testuser.Processes(u.UID); len(left) != 0 {
 		t.Errorf("processes of %s left after the runner stopped: %v", u.Name, left)
 	}
@@ -352,7 +255,7 @@ func checkCreds(t *testing.T, pid int, u testuser.User) {
 
 // checkTrayEnv: the tray got the session's variables, its own settings,
 // and nothing of orbit's (the test's) environment.
-func checkTrayEnv(t *testing.T, pid int, s *userSession) {
+func checkTrayEnv(t *testing.T, pid int, s *testuser.Session) {
 	t.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil {
@@ -360,11 +263,11 @@ func checkTrayEnv(t *testing.T, pid int, s *userSession) {
 	}
 	env := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
 	for _, want := range []string{
-		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(s.runtimeDir, "bus"),
+		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(s.RuntimeDir, "bus"),
 		"WAYLAND_DISPLAY=wayland-0",
-		"XDG_RUNTIME_DIR=" + s.runtimeDir,
-		"HOME=" + s.u.Home,
-		"USER=" + s.u.Name,
+		"XDG_RUNTIME_DIR=" + s.RuntimeDir,
+		"HOME=" + s.User.Home,
+		"USER=" + s.User.Name,
 	} {
 		if !slices.Contains(env, want) {
 			t.Errorf("tray environment %q lacks %s", env, want)
@@ -376,26 +279,7 @@ func checkTrayEnv(t *testing.T, pid int, s *userSession) {
 			t.Errorf("tray environment has %s from orbit's own environment", name)
 		}
 	}
-	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != s.u.Home {
-		t.Errorf("tray cwd %q (%v), want the user's home %s", cwd, err, s.u.Home)
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != s.User.Home {
+		t.Errorf("tray cwd %q (%v), want the user's home %s", cwd, err, s.User.Home)
 	}
-}
-
-// registeredBy reports whether one of the items in a dbus-send reply of
-// RegisteredStatusNotifierItems is owned by pid's connection.
-func registeredBy(t *testing.T, s *userSession, dbusSend, reply string, pid int) bool {
-	for _, line := range strings.Split(reply, "\n") {
-		line = strings.TrimSpace(line)
-		item, ok := strings.CutPrefix(line, "string \"")
-		if !ok {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.TrimSuffix(item, "\""), "/")
-		out, err := s.asUser(t, dbusSend, "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
-			"org.freedesktop.DBus.GetConnectionUnixProcessID", "string:"+name)
-		if err == nil && strings.Contains(out, "uint32 "+strconv.Itoa(pid)) {
-			return true
-		}
-	}
-	return false
 }
