@@ -11,7 +11,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/component"
-	"github.com/orbitagent/orbit/desktop"
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
@@ -29,55 +28,6 @@ func withDesktop(t *testing.T, fleetURL string) Config {
 	cfg.FleetURL, cfg.EnrollSecret = fleetURL, "s3cret"
 	cfg.FleetDesktop, cfg.DesktopPath = true, tray
 	return cfg
-}
-
-func TestValidateDesktop(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		mutate func(*Config)
-		want   string // "" is valid
-	}{
-		{"tray from a path", func(*Config) {}, ""},
-		{"alternative browser host", func(c *Config) { c.DesktopAlternativeBrowserHost = "fleet.corp:8443" }, ""},
-		{"nothing installs the tray", func(c *Config) { c.DesktopPath = "" }, "--fleet-desktop with --disable-updates needs --desktop-path"},
-		{"relative tray path", func(c *Config) { c.DesktopPath = "fleet-desktop" }, `--desktop-path "fleet-desktop" must be an absolute path`},
-		{"missing tray", func(c *Config) { c.DesktopPath += ".nope" }, "--desktop-path " + "/"},
-		{"browser host with a scheme", func(c *Config) { c.DesktopAlternativeBrowserHost = "https://fleet.corp" }, desktop.EnvAlternativeBrowserHost + ` "https://fleet.corp" must be a host or host:port`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cfg := withDesktop(t, "https://fleet.example.com")
-			tc.mutate(&cfg)
-			err := cfg.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate = %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate = %v, want an error containing %q", err, tc.want)
-			}
-		})
-	}
-
-	// With updates, the updater keeps the tray app, unless a path is given.
-	cfg := withDesktop(t, "https://fleet.example.com")
-	names := func(c Config) (out []component.Name) {
-		for _, uc := range c.updateComponents() {
-			out = append(out, uc.Name)
-		}
-		return out
-	}
-	if slices.Contains(names(cfg), component.Desktop) {
-		t.Errorf("with --desktop-path the updater manages the tray app too: %v", names(cfg))
-	}
-	cfg.DesktopPath = ""
-	if !slices.Contains(names(cfg), component.Desktop) {
-		t.Errorf("without --desktop-path the updater does not manage the tray app: %v", names(cfg))
-	}
 }
 
 func TestDesktopEnv(t *testing.T) {

@@ -24,20 +24,7 @@ func TestExecStarterRunsAsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := child.PID()
-	for key, want := range map[string][]uint32{
-		"Uid":    {u.UID, u.UID, u.UID, u.UID}, // real, effective, saved, filesystem: no way back to root
-		"Gid":    {u.GID, u.GID, u.GID, u.GID},
-		"Groups": u.Groups,
-	} {
-		got, err := testuser.StatusIDs(pid, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("/proc/%d/status %s: %v, want %v", pid, key, got, want)
-		}
-	}
+	testuser.CheckCreds(t, pid, u)
 	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != u.Home {
 		t.Errorf("cwd %q (%v), want %s", cwd, err, u.Home)
 	}

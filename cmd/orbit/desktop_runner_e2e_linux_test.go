@@ -104,7 +104,7 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 		return c
 	}
 	c := waitTray("the tray app running for "+u.Name, 0)
-	checkTrayCreds(t, c.PID, u)
+	testuser.CheckCreds(t, c.PID, u)
 	if ppid := ppidOf(t, c.PID); ppid != p.cmd.Process.Pid {
 		t.Errorf("the tray's parent is %d, want orbit %d (started directly, no sudo or shell)", ppid, p.cmd.Process.Pid)
 	}
@@ -150,7 +150,7 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2 := waitTray("the tray restarted after kill -9", c.PID)
-	checkTrayCreds(t, c2.PID, u)
+	testuser.CheckCreds(t, c2.PID, u)
 	if c2.Restarts < 1 || !strings.Contains(c2.LastError, "killed") {
 		t.Errorf("state after kill -9: %+v", c2)
 	}
@@ -188,7 +188,7 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 	// A new orbit runs the tray again; SIGTERM stops both.
 	p = startOrbit(t, root, env, args...)
 	c4 := waitTray("the tray running under a new orbit", 0)
-	checkTrayCreds(t, c4.PID, u)
+	testuser.CheckCreds(t, c4.PID, u)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -218,22 +218,4 @@ func statusRow(out, name string) string {
 		}
 	}
 	return ""
-}
-
-func checkTrayCreds(t *testing.T, pid int, u testuser.User) {
-	t.Helper()
-	for key, want := range map[string][]uint32{
-		"Uid":    {u.UID, u.UID, u.UID, u.UID},
-		"Gid":    {u.GID, u.GID, u.GID, u.GID},
-		"Groups": u.Groups,
-	} {
-		got, err := testuser.StatusIDs(pid, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("tray %d: %s %v, want %v (the user's, never root's)", pid, key, got, want)
-		}
-	}
 }

@@ -143,21 +143,48 @@ func parseID(t testing.TB, s string) uint32 {
 	return uint32(v)
 }
 
-// Processes lists the pids of the live processes (zombies included) that
-// run with uid as their real user id.
-func Processes(uid uint32) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+// CheckCreds fails the test unless every uid and gid of pid is u's (none
+// is root's: it cannot get root back) and its groups are exactly u's.
+func CheckCreds(t testing.TB, pid int, u User) {
+	t.Helper()
+	for key, want := range map[string][]uint32{
+		"Uid":    {u.UID, u.UID, u.UID, u.UID}, // real, effective, saved, filesystem
+		"Gid":    {u.GID, u.GID, u.GID, u.GID},
+		"Groups": u.Groups,
+	} {
+		got, err := StatusIDs(pid, key)
 		if err != nil {
-			continue
+			t.Fatal(err)
 		}
-		if ids, err := StatusIDs(pid, "Uid"); err == nil && len(ids) > 0 && ids[0] == uid {
-			pids = append(pids, pid)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("process %d: /proc status %s %v, want %v (%s's, never root's)", pid, key, got, want, u.Name)
 		}
 	}
-	return pids
+}
+
+// pids lists the processes in /proc now.
+func pids() []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Processes lists the pids of the processes (zombies included) that run
+// with uid as their real user id.
+func Processes(uid uint32) []int {
+	var out []int
+	for _, pid := range pids() {
+		if ids, err := StatusIDs(pid, "Uid"); err == nil && len(ids) > 0 && ids[0] == uid {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // StatusIDs returns the numbers of a /proc/<pid>/status line: "Uid" and
@@ -187,13 +214,8 @@ func StatusIDs(pid int, key string) ([]uint32, error) {
 
 // Zombies lists the pids of zombie children of ppid.
 func Zombies(ppid int) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	var out []int
+	for _, pid := range pids() {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			continue
@@ -205,8 +227,8 @@ func Zombies(ppid int) []int {
 		}
 		f := strings.Fields(string(data[i+1:]))
 		if len(f) >= 2 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
-			pids = append(pids, pid)
+			out = append(out, pid)
 		}
 	}
-	return pids
+	return out
 }

@@ -1,11 +1,8 @@
 package peruser
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +17,7 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/desktop"
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/internal/testuser"
@@ -32,40 +30,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testbin.Cleanup()
 	os.Exit(code)
-}
-
-// fleetWithDevice is a Fleet test server with one host whose device
-// token is registered.
-func fleetWithDevice(t *testing.T, token string) *fleettest.Server {
-	t.Helper()
-	const secret = "peruser-test-secret"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	post := func(path string, body, out any) {
-		b, _ := json.Marshal(body)
-		resp, err := srv.Client().Post(srv.URL()+path, "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST %s: %s", path, resp.Status)
-		}
-		if out != nil {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	var enrolled struct {
-		Key string `json:"orbit_node_key"`
-	}
-	post("/api/fleet/orbit/enroll", map[string]string{"enroll_secret": secret, "hardware_uuid": "peruser-host", "hostname": "peruser"}, &enrolled)
-	post("/api/fleet/orbit/device_token", map[string]string{"orbit_node_key": enrolled.Key, "device_auth_token": token}, nil)
-	return srv
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -104,8 +68,13 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	if err := safefile.CopyFile(testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version=9.9.9-peruser"), tray, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A token Fleet does not know: the tray runs, offline, all the same.
 	const token = "6f0c3b1e-2a4d-4e5f-8a9b-0c1d2e3f4a5b"
-	f := fleetWithDevice(t, token)
+	f := fleettest.New(fleettest.Config{EnrollSecrets: []string{"peruser-secret"}, TLS: true})
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
 	ident := filepath.Join(shared, "identifier")
 	ca := filepath.Join(shared, "ca.pem")
 	if err := os.WriteFile(ident, []byte(token), 0o644); err != nil {
@@ -122,7 +91,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	s := testuser.NewSession(t, u, run)
 	stopWatcher := s.Watcher(t, watcherBin)
 
-	logs := &syncBuffer{}
+	logs := &logcapture.Buffer{}
 	var gone []string
 	goneCh := make(chan string, 10)
 	r, err := New(Config{
@@ -163,7 +132,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	if st.Name != "desktop/"+u.Name || st.User != u.Name || st.Session != "uid-"+strconv.FormatUint(uint64(u.UID), 10) {
 		t.Errorf("status %+v", st)
 	}
-	checkCreds(t, st.PID, u)
+	testuser.CheckCreds(t, st.PID, u)
 	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.PID)); err != nil || exe != tray {
 		t.Errorf("pid %d runs %q (%v), want the tray %s", st.PID, exe, err, tray)
 	}
@@ -187,7 +156,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	if st.Restarts < 1 || !strings.Contains(st.LastError, "signal: killed") {
 		t.Errorf("status after kill -9: %+v", st)
 	}
-	checkCreds(t, st.PID, u)
+	testuser.CheckCreds(t, st.PID, u)
 	if slices.Contains(testuser.Zombies(os.Getpid()), first) {
 		t.Errorf("the killed tray %d is a zombie: not reaped", first)
 	}
@@ -212,7 +181,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	// the user's left but their own bus daemon.
 	s.Login(t)
 	waitFor(t, 60*time.Second, "the tray running after a new login", func() (ok bool) { st, ok = running(r); return ok })
-	checkCreds(t, st.PID, u)
+	testuser.CheckCreds(t, st.PID, u)
 	cancel()
 	select {
 	case err := <-done:
@@ -230,26 +199,6 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	}
 	if z := testuser.Zombies(os.Getpid()); len(z) != 0 {
 		t.Errorf("zombie children left: %v", z)
-	}
-}
-
-// checkCreds: every uid and gid of the process is the user's (none is
-// root's, so it cannot get root back) and its groups are exactly theirs.
-func checkCreds(t *testing.T, pid int, u testuser.User) {
-	t.Helper()
-	for key, want := range map[string][]uint32{
-		"Uid":    {u.UID, u.UID, u.UID, u.UID},
-		"Gid":    {u.GID, u.GID, u.GID, u.GID},
-		"Groups": u.Groups,
-	} {
-		got, err := testuser.StatusIDs(pid, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("tray %d: /proc status %s %v, want %v", pid, key, got, want)
-		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package peruser
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/session"
@@ -125,31 +125,13 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-// syncBuffer is a log sink for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // harness runs a Runner on a fake clock with fake sessions and children.
 type harness struct {
 	r        *Runner
 	clk      *clocktest.Fake
 	sessions *fakeSessions
 	starter  *fakeStarter
-	log      *syncBuffer
+	log      *logcapture.Buffer
 	cancel   context.CancelFunc
 	done     chan error
 
@@ -175,7 +157,7 @@ func newHarnessIgnoring(t *testing.T, ignoreTerm []string, sessions ...session.S
 		clk:      clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)),
 		sessions: newFakeSessions(sessions...),
 		starter:  &fakeStarter{started: make(chan *fakeChild, 100), ignoreTerm: map[string]bool{}},
-		log:      &syncBuffer{},
+		log:      &logcapture.Buffer{},
 		done:     make(chan error, 1),
 	}
 	r, err := New(Config{
