@@ -219,3 +219,76 @@ func statusRow(out, name string) string {
 	}
 	return ""
 }
+
+// TestTrayRestartsOnUpdateEndToEnd: the tray app comes from the updater
+// (Fleet's desktop.tar.gz), unpacked where the user can run it; a new
+// release restarts the user's copy on the new binary.
+func TestTrayRestartsOnUpdateEndToEnd(t *testing.T) {
+	t.Parallel()
+	u := testuser.New(t)
+	const secret = "tray-update-secret"
+	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
+	if err := fleetSrv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fleetSrv.Close)
+	shared := testuser.SharedDir(t)
+	ca := filepath.Join(shared, "fleet-ca.pem")
+	if err := safefile.CopyFile(fleetSrv.CACertFile(), ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(shared, "run")
+	if err := os.Mkdir(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testuser.NewSession(t, u, run)
+	tray := func(version string) string {
+		return desktopArchive(t, testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version="+version))
+	}
+	tr := newTUFRepo(t)
+	tr.add(t, "desktop", tray("1.0.0"), "1.0.0")
+	root := filepath.Join(shared, "orbit")
+	p := startOrbitArgs(t, []string{"ORBIT_ENROLL_SECRET=" + secret}, append([]string{
+		"--root-dir=" + root, "--osqueryd-path=" + osquerydBin(t), "--stop-grace=2s",
+		"--fleet-url=" + fleetSrv.URL(), "--fleet-certificate=" + ca,
+		"--fleet-desktop", "--desktop-sessions-dir=" + run}, tr.updateArgs()...)...)
+
+	name := "desktop/" + u.Name
+	running := func(notPID int) status.Component {
+		t.Helper()
+		var c status.Component
+		eventuallyWithin(t, 90*time.Second, name+" running", func() bool {
+			snap, err := status.Read(filepath.Join(root, "state.json"))
+			c = snap.Components[name]
+			return err == nil && c.State == status.StateRunning && c.PID > 0 && c.PID != notPID && alive(c.PID)
+		})
+		return c
+	}
+	c1 := running(0)
+	testuser.CheckCreds(t, c1.PID, u)
+	if !strings.Contains(c1.Path, filepath.Join(root, "bin", "desktop", "linux", "stable")) || c1.Version != "1.0.0" {
+		t.Errorf("first tray %+v: want the updater's 1.0.0", c1)
+	}
+
+	tr.add(t, "desktop", tray("1.1.0"), "1.1.0")
+	c2 := running(c1.PID)
+	eventuallyWithin(t, 30*time.Second, "the state file shows 1.1.0", func() bool {
+		snap, _ := status.Read(filepath.Join(root, "state.json"))
+		c2 = snap.Components[name]
+		return c2.Version == "1.1.0"
+	})
+	testuser.CheckCreds(t, c2.PID, u)
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c2.PID)); err != nil || exe != c2.Path || exe == c1.Path {
+		t.Errorf("the restarted tray runs %q (%v); want the new release %s, not %s", exe, err, c2.Path, c1.Path)
+	}
+	if strings.Contains(c2.LastError, "killed") {
+		t.Errorf("the update restart killed the tray instead of stopping it: %+v", c2)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 30*time.Second)
+	if alive(c2.PID) {
+		t.Errorf("the tray %d outlived orbit", c2.PID)
+	}
+}
