@@ -26,6 +26,14 @@ import (
 const (
 	DefaultProcDir    = "/proc"
 	DefaultRunUserDir = "/run/user"
+	// DefaultLogindSessionsDir is where logind keeps one state file per
+	// session (elogind too): there only while logind runs, and changed
+	// (a file renamed into place) whenever a session comes, goes or
+	// changes state.
+	DefaultLogindSessionsDir = "/run/systemd/sessions"
+	// logindRefreshPolls: loginctl is asked again after this many polls
+	// even when logind's state directory looks the same.
+	logindRefreshPolls = 6
 	// DefaultMinUID is the lowest uid the /run/user fallback takes (the
 	// first regular user of login.defs): below it are system accounts,
 	// such as a display manager's greeter, which logind would have called
@@ -52,6 +60,11 @@ type LinuxConfig struct {
 	RunUserDir string
 	// RunUserOnly skips logind: sessions come from RunUserDir alone.
 	RunUserOnly bool
+	// LogindSessionsDir is logind's state directory
+	// (DefaultLogindSessionsDir): without it logind is not running and
+	// loginctl is not run; while it does not change, loginctl's last
+	// answer is reused, so an idle host costs no process per poll.
+	LogindSessionsDir string
 	// LookupUser finds an account by uid: name, gid, supplementary groups
 	// and home. Default: the passwd and group databases (os/user).
 	LookupUser func(uid uint32) (supervisor.User, string, error)
@@ -71,6 +84,11 @@ type Linux struct {
 
 	mu         sync.Mutex
 	lastSource string // for one log line when the source changes
+
+	// loginctl's last answer, and the state of logind's directory then.
+	cacheKey   string
+	cache      []candidate
+	sincePolls int
 }
 
 // NewLinux returns a lister with cfg's defaults applied.
@@ -83,6 +101,9 @@ func NewLinux(cfg LinuxConfig) *Linux {
 	}
 	if cfg.RunUserDir == "" {
 		cfg.RunUserDir = DefaultRunUserDir
+	}
+	if cfg.LogindSessionsDir == "" {
+		cfg.LogindSessionsDir = DefaultLogindSessionsDir
 	}
 	if cfg.LookupUser == nil {
 		cfg.LookupUser = lookupUser
@@ -108,7 +129,7 @@ func (l *Linux) Sessions(ctx context.Context) ([]Session, error) {
 	var cands []candidate
 	var logindErr error
 	if !l.cfg.RunUserOnly {
-		cands, logindErr = l.logind(ctx)
+		cands, logindErr = l.logindCached(ctx)
 	}
 	if l.cfg.RunUserOnly || logindErr != nil {
 		if ctx.Err() != nil {
@@ -149,6 +170,51 @@ func (l *Linux) noteSource(source string, logindErr error) {
 		ev = ev.AnErr("logind_error", logindErr)
 	}
 	ev.Str("run_user_dir", l.cfg.RunUserDir).Msg("finding graphical sessions")
+}
+
+// errNoLogind: logind's state directory is not there.
+var errNoLogind = errors.New("logind is not running (no state directory)")
+
+// logindCached is logind's sessions, from loginctl when logind's state
+// directory changed since the last answer (or every logindRefreshPolls
+// polls), else the last answer.
+func (l *Linux) logindCached(ctx context.Context) ([]candidate, error) {
+	key, ok := l.logindState()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !ok {
+		l.cacheKey = ""
+		return nil, fmt.Errorf("%w: %s", errNoLogind, l.cfg.LogindSessionsDir)
+	}
+	l.sincePolls++
+	if key == l.cacheKey && l.sincePolls < logindRefreshPolls {
+		return l.cache, nil
+	}
+	cands, err := l.logind(ctx)
+	if err != nil {
+		l.cacheKey = ""
+		return nil, err
+	}
+	l.cacheKey, l.cache, l.sincePolls = key, cands, 0
+	return cands, nil
+}
+
+// logindState sums up logind's state directory: its mtime and entries.
+func (l *Linux) logindState() (string, bool) {
+	fi, err := os.Stat(l.cfg.LogindSessionsDir)
+	if err != nil || !fi.IsDir() {
+		return "", false
+	}
+	ents, err := os.ReadDir(l.cfg.LogindSessionsDir)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(fi.ModTime().UnixNano(), 10))
+	for _, e := range ents {
+		b.WriteString("/" + e.Name())
+	}
+	return b.String(), true
 }
 
 // logind lists the graphical user sessions logind knows.

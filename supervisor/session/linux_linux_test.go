@@ -100,15 +100,22 @@ func (h *host) proc(pid int, uid uint32, cgroup string, env ...string) {
 func (h *host) lister(list, show string, accounts map[uint32]string) (*Linux, *[][]string) {
 	var calls [][]string
 	var mu sync.Mutex
+	logindDir := h.path("run", "systemd", "sessions")
+	if list == "" {
+		logindDir = h.path("no-logind") // logind is not running
+	} else if err := os.MkdirAll(logindDir, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
 	l := NewLinux(LinuxConfig{
-		ProcDir:    h.path("proc"),
-		RunUserDir: h.path("run", "user"),
+		ProcDir:           h.path("proc"),
+		RunUserDir:        h.path("run", "user"),
+		LogindSessionsDir: logindDir,
 		Loginctl: func(_ context.Context, args ...string) ([]byte, error) {
 			mu.Lock()
 			calls = append(calls, args)
 			mu.Unlock()
-			if list == "" {
-				return nil, errors.New("exit status 1: System has not been booted with systemd as init system (PID 1). Can't operate.")
+			if list == "" || list == "fail" {
+				return nil, errors.New("exit status 1: Failed to connect to bus: Host is down")
 			}
 			name := list
 			if args[0] == "show-session" {
@@ -331,6 +338,16 @@ func TestLinuxSessionsFromRunUser(t *testing.T) {
 		t.Errorf("bob's environment %q: want his session's DISPLAY=:1 (not :9 of a later process)", got[1].Env)
 	}
 
+	// Without logind's state directory loginctl is not even run.
+	if _, calls := h.lister("", "", accounts); len(*calls) != 0 {
+		t.Errorf("loginctl run without logind: %q", *calls)
+	}
+	// With it, a loginctl that fails still leaves /run/user.
+	lf, _ := h.lister("fail", "", accounts)
+	if got, err := lf.Sessions(context.Background()); err != nil || len(got) != 2 {
+		t.Errorf("a failing loginctl: %d sessions, %v", len(got), err)
+	}
+
 	// RunUserOnly never asks logind.
 	l2, calls := h.lister("list-sessions-252.txt", "show-session.txt", accounts)
 	l2.cfg.RunUserOnly = true
@@ -451,5 +468,37 @@ func TestSessionScope(t *testing.T) {
 		if got := sessionScope([]byte(in)); got != want {
 			t.Errorf("sessionScope(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// loginctl runs only when logind's state directory changed (or every
+// logindRefreshPolls polls): an idle host costs no process per poll.
+func TestLinuxAsksLoginctlOnlyWhenLogindChanges(t *testing.T) {
+	t.Parallel()
+	h := gnomeHost(t, true)
+	l, calls := h.lister("list-sessions-252.txt", "show-session.txt", accounts)
+	poll := func() int {
+		t.Helper()
+		got, err := l.Sessions(context.Background())
+		if err != nil || len(got) != 2 {
+			t.Fatalf("sessions %+v, %v", got, err)
+		}
+		return len(*calls)
+	}
+	if n := poll(); n != 2 {
+		t.Fatalf("first poll: %d loginctl calls, want list and show", n)
+	}
+	if n := poll(); n != 2 {
+		t.Fatalf("unchanged logind: %d loginctl calls, want none more", n)
+	}
+	h.file(0, "UID=1002\n", "run", "systemd", "sessions", "12") // a new session
+	if n := poll(); n != 4 {
+		t.Fatalf("after a change: %d loginctl calls, want 2 more", n)
+	}
+	for range logindRefreshPolls - 1 {
+		poll()
+	}
+	if n := poll(); n != 6 {
+		t.Fatalf("after %d quiet polls: %d loginctl calls, want a refresh", logindRefreshPolls, n)
 	}
 }
