@@ -85,9 +85,11 @@ type Linux struct {
 	mu         sync.Mutex
 	lastSource string // for one log line when the source changes
 
-	// loginctl's last answer, and the state of logind's directory then.
+	// loginctl's last answer (or failure), and the state of logind's
+	// directory then.
 	cacheKey   string
 	cache      []candidate
+	cacheErr   error
 	sincePolls int
 }
 
@@ -177,7 +179,9 @@ var errNoLogind = errors.New("logind is not running (no state directory)")
 
 // logindCached is logind's sessions, from loginctl when logind's state
 // directory changed since the last answer (or every logindRefreshPolls
-// polls), else the last answer.
+// polls), else the last answer. A failure is kept as long: a directory
+// left over in an image without a running logind costs one loginctl a
+// minute.
 func (l *Linux) logindCached(ctx context.Context) ([]candidate, error) {
 	key, ok := l.logindState()
 	l.mu.Lock()
@@ -188,15 +192,15 @@ func (l *Linux) logindCached(ctx context.Context) ([]candidate, error) {
 	}
 	l.sincePolls++
 	if key == l.cacheKey && l.sincePolls < logindRefreshPolls {
-		return l.cache, nil
+		return l.cache, l.cacheErr
 	}
 	cands, err := l.logind(ctx)
-	if err != nil {
-		l.cacheKey = ""
+	if ctx.Err() != nil {
+		l.cacheKey = "" // not logind's answer: ask again next time
 		return nil, err
 	}
-	l.cacheKey, l.cache, l.sincePolls = key, cands, 0
-	return cands, nil
+	l.cacheKey, l.cache, l.cacheErr, l.sincePolls = key, cands, err, 0
+	return cands, err
 }
 
 // logindState sums up logind's state directory: its mtime and entries.

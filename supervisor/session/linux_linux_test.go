@@ -342,10 +342,16 @@ func TestLinuxSessionsFromRunUser(t *testing.T) {
 	if _, calls := h.lister("", "", accounts); len(*calls) != 0 {
 		t.Errorf("loginctl run without logind: %q", *calls)
 	}
-	// With it, a loginctl that fails still leaves /run/user.
-	lf, _ := h.lister("fail", "", accounts)
-	if got, err := lf.Sessions(context.Background()); err != nil || len(got) != 2 {
-		t.Errorf("a failing loginctl: %d sessions, %v", len(got), err)
+	// With it, a loginctl that fails still leaves /run/user, and is not
+	// run again until logind's directory changes (or a minute passes).
+	lf, fcalls := h.lister("fail", "", accounts)
+	for range 3 {
+		if got, err := lf.Sessions(context.Background()); err != nil || len(got) != 2 {
+			t.Errorf("a failing loginctl: %d sessions, %v", len(got), err)
+		}
+	}
+	if len(*fcalls) != 1 {
+		t.Errorf("a failing loginctl was run %d times in 3 quiet polls, want once", len(*fcalls))
 	}
 
 	// RunUserOnly never asks logind.
