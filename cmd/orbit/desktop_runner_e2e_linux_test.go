@@ -42,6 +42,36 @@ func ppidOf(t *testing.T, pid int) int {
 	return ppid
 }
 
+// trayHost is a Fleet server and u logged in. What orbit hands the tray
+// must be readable by the user (the tray, the CA bundle, the root with the
+// identifier file), so it all goes under shared.
+type trayHost struct {
+	fleet   *fleettest.Server
+	shared  string
+	ca      string
+	run     string // the test's /run/user
+	session *testuser.Session
+}
+
+func newTrayHost(t *testing.T, u testuser.User, secret string) *trayHost {
+	t.Helper()
+	h := &trayHost{fleet: fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true}), shared: testuser.SharedDir(t)}
+	if err := h.fleet.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.fleet.Close)
+	h.ca = filepath.Join(h.shared, "fleet-ca.pem")
+	if err := safefile.CopyFile(h.fleet.CACertFile(), h.ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.run = filepath.Join(h.shared, "run")
+	if err := os.Mkdir(h.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.session = testuser.NewSession(t, u, h.run)
+	return h
+}
+
 // TestTrayPerUserEndToEnd: the real orbit, as root, with --fleet-desktop
 // and a real user logged in (a runtime directory with their own session
 // bus and a compositor socket): the real tray app runs as that user with
@@ -55,28 +85,13 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 	watcherBin := testbin.NeedTool(t, "status-notifier-watcher")
 	dbusSend := testbin.NeedTool(t, "dbus-send")
 	const secret = "tray-e2e-secret"
-	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := fleetSrv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleetSrv.Close)
-
-	// What orbit hands the tray must be readable by the user: the tray,
-	// the CA bundle, and the root with the identifier file.
-	shared := testuser.SharedDir(t)
+	h := newTrayHost(t, u, secret)
+	fleetSrv, shared, ca, run := h.fleet, h.shared, h.ca, h.run
 	tray := filepath.Join(shared, "fleet-desktop")
 	if err := safefile.CopyFile(testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version=3.2.1-e2e"), tray, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ca := filepath.Join(shared, "fleet-ca.pem")
-	if err := safefile.CopyFile(fleetSrv.CACertFile(), ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := filepath.Join(shared, "run")
-	if err := os.Mkdir(run, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s := testuser.NewSession(t, u, run)
+	s := h.session
 	stopWatcher := s.Watcher(t, watcherBin)
 	root := filepath.Join(shared, "orbit")
 	args := []string{"--fleet-url=" + fleetSrv.URL(), "--fleet-certificate=" + ca, "--config-interval=1s",
@@ -227,21 +242,8 @@ func TestTrayRestartsOnUpdateEndToEnd(t *testing.T) {
 	t.Parallel()
 	u := testuser.New(t)
 	const secret = "tray-update-secret"
-	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := fleetSrv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleetSrv.Close)
-	shared := testuser.SharedDir(t)
-	ca := filepath.Join(shared, "fleet-ca.pem")
-	if err := safefile.CopyFile(fleetSrv.CACertFile(), ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := filepath.Join(shared, "run")
-	if err := os.Mkdir(run, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	testuser.NewSession(t, u, run)
+	h := newTrayHost(t, u, secret)
+	fleetSrv, shared, ca, run := h.fleet, h.shared, h.ca, h.run
 	tray := func(version string) string {
 		return desktopArchive(t, testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version="+version))
 	}
