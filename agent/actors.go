@@ -13,9 +13,16 @@ import (
 	"github.com/orbitagent/orbit/supervisor"
 )
 
-// processes maps component names to their runners, for the updater's
-// restarts and health questions.
-type processes map[component.Name]*supervisor.Process
+// processes maps component names to their runners (a process, or the
+// tray app's runner of one copy per user), for the updater's restarts and
+// health questions.
+type processes map[component.Name]supervised
+
+// supervised is what the updater asks of a component's runner.
+type supervised interface {
+	Restart()
+	CrashLooping() bool
+}
 
 func (p processes) Restart(c component.Name) {
 	if proc := p[c]; proc != nil {
@@ -25,7 +32,7 @@ func (p processes) Restart(c component.Name) {
 
 func (p processes) CrashLooping(c component.Name) bool {
 	if proc := p[c]; proc != nil {
-		return proc.Status().CrashLoop
+		return proc.CrashLooping()
 	}
 	return false
 }
@@ -97,13 +104,14 @@ func fleetReadyGate(clk clock.Clock, ready <-chan struct{}, log zerolog.Logger) 
 // existence, which costs nothing next to the download it waits for.
 const installedPoll = 500 * time.Millisecond
 
-// installedGate opens once the updater has installed osqueryd.
-func installedGate(clk clock.Clock, path func() (string, error), log zerolog.Logger) gate {
+// installedGate opens once the updater has installed a component (what
+// names it in the log).
+func installedGate(clk clock.Clock, path func() (string, error), what string, log zerolog.Logger) gate {
 	return func(ctx context.Context) bool {
 		if _, err := path(); err == nil {
 			return true
 		}
-		log.Info().Msg("waiting for the updater to install osqueryd")
+		log.Info().Str("waiting_for", what).Msg("waiting for the updater to install a component")
 		for {
 			t := clk.NewTimer(installedPoll)
 			select {

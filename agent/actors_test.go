@@ -57,7 +57,7 @@ func TestInstalledGatePollsOnTheClock(t *testing.T) {
 		return "", errors.New("not installed yet")
 	}
 	var log logcapture.Buffer
-	done := runGate(context.Background(), installedGate(clk, path, zerolog.New(&log)))
+	done := runGate(context.Background(), installedGate(clk, path, "osqueryd", zerolog.New(&log)))
 	for range 3 {
 		if d := clk.WaitTimer(t); d != installedPoll {
 			t.Fatalf("poll timer %s, want %s", d, installedPoll)
@@ -73,7 +73,7 @@ func TestInstalledGatePollsOnTheClock(t *testing.T) {
 	if n := looks.Load(); n != 5 {
 		t.Fatalf("%d looks, want 5 (one at once, one per poll)", n)
 	}
-	if !strings.Contains(log.String(), "waiting for the updater to install osqueryd") {
+	if !strings.Contains(log.String(), `"waiting_for":"osqueryd","message":"waiting for the updater to install a component"`) {
 		t.Fatalf("wait not logged: %s", log.String())
 	}
 }
@@ -82,7 +82,7 @@ func TestInstalledGateOpensAtOnceOrStopsWithTheContext(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
 	there := func() (string, error) { return "/bin/osqueryd", nil }
-	if !waitGate(t, runGate(context.Background(), installedGate(clk, there, zerolog.Nop()))) {
+	if !waitGate(t, runGate(context.Background(), installedGate(clk, there, "osqueryd", zerolog.Nop()))) {
 		t.Fatal("gate closed although osqueryd is installed")
 	}
 	if clk.Pending() != 0 {
@@ -90,7 +90,7 @@ func TestInstalledGateOpensAtOnceOrStopsWithTheContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	missing := func() (string, error) { return "", errors.New("missing") }
-	done := runGate(ctx, installedGate(clk, missing, zerolog.Nop()))
+	done := runGate(ctx, installedGate(clk, missing, "osqueryd", zerolog.Nop()))
 	clk.WaitTimer(t)
 	cancel()
 	if waitGate(t, done) {

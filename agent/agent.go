@@ -20,6 +20,7 @@ import (
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
+	"github.com/orbitagent/orbit/supervisor/peruser"
 	"github.com/orbitagent/orbit/updater"
 )
 
@@ -31,8 +32,12 @@ type Deps struct {
 	// Signals stops the run on SIGINT or SIGTERM: an interactive run. Under
 	// a service manager the manager's stop cancels the context instead.
 	Signals bool
-	// Starter starts osqueryd (default supervisor.ExecStarter).
+	// Starter starts osqueryd and the tray app (default
+	// supervisor.ExecStarter).
 	Starter supervisor.Starter
+	// Sessions lists the graphical sessions the tray app runs in (default
+	// the platform's: session.Default).
+	Sessions peruser.Sessions
 }
 
 // Outcome is how a run ended.
@@ -141,6 +146,7 @@ type actors struct {
 	group    *supervisor.Group
 	reporter *status.Reporter
 	self     *selfUpdate
+	procs    processes
 }
 
 // build makes every actor and adds it to the group, osqueryd behind its
@@ -152,6 +158,7 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 		a.group.Add("signals", supervisor.SignalActor(log))
 	}
 	procs := processes{}
+	a.procs = procs
 	var upd *updater.Updater
 	if !cfg.DisableUpdates {
 		var err error
@@ -162,16 +169,25 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 		a.group.Add("self-update", a.self)
 	}
 	osqPath := osquerydPath(cfg, upd)
+	deskPath := desktopPath(cfg, upd)
 	a.reporter = status.NewReporter(status.ReporterConfig{
 		Store:  store,
 		Logger: log,
 		Binary: func(name string) (string, error) {
+			if isDesktopCopy(name) {
+				return deskPath()
+			}
 			if name != string(component.Osqueryd) {
 				return "", fmt.Errorf("no binary known for %s", name)
 			}
 			return osqPath()
 		},
-		Version: func(_, path string) string { return osqueryd.Version(path) },
+		Version: func(name, path string) string {
+			if isDesktopCopy(name) {
+				return installedVersion(store, component.Desktop, path)
+			}
+			return osqueryd.Version(path)
+		},
 	})
 	proc, err := newOsqueryd(cfg, deps, osqPath, a.reporter)
 	if err != nil {
@@ -180,7 +196,17 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 	}
 	procs[component.Osqueryd] = proc
 	if cfg.FleetDesktop {
-		log.Warn().Msg("--fleet-desktop: the updater keeps the tray app installed, but this build does not run it yet")
+		desk, err := newDesktop(cfg, deps, deskPath, a.reporter)
+		if err != nil {
+			a.reporter.Close()
+			return nil, err
+		}
+		procs[component.Desktop] = desk
+		var deskGates []gate
+		if upd != nil && cfg.DesktopPath == "" {
+			deskGates = append(deskGates, installedGate(deps.Clock, deskPath, string(component.Desktop), log))
+		}
+		a.group.Add("desktop", gated(desk, deskGates...))
 	}
 
 	// osqueryd starts once it is installed and, with Fleet, once the
@@ -188,7 +214,7 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 	// fail or be restarted at once, and count against its backoff.
 	var gates []gate
 	if upd != nil && cfg.OsquerydPath == "" {
-		gates = append(gates, installedGate(deps.Clock, osqPath, log))
+		gates = append(gates, installedGate(deps.Clock, osqPath, string(component.Osqueryd), log))
 	}
 	if cfg.FleetURL != "" {
 		var channels fleet.ChannelSetter

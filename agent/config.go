@@ -58,6 +58,16 @@ type Config struct {
 	// OsqueryArgs come after `--` on orbit's command line.
 	OsqueryArgs []string
 	StopGrace   time.Duration
+
+	// DesktopPath is a tray app to run instead of the updater's (for
+	// development; the updater then leaves the tray app alone).
+	DesktopPath string
+	// DesktopAlternativeBrowserHost is the host[:port] the tray's pages
+	// open on, when people reach Fleet by another name than the agent.
+	DesktopAlternativeBrowserHost string
+	// DesktopSessionsDir replaces logind for the tray runner: sessions
+	// come from this directory laid out as /run/user (tests).
+	DesktopSessionsDir string
 }
 
 // Validate checks the configuration without changing anything on disk.
@@ -105,7 +115,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--%s %w", ch.flag, err)
 		}
 	}
+	if c.FleetDesktop {
+		if err := c.validateDesktop(); err != nil {
+			return err
+		}
+	}
 	for _, f := range []struct{ flag, path string }{
+		{"desktop-path", c.DesktopPath},
 		{"fleet-certificate", c.FleetCertificate},
 		{"osquery-config", c.OsqueryConfig},
 		{"osqueryd-path", c.OsquerydPath},
@@ -138,7 +154,8 @@ func (c Config) updateComponents() []updater.Component {
 		// An explicit --osqueryd-path is the admin's binary: leave it alone.
 		comps = append(comps, updater.OsquerydComponent(c.Channels.Osqueryd))
 	}
-	if c.FleetDesktop {
+	if c.FleetDesktop && c.DesktopPath == "" {
+		// An explicit --desktop-path is the developer's binary: leave it alone.
 		comps = append(comps, updater.DesktopComponent(c.Channels.Desktop))
 	}
 	return comps

@@ -41,6 +41,7 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleet := func(c *Config) { c.FleetURL, c.EnrollSecret = "https://fleet.example.com", "s" }
+	tray := func(c *Config, path string) { fleet(c); c.FleetDesktop, c.DesktopPath = true, path }
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -74,6 +75,13 @@ func TestValidate(t *testing.T) {
 		{"updates without root", func(c *Config) { c.DisableUpdates = false }, "pass --update-roots"},
 		{"updates with a bad root", func(c *Config) { c.DisableUpdates, c.UpdateRoots = false, []byte("{}") }, "not a valid TUF root.json"},
 		{"updates from ftp", func(c *Config) { c.DisableUpdates, c.UpdateURL = false, "ftp://updates" }, "--update-url \"ftp://updates\" must be an http(s) URL"},
+		{"tray from a path", func(c *Config) { tray(c, pem) }, ""},
+		{"tray browser host", func(c *Config) { tray(c, pem); c.DesktopAlternativeBrowserHost = "fleet.corp:8443" }, ""},
+		{"nothing installs the tray", func(c *Config) { tray(c, "") }, "--fleet-desktop with --disable-updates needs --desktop-path"},
+		{"relative tray path", func(c *Config) { tray(c, "fleet-desktop") }, `--desktop-path "fleet-desktop" must be an absolute path`},
+		{"missing tray", func(c *Config) { tray(c, pem+".nope") }, "--desktop-path " + pem + ".nope: file not found"},
+		{"tray browser host with a scheme", func(c *Config) { tray(c, pem); c.DesktopAlternativeBrowserHost = "https://fleet.corp" },
+			`FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST "https://fleet.corp" must be a host or host:port`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,6 +123,11 @@ func TestUpdateComponents(t *testing.T) {
 	if got := names(cfg); !slices.Equal(got, []component.Name{component.Orbit, component.Desktop}) {
 		t.Errorf("with --osqueryd-path and --fleet-desktop: %v", got)
 	}
+	cfg.DesktopPath = "/opt/dev/fleet-desktop"
+	if got := names(cfg); !slices.Equal(got, []component.Name{component.Orbit}) {
+		t.Errorf("with --desktop-path the updater still manages the tray app: %v", got)
+	}
+	cfg.DesktopPath = ""
 	cfg.Channels = Channels{"edge", "5.12", "beta"}
 	for _, uc := range cfg.updateComponents() {
 		want := map[component.Name]string{component.Orbit: "edge", component.Desktop: "beta"}[uc.Name]

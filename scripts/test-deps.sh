@@ -41,6 +41,10 @@ command -v gpg >/dev/null || need_apt+=(gnupg)
 command -v ar >/dev/null || need_apt+=(binutils)
 command -v rpm >/dev/null || need_apt+=(rpm)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# The per-user tray runner's root tests create throwaway users and ask the
+# user's bus whether the tray registered.
+command -v useradd >/dev/null || need_apt+=(passwd)
+command -v dbus-send >/dev/null || need_apt+=(dbus-bin)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2

@@ -30,6 +30,7 @@ type Reporter struct {
 
 	mu      sync.Mutex
 	pending map[string]Process
+	forget  map[string]bool // components to remove; a later Report wins
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -40,6 +41,7 @@ func NewReporter(cfg ReporterConfig) *Reporter {
 	r := &Reporter{
 		cfg:     cfg,
 		pending: map[string]Process{},
+		forget:  map[string]bool{},
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -53,7 +55,22 @@ func NewReporter(cfg ReporterConfig) *Reporter {
 func (r *Reporter) Report(p Process) {
 	r.mu.Lock()
 	r.pending[p.Name] = p
+	delete(r.forget, p.Name)
 	r.mu.Unlock()
+	r.poke()
+}
+
+// Forget removes a component from the state file (a user's tray app once
+// their session has ended); a later Report brings it back. It never blocks.
+func (r *Reporter) Forget(name string) {
+	r.mu.Lock()
+	delete(r.pending, name)
+	r.forget[name] = true
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *Reporter) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -81,9 +98,14 @@ func (r *Reporter) loop() {
 
 func (r *Reporter) flush() {
 	r.mu.Lock()
-	batch := r.pending
-	r.pending = map[string]Process{}
+	batch, gone := r.pending, r.forget
+	r.pending, r.forget = map[string]Process{}, map[string]bool{}
 	r.mu.Unlock()
+	for name := range gone {
+		if err := r.cfg.Store.RemoveComponent(name); err != nil {
+			r.cfg.Logger.Debug().Err(err).Msg("cannot update state file")
+		}
+	}
 	for _, p := range batch {
 		var path, ver string
 		if p.State == StateRunning && r.cfg.Binary != nil {

@@ -31,6 +31,10 @@ const (
 type Process struct {
 	Name  string `json:"name"`
 	State string `json:"state"` // one of the State* constants
+	// User and Session say whose copy this is, for a program run in each
+	// logged-in user's session (the tray app: "desktop/<user>").
+	User    string `json:"user,omitempty"`
+	Session string `json:"session,omitempty"`
 	// PID of the child while running or stopping, else 0.
 	PID int `json:"pid,omitempty"`
 	// Restarts counts start attempts after the first, failed ones included.
@@ -141,6 +145,12 @@ func (s *Store) UpdateComponent(name string, fn func(*Component)) error {
 		fn(&c)
 		snap.Components[name] = c
 	})
+}
+
+// RemoveComponent drops a component (one that no longer exists, such as
+// the tray app of a user who logged out).
+func (s *Store) RemoveComponent(name string) error {
+	return s.update(func(snap *Snapshot) { delete(snap.Components, name) })
 }
 
 // AddUpdateEvent appends an updater event, keeping the newest ones.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,26 @@ type Spec struct {
 	Args []string
 	Env  []string
 	Dir  string
+	// User, if set, runs the child as that user instead of orbit's own
+	// account (the tray app runs as each logged-in user). Env should then
+	// be the user's, not nil: orbit's environment is not theirs.
+	User *User
+}
+
+// User is the account a child runs as. Which fields count depends on the
+// platform: uid, gid and groups on Unix (on macOS in the user's login
+// context, through launchctl asuser), the WTS session on Windows (the
+// child gets that session's user token and interactive desktop).
+type User struct {
+	// Name is the login name (logs; sudo -u on macOS).
+	Name string
+	UID  uint32
+	GID  uint32
+	// Groups are the supplementary groups, from the user's group list;
+	// none at all is valid (root's are never kept).
+	Groups []uint32
+	// Session is the Windows session id.
+	Session uint32
 }
 
 // Starter starts a prepared child with stdout and stderr connected to the
@@ -90,6 +111,10 @@ type ProcessConfig struct {
 	// log (bursts of twice as many pass); 0 selects
 	// DefaultOutputLinesPerSecond, a negative value disables the limit.
 	OutputLinesPerSecond int
+	// FatalExitCodes are exit codes that a restart will not fix (the tray
+	// app's 2: a bad setting): the next start waits the backoff's maximum
+	// at once instead of climbing to it.
+	FatalExitCodes []int
 }
 
 // Process runs one child, restarts it with backoff when it exits, and stops
@@ -181,6 +206,10 @@ func (p *Process) Status() status.Process {
 	defer p.mu.Unlock()
 	return p.status
 }
+
+// CrashLooping reports whether the child keeps exiting soon after its
+// starts (the updater's rollback question).
+func (p *Process) CrashLooping() bool { return p.Status().CrashLoop }
 
 // Restart asks for a graceful stop of the running child followed by an
 // immediate start (no backoff); during a backoff wait it starts the child at
@@ -282,6 +311,9 @@ func (p *Process) Run(ctx context.Context) error {
 // delay before the next start.
 func (p *Process) failed(ranFor time.Duration, code int, msg string) time.Duration {
 	delay := p.backoff.Next(ranFor)
+	if slices.Contains(p.cfg.FatalExitCodes, code) {
+		delay = max(delay, p.cfg.Backoff.Max)
+	}
 	failures := p.backoff.Failures()
 	crash := failures >= p.cfg.CrashLoopThreshold
 	if crash && !p.crashLoopLogged {

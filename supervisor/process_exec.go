@@ -13,10 +13,19 @@ var errChildGone = errors.New("child process has already exited")
 // tree can be stopped and dies with us: on Unix each child leads its own
 // process group (and on Linux gets SIGKILL when its parent thread dies); on
 // Windows each child runs in a Job Object that is killed when orbit exits.
+// A Spec with a User starts the child as that user (startAsUser).
 type ExecStarter struct{}
 
 // Start implements Starter.
 func (ExecStarter) Start(spec Spec, stdout, stderr *os.File) (Child, error) {
+	if spec.User != nil {
+		return startAsUser(spec, stdout, stderr)
+	}
+	return startCmd(command(spec, stdout, stderr))
+}
+
+// command is the exec.Cmd for spec, without process attributes.
+func command(spec Spec, stdout, stderr *os.File) *exec.Cmd {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = spec.Env
 	cmd.Dir = spec.Dir
@@ -28,7 +37,7 @@ func (ExecStarter) Start(spec Spec, stdout, stderr *os.File) (Child, error) {
 	if stderr != nil {
 		cmd.Stderr = stderr
 	}
-	return startCmd(cmd)
+	return cmd
 }
 
 func exitStatus(cmd *exec.Cmd, err error) (int, error) {

@@ -23,8 +23,13 @@ type unixChild struct {
 	reaped bool
 }
 
+// startCmd starts cmd in a process group of its own; attributes already
+// set on cmd (a user's credentials) are kept.
 func startCmd(cmd *exec.Cmd) (Child, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	setPdeathsig(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		return nil, err

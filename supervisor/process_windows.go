@@ -12,8 +12,9 @@ import (
 )
 
 type winChild struct {
-	cmd *exec.Cmd
 	pid int
+	// wait waits for the process to exit and returns its exit status.
+	wait func() (int, error)
 
 	mu     sync.Mutex
 	job    windows.Handle
@@ -40,7 +41,8 @@ func startCmd(cmd *exec.Cmd) (Child, error) {
 		windows.CloseHandle(job)
 		return nil, err
 	}
-	return &winChild{cmd: cmd, pid: cmd.Process.Pid, job: job}, nil
+	wait := func() (int, error) { return exitStatus(cmd, cmd.Wait()) }
+	return &winChild{pid: cmd.Process.Pid, wait: wait, job: job}, nil
 }
 
 // newKillOnCloseJob creates a job whose processes are killed when its last
@@ -130,12 +132,12 @@ func (c *winChild) Kill() error {
 }
 
 func (c *winChild) Wait() (int, error) {
-	err := c.cmd.Wait()
+	code, err := c.wait()
 	c.mu.Lock()
 	// Kill whatever the child left in its job, then let the job go.
 	_ = windows.TerminateJobObject(c.job, 1)
 	windows.CloseHandle(c.job)
 	c.closed = true
 	c.mu.Unlock()
-	return exitStatus(c.cmd, err)
+	return code, err
 }

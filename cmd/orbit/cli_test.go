@@ -56,6 +56,9 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"fleet url credentials", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://u:pw@f.example.com", "--enroll-secret=a"}, "--fleet-url must not carry credentials"},
 		{"update url credentials", []string{root, "--osqueryd-path=" + osq, "--update-roots={}", "--update-url=https://u:pw@updates.example.com"}, "--update-url must not carry credentials"},
 		{"bad proxy", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-proxy=::nope"}, "--fleet-proxy"},
+		{"desktop path without the tray", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--desktop-path=" + osq}, "--desktop-path needs --fleet-desktop"},
+		{"tray without updates or path", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-desktop"}, "--fleet-desktop with --disable-updates needs --desktop-path"},
+		{"tray browser host with a path", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-desktop", "--desktop-path=" + osq, "--fleet-desktop-alternative-browser-host=h/x"}, "must be a host or host:port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

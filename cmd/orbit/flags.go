@@ -45,6 +45,13 @@ const (
 	flagTokenCheckInterval   = "device-token-check-interval"
 )
 
+// The tray app's flags (Fleet's names where Fleet has them).
+const (
+	flagDesktopPath            = "desktop-path"
+	flagDesktopAltBrowserHost  = "fleet-desktop-alternative-browser-host"
+	flagDesktopSessionsDirTest = "desktop-sessions-dir"
+)
+
 // DefaultUpdateURL is Fleet's public update repository, so an agent built
 // from this repo works with Fleet's published osqueryd out of the box.
 const DefaultUpdateURL = "https://updates.fleetdm.com"
@@ -84,6 +91,11 @@ func agentFlags() []cli.Flag {
 		// tests to see an hourly rotation without waiting.
 		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true},
 		&cli.DurationFlag{Name: flagConfigInterval, Value: 30 * time.Second, EnvVars: envVar(flagConfigInterval), Usage: "how often to fetch the Fleet server's config"},
+		&cli.StringFlag{Name: flagDesktopPath, EnvVars: envVar(flagDesktopPath), Usage: "with --fleet-desktop: run this tray app instead of the one the updater manages (development)"},
+		&cli.StringFlag{Name: flagDesktopAltBrowserHost, EnvVars: envVar(flagDesktopAltBrowserHost), Usage: "host[:port] the tray app's pages open on, when people reach Fleet by another name"},
+		// Hidden: sessions for the tray app come from this directory laid
+		// out as /run/user instead of logind (tests of a whole orbit).
+		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true},
 	}
 }
 
@@ -136,6 +148,10 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		OsqueryConfig:  c.String(flagOsqueryConfig),
 		OsqueryArgs:    c.Args().Slice(),
 		StopGrace:      c.Duration(flagStopGrace),
+
+		DesktopPath:                   c.String(flagDesktopPath),
+		DesktopAlternativeBrowserHost: c.String(flagDesktopAltBrowserHost),
+		DesktopSessionsDir:            c.String(flagDesktopSessionsDirTest),
 	}
 	logs := logConfig{
 		Debug:      c.Bool(flagDebug),
@@ -170,6 +186,11 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 			}
 		}
 	}
+	for _, f := range []string{flagDesktopPath, flagDesktopAltBrowserHost, flagDesktopSessionsDirTest} {
+		if c.IsSet(f) && !cfg.FleetDesktop {
+			return nil, fmt.Errorf("--%s needs --fleet-desktop", f)
+		}
+	}
 	if logs.MaxSize < 1 || logs.MaxBackups < 0 || logs.MaxAge < 0 {
 		return nil, errors.New("--log-file-max-size must be at least 1 (MB); backups and age cannot be negative")
 	}
@@ -183,6 +204,9 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 	}
 	if cfg.FleetCertificate != "" {
 		cfg.FleetCertificate = absPath(cfg.FleetCertificate)
+	}
+	if cfg.DesktopPath != "" {
+		cfg.DesktopPath = absPath(cfg.DesktopPath)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
