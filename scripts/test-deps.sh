@@ -28,6 +28,8 @@ command -v wine64 >/dev/null || [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64
 # to cross-check the one written in the tests.
 command -v dbus-daemon >/dev/null || need_apt+=(dbus)
 command -v status-notifier-watcher >/dev/null || need_apt+=(haskell-status-notifier-item-utils)
+# Scripts from Fleet may ask for zsh (#!/bin/zsh), which Fleet accepts.
+command -v zsh >/dev/null || need_apt+=(zsh)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2
