@@ -63,7 +63,7 @@ const (
 // install handles one install id from the config.
 func (w *work) install(ctx context.Context, id string) installOutcome {
 	a := w.a
-	if w.doneInstalls[id] {
+	if w.doneInstalls.has[id] {
 		return installDelivered
 	}
 	if e := w.journal.get(id); e != nil {
@@ -206,7 +206,7 @@ func (w *work) deliver(ctx context.Context, res InstallResult, log zerolog.Logge
 	a.noteAuth(err)
 	switch {
 	case err == nil:
-		log.Info().Str("status", installStatus(res)).Msg("software install result delivered to fleet")
+		log.Info().Msg("software install result delivered to fleet")
 	case refusedForGood(err):
 		log.Warn().Err(err).Msg("fleet refused the software install result, dropping it")
 	default:
@@ -355,22 +355,4 @@ func refusedForGood(err error) bool {
 		return false
 	}
 	return se.StatusCode >= 400 && se.StatusCode < 500
-}
-
-// installStatus is Fleet's HostSoftwareInstallResultPayload.Status(), for
-// the log.
-func installStatus(r InstallResult) string {
-	switch {
-	case r.PostInstallScriptExitCode != nil && *r.PostInstallScriptExitCode == 0:
-		return "installed"
-	case r.PostInstallScriptExitCode != nil:
-		return "failed_install"
-	case r.InstallScriptExitCode != nil && *r.InstallScriptExitCode == 0:
-		return "installed"
-	case r.InstallScriptExitCode != nil:
-		return "failed_install"
-	case r.PreInstallConditionOutput != nil && *r.PreInstallConditionOutput == "":
-		return "failed_install"
-	}
-	return "pending_install"
 }

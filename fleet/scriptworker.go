@@ -17,10 +17,8 @@ type workJob struct {
 // run again), script results it could not post, and the install journal.
 type work struct {
 	a              *Agent
-	done           map[string]bool
-	doneOrder      []string
-	doneInstalls   map[string]bool
-	installOrder   []string
+	done           doneSet
+	doneInstalls   doneSet
 	unposted       map[string]ScriptResult
 	journal        *journal
 	lastOsqueryLog time.Time
@@ -32,7 +30,7 @@ type work struct {
 // after each result it asks the poll loop for an early poll: the server
 // lists the next item in that answer.
 func (a *Agent) worker(ctx context.Context) {
-	w := &work{a: a, done: map[string]bool{}, doneInstalls: map[string]bool{}, unposted: map[string]ScriptResult{}}
+	w := &work{a: a, unposted: map[string]ScriptResult{}}
 	j, err := openJournal(a.cfg.Layout.SoftwareInstallJournal())
 	if err != nil {
 		a.log.Error().Err(err).Msg("software install journal")
@@ -57,30 +55,33 @@ func (a *Agent) worker(ctx context.Context) {
 	}
 }
 
-func (w *work) markDone(id string) {
-	delete(w.unposted, id)
-	if w.done[id] {
+// doneSet remembers the most recent ids, bounded.
+type doneSet struct {
+	has   map[string]bool
+	order []string
+}
+
+func (d *doneSet) add(id string) {
+	if d.has == nil {
+		d.has = map[string]bool{}
+	}
+	if d.has[id] {
 		return
 	}
-	w.done[id] = true
-	w.doneOrder = append(w.doneOrder, id)
-	if len(w.doneOrder) > maxRememberedScripts {
-		delete(w.done, w.doneOrder[0])
-		w.doneOrder = w.doneOrder[1:]
+	d.has[id] = true
+	d.order = append(d.order, id)
+	if len(d.order) > maxRememberedScripts {
+		delete(d.has, d.order[0])
+		d.order = d.order[1:]
 	}
 }
 
-func (w *work) markInstallDone(id string) {
-	if w.doneInstalls[id] {
-		return
-	}
-	w.doneInstalls[id] = true
-	w.installOrder = append(w.installOrder, id)
-	if len(w.installOrder) > maxRememberedScripts {
-		delete(w.doneInstalls, w.installOrder[0])
-		w.installOrder = w.installOrder[1:]
-	}
+func (w *work) markDone(id string) {
+	delete(w.unposted, id)
+	w.done.add(id)
 }
+
+func (w *work) markInstallDone(id string) { w.doneInstalls.add(id) }
 
 // postScript reports a script's result; one that cannot be posted is kept
 // to be posted again instead of running the script again.
@@ -105,7 +106,7 @@ func (w *work) scripts(ctx context.Context, job workJob) {
 		if ctx.Err() != nil {
 			return
 		}
-		if w.done[id] {
+		if w.done.has[id] {
 			continue
 		}
 		if r, ok := w.unposted[id]; ok {

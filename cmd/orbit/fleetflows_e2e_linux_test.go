@@ -74,12 +74,13 @@ func queueInstaller(t *testing.T, srv *fleettest.Server, hw string, in fleettest
 	return installID
 }
 
-func installResult(t *testing.T, srv *fleettest.Server, installID string) fleettest.SoftwareInstallResult {
+// waitResult waits for the first of the server's results that matches.
+func waitResult[T any](t *testing.T, what string, results func() []T, match func(T) bool) T {
 	t.Helper()
-	var r fleettest.SoftwareInstallResult
-	eventuallyWithin(t, 60*time.Second, "install result for "+installID, func() bool {
-		for _, x := range srv.SoftwareInstallResults() {
-			if x.InstallUUID == installID {
+	var r T
+	eventuallyWithin(t, 60*time.Second, what, func() bool {
+		for _, x := range results() {
+			if match(x) {
 				r = x
 				return true
 			}
@@ -89,19 +90,16 @@ func installResult(t *testing.T, srv *fleettest.Server, installID string) fleett
 	return r
 }
 
+func installResult(t *testing.T, srv *fleettest.Server, installID string) fleettest.SoftwareInstallResult {
+	t.Helper()
+	return waitResult(t, "install result for "+installID, srv.SoftwareInstallResults,
+		func(r fleettest.SoftwareInstallResult) bool { return r.InstallUUID == installID })
+}
+
 func scriptResult(t *testing.T, srv *fleettest.Server, execID string) fleettest.ScriptResult {
 	t.Helper()
-	var r fleettest.ScriptResult
-	eventuallyWithin(t, 60*time.Second, "script result for "+execID, func() bool {
-		for _, x := range srv.ScriptResults() {
-			if x.ExecutionID == execID {
-				r = x
-				return true
-			}
-		}
-		return false
-	})
-	return r
+	return waitResult(t, "script result for "+execID, srv.ScriptResults,
+		func(r fleettest.ScriptResult) bool { return r.ExecutionID == execID })
 }
 
 func val(p *string) string {
