@@ -289,6 +289,35 @@ func sortedKeys(m map[string]string) []string {
 	return k
 }
 
+func hostUUID() string { return GoHostInfo().HardwareUUID }
+
+// queueInstall adds an installer and queues it for this host.
+func queueInstall(t *testing.T, srv *fleettest.Server, in fleettest.SoftwareInstaller) string {
+	t.Helper()
+	id, err := srv.AddSoftwareInstaller(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installID, err := srv.QueueSoftwareInstall(hostUUID(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return installID
+}
+
+// eventually polls cond: the work goroutine runs in real time, beside the
+// fake clock. The deadline is a failure bound, not a speed target.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if standinPath != "" {

@@ -43,22 +43,6 @@ func withPaths(script, marker, started string) string {
 	return strings.NewReplacer("$MARKER", marker, "$STARTED", started).Replace(script)
 }
 
-func hostUUID() string { return GoHostInfo().HardwareUUID }
-
-// queueInstall adds an installer and queues it for this host.
-func queueInstall(t *testing.T, srv *fleettest.Server, in fleettest.SoftwareInstaller) string {
-	t.Helper()
-	id, err := srv.AddSoftwareInstaller(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	installID, err := srv.QueueSoftwareInstall(hostUUID(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return installID
-}
-
 func waitInstallResults(t *testing.T, e *testEnv, n int) []fleettest.SoftwareInstallResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -81,19 +65,6 @@ func num(p *int) string {
 		return "<nil>"
 	}
 	return fmt.Sprint(*p)
-}
-
-// eventually polls cond: the work goroutine runs in real time, beside the
-// fake clock. The deadline is a failure bound, not a speed target.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // noLeftovers checks that the install left no directory and no journal
