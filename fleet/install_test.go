@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/osquery"
 )
 
 // fakeQuerier answers pre-install queries from a table.
@@ -529,5 +531,35 @@ func TestJournal(t *testing.T) {
 	}
 	if j4, err := openJournal(path); err != nil || j4.len() != 0 {
 		t.Errorf("invalid entries kept: %v %d", err, j4.len())
+	}
+}
+
+func TestOsqueryUnreachable(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "osq-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// A stale socket: the file is there, nobody listens.
+	stale := filepath.Join(dir, "stale.em")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	for _, sock := range []string{filepath.Join(dir, "missing.em"), stale} {
+		c, err := osquery.NewClient(osquery.ClientConfig{Socket: sock, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Query(context.Background(), "SELECT 1")
+		if err == nil || !osqueryUnreachable(err) {
+			t.Errorf("%s: %v is not recognised as osqueryd not listening", filepath.Base(sock), err)
+		}
+	}
+	if osqueryUnreachable(&osquery.QueryError{Message: "no such table: x"}) {
+		t.Errorf("a query osqueryd refused counts as osqueryd unreachable")
 	}
 }
