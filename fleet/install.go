@@ -174,7 +174,11 @@ func (w *work) install(ctx context.Context, id string) installOutcome {
 	}
 	entry.State, entry.Step, entry.Result = journalResult, "", res
 	if err := w.journal.put(entry); err != nil {
-		log.Error().Err(err).Msg("cannot record the install's result in the journal; delivering it from memory")
+		// The file still says "running" (so a restart reports the install
+		// interrupted, never reruns it); this run keeps the result in
+		// memory and delivers it from there.
+		log.Error().Err(err).Msg("cannot record the install's result in the journal; keeping it in memory")
+		w.journal.entries[id] = &entry
 	}
 	return w.deliver(ctx, res, log)
 }

@@ -56,6 +56,8 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"fleet url credentials", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://u:pw@f.example.com", "--enroll-secret=a"}, "--fleet-url must not carry credentials"},
 		{"update url credentials", []string{root, "--osqueryd-path=" + osq, "--update-roots={}", "--update-url=https://u:pw@updates.example.com"}, "--update-url must not carry credentials"},
 		{"bad proxy", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-proxy=::nope"}, "--fleet-proxy"},
+		{"end-user email without fleet", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--end-user-email=jane@example.com"}, "--end-user-email needs --fleet-url"},
+		{"bad end-user email", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--end-user-email=jane"}, "--end-user-email must be one email address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,7 +133,7 @@ func TestFleetSoftwareInstallsEndToEnd(t *testing.T) {
 	srv := flowServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
-	p := startFleetOrbit(t, srv, root, secret, "--enable-scripts")
+	p := startFleetOrbit(t, srv, root, secret, "--enable-scripts", "--end-user-email=jane.doe@example.com")
 	hw := enrolledHost(t, srv).HardwareUUID
 
 	// 1. An install whose condition holds (asked to osqueryd over its
@@ -194,6 +194,10 @@ func TestFleetSoftwareInstallsEndToEnd(t *testing.T) {
 	noInstallLeftovers(t, root)
 	if n := len(srv.SoftwareInstallResults()); n != 3 {
 		t.Fatalf("%d install results, want 3", n)
+	}
+	// The end-user email reached Fleet's device mapping, once.
+	if m := srv.DeviceMappings(); len(m) != 1 || m[0].Email != "jane.doe@example.com" || m[0].HardwareUUID != hw {
+		t.Fatalf("device mappings %+v", m)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 30*time.Second)
