@@ -17,6 +17,7 @@ import (
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
@@ -299,6 +300,13 @@ func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restart
 		return p
 	}
 	fc.Restarter = osq
+	// Pre-install queries of software installs run in the supervised
+	// osqueryd, through its extension socket.
+	if q, err := osquery.NewClient(osquery.ClientConfig{Socket: cfg.Layout.ExtensionsSocket()}); err != nil {
+		deps.Logger.Warn().Err(err).Msg("no osquery client: software installs with a pre-install query will wait")
+	} else {
+		fc.Querier = q
+	}
 	fc.ChannelSetter = channels
 	fc.Status = store
 	fc.Logger = deps.Logger

@@ -37,6 +37,7 @@ type Config struct {
 	Insecure           bool
 	FleetProxy         string
 	EnableScripts      bool
+	EndUserEmail       string // --end-user-email, for Fleet's device mapping
 	FleetDesktop       bool
 	ConfigInterval     time.Duration
 	TokenCheckInterval time.Duration
@@ -205,6 +206,7 @@ func (c Config) fleetAgent() fleet.Config {
 		EnrollSecret:       c.EnrollSecret,
 		Version:            c.Version,
 		ScriptsEnabled:     c.EnableScripts,
+		EndUserEmail:       c.EndUserEmail,
 		ConfigInterval:     c.ConfigInterval,
 		TokenCheckInterval: c.TokenCheckInterval,
 	}

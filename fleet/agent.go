@@ -93,10 +93,25 @@ type Config struct {
 	// system temporary directory).
 	ScriptsDir string
 
+	// Querier runs software installs' pre-install queries in osqueryd;
+	// nil (or osqueryd not listening) makes such installs wait.
+	Querier Querier
+	// InstallTimeout bounds each script of a software install (default
+	// 1 h, Fleet's); MaxPackageBytes the package (default 10 GiB);
+	// DownloadTimeout its download (default 1 h).
+	InstallTimeout  time.Duration
+	MaxPackageBytes int64
+	DownloadTimeout time.Duration
+
+	// EndUserEmail is sent to Fleet's device mapping (--end-user-email)
+	// when the server advertises end_user_email.
+	EndUserEmail string
+
 	ConfigInterval     time.Duration // default 30 s, plus up to 10% jitter
 	PingInterval       time.Duration // default 5 min
 	TokenTTL           time.Duration // default 1 h
 	TokenCheckInterval time.Duration // default 30 s
+	TokenRemoteCheck   time.Duration // default 5 min
 	ReenrollAfter      time.Duration // default 45 s
 }
 
@@ -129,15 +144,19 @@ type Agent struct {
 	stWrittenAt   time.Time
 	stWrittenCopy status.Fleet
 
-	scriptJobs chan scriptJob
+	workJobs chan workJob
+	pollNow  chan struct{}
+
+	// Owned by the Run goroutine.
+	notifs        notificationLog
+	mappingSent   bool
+	mappingLogged bool
+	lastTokenPing time.Time
+	deadToken     string
+	enrollRefused string
 
 	ready     chan struct{}
 	readyOnce sync.Once
-}
-
-type scriptJob struct {
-	ids     []string
-	timeout time.Duration
 }
 
 // Shortest intervals Config accepts (the CLI's --config-interval and
@@ -172,7 +191,13 @@ func (cfg Config) Validate() error {
 	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
 		return err
 	}
-	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.HostInfoTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter} {
+	if err := ValidateEndUserEmail(cfg.EndUserEmail); err != nil {
+		return err
+	}
+	if cfg.MaxPackageBytes < 0 {
+		return errors.New("fleet agent: MaxPackageBytes must not be negative")
+	}
+	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.HostInfoTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter, cfg.InstallTimeout, cfg.DownloadTimeout} {
 		if d < 0 {
 			return fmt.Errorf("fleet agent: durations must not be negative (got %s)", d)
 		}
@@ -205,8 +230,14 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.PingInterval, DefaultPingInterval)
 	setDefault(&cfg.TokenTTL, DefaultTokenTTL)
 	setDefault(&cfg.TokenCheckInterval, DefaultTokenCheckInterval)
+	setDefault(&cfg.TokenRemoteCheck, DefaultTokenRemoteCheck)
 	setDefault(&cfg.ReenrollAfter, DefaultReenrollAfter)
 	setDefault(&cfg.HostInfoTimeout, DefaultHostInfoTimeout)
+	setDefault(&cfg.InstallTimeout, DefaultInstallTimeout)
+	setDefault(&cfg.DownloadTimeout, DefaultDownloadTimeout)
+	if cfg.MaxPackageBytes == 0 {
+		cfg.MaxPackageBytes = DefaultMaxPackageBytes
+	}
 	rnd := cfg.Rand
 	enroll, err := backoff.New(backoff.Config{
 		Initial: enrollFirstDelay, Max: enrollMaxDelay, Jitter: 0.1, Mode: backoff.Extend,
@@ -224,7 +255,8 @@ func New(cfg Config) (*Agent, error) {
 		log:           cfg.Logger.With().Str("component", "fleet").Logger(),
 		scriptTimeout: DefaultScriptTimeout,
 		st:            status.Fleet{URL: client.URL()},
-		scriptJobs:    make(chan scriptJob, 1),
+		workJobs:      make(chan workJob, 1),
+		pollNow:       make(chan struct{}, 1),
 		ready:         make(chan struct{}),
 	}, nil
 }
@@ -257,7 +289,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.scriptWorker(ctx)
+		a.worker(ctx)
 	}()
 	defer wg.Wait()
 
@@ -282,6 +314,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.pollConfig(ctx)
 	a.markReady()
 	a.checkToken(ctx)
+	a.checkTokenRemote(ctx)
 	configT := a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
 	tokenT := a.clock.NewTimer(a.cfg.TokenCheckInterval)
 	pingT := a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
@@ -293,8 +326,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-configT.C():
 			a.pollConfig(ctx)
 			configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
+		case <-a.pollNow:
+			// A result was posted: the server lists the next queued item
+			// now, so poll at once rather than at the next tick.
+			configT.Stop()
+			a.pollConfig(ctx)
+			configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
 		case <-tokenT.C():
 			a.checkToken(ctx)
+			a.checkTokenRemote(ctx)
 			tokenT = a.clock.NewTimer(a.cfg.TokenCheckInterval)
 		case <-pingT.C():
 			a.ping(ctx)
@@ -304,8 +344,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			if err := a.enroll(ctx); err != nil {
 				return err
 			}
-			// A new host record knows no token and has no config yet.
+			// A new host record knows no token, no end-user email and has
+			// no config yet.
 			a.tokenRegistered = false
+			a.mappingSent = false
 			a.pollConfig(ctx)
 			a.checkToken(ctx)
 		}
@@ -359,29 +401,68 @@ func (a *Agent) enroll(ctx context.Context) error {
 				a.enrollBackoff.Reset()
 				a.lastContact = a.clock.Now()
 				a.log.Info().Str("hardware_uuid", info.HardwareUUID).Msg("enrolled in fleet")
-				a.setStatus(func(s *status.Fleet) { s.Enrolled = true; s.LastError = "" })
+				a.enrollRefused = ""
+				a.setStatus(func(s *status.Fleet) { s.Enrolled = true; s.LastError = ""; s.EnrollRefused = "" })
 				return nil
 			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, ErrNotFound) {
+			return a.enrollEndpointMissing(ctx, err)
+		}
 		delay := a.enrollBackoff.Next(0)
 		attempt := a.enrollBackoff.Failures()
-		msg := "fleet enroll failed, retrying"
-		if errors.Is(err, ErrEnrollSecretRejected) {
-			msg = "fleet rejected the enroll secret: check --enroll-secret or the file of --enroll-secret-path, retrying"
+		refused := ""
+		if errors.Is(err, ErrEndUserAuthRequired) {
+			refused = status.EnrollRefusedEndUserAuth
+			// Only a change on the server helps: retry at the backoff's
+			// cap, and say so once, then at a limited rate.
+			delay = max(delay, enrollMaxDelay)
+			now := a.clock.Now()
+			if a.enrollRefused != refused || now.Sub(a.lastQuietLog) >= quietLogEvery {
+				a.lastQuietLog = now
+				a.log.Error().Int("attempt", attempt).Dur("retry_in_ms", delay).Msg(ErrEndUserAuthRequired.Error())
+			}
+		} else {
+			msg := "fleet enroll failed, retrying"
+			if errors.Is(err, ErrEnrollSecretRejected) {
+				msg = "fleet rejected the enroll secret: check --enroll-secret or the file of --enroll-secret-path, retrying"
+			}
+			if attempt <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
+				a.lastQuietLog = a.clock.Now()
+				a.log.Error().Err(err).Int("attempt", attempt).Dur("retry_in_ms", delay).Msg(msg)
+			}
 		}
-		if attempt <= 6 || a.clock.Now().Sub(a.lastQuietLog) >= quietLogEvery {
-			a.lastQuietLog = a.clock.Now()
-			a.log.Error().Err(err).Int("attempt", attempt).Dur("retry_in_ms", delay).Msg(msg)
-		}
-		a.setStatus(func(s *status.Fleet) { s.Enrolled = false; s.LastError = "enroll: " + err.Error() })
+		a.enrollRefused = refused
+		a.setStatus(func(s *status.Fleet) {
+			s.Enrolled = false
+			s.LastError = "enroll: " + err.Error()
+			s.EnrollRefused = refused
+		})
 		a.markReady() // do not hold osqueryd back while Fleet is unreachable
 		if err := a.wait(ctx, delay); err != nil {
 			return err
 		}
 	}
+}
+
+// enrollEndpointMissing is Fleet's agent's rule for an enroll answered 404
+// (a server without the Orbit API): stop retrying, with one line. osqueryd
+// keeps running (the ready gate opens); the agent idles until ctx ends, as
+// returning would only make the run group restart it into the same 404.
+func (a *Agent) enrollEndpointMissing(ctx context.Context, err error) error {
+	a.log.Error().Err(err).Msg("fleet has no Orbit enroll endpoint (HTTP 404): --fleet-url is not a Fleet server with the Orbit API, or one older than it; orbit stops enrolling until it is restarted and keeps running osqueryd")
+	a.enrollRefused = status.EnrollRefusedNoEndpoint
+	a.setStatus(func(s *status.Fleet) {
+		s.Enrolled = false
+		s.LastError = "enroll: " + err.Error()
+		s.EnrollRefused = status.EnrollRefusedNoEndpoint
+	})
+	a.markReady()
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 // hostInfo asks the supervised osqueryd for the host facts, falling back to
@@ -457,11 +538,26 @@ func (a *Agent) pollConfig(ctx context.Context) {
 			a.lastCache = data
 		}
 	}
-	if ids := cfg.Notifications.PendingScriptExecutionIDs; len(ids) > 0 {
-		select {
-		case a.scriptJobs <- scriptJob{ids: ids, timeout: a.scriptTimeout}:
-		default: // the worker is busy; the next poll lists them again
-		}
+	a.noteNotifications(cfg)
+	// Every poll wakes the worker, with or without ids: it also delivers
+	// install results kept in the journal.
+	job := workJob{
+		scripts:  cfg.Notifications.PendingScriptExecutionIDs,
+		installs: cfg.Notifications.PendingSoftwareInstallerIDs,
+		timeout:  a.scriptTimeout,
+	}
+	select {
+	case a.workJobs <- job:
+	default: // the worker is busy; the next poll lists them again
+	}
+	a.syncDeviceMapping(ctx)
+}
+
+// pollSoon asks the poll loop for a config poll at once.
+func (a *Agent) pollSoon() {
+	select {
+	case a.pollNow <- struct{}{}:
+	default:
 	}
 }
 

@@ -87,8 +87,11 @@ type ClientConfig struct {
 
 // Client speaks Fleet's Orbit API. It is safe for concurrent use.
 type Client struct {
-	base      *url.URL
-	http      *http.Client
+	base *url.URL
+	http *http.Client
+	// download is http without the overall timeout: a package download is
+	// bounded by its own, longer, deadline.
+	download  *http.Client
 	userAgent string
 	caps      string
 	timeout   time.Duration
@@ -125,9 +128,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			return nil, err
 		}
 	}
+	dl := *hc
+	dl.Timeout = 0
 	c := &Client{
 		base:       u,
 		http:       hc,
+		download:   &dl,
 		userAgent:  userAgent(cfg.Version),
 		caps:       strings.Join(cfg.Capabilities, ","),
 		timeout:    cfg.RequestTimeout,
@@ -328,56 +334,44 @@ func (c *Client) PostScriptResult(ctx context.Context, r ScriptResult) error {
 	return c.do(ctx, http.MethodPost, PathScriptResult, scriptResultRequest{c.getNodeKey(), r}, nil, false)
 }
 
+// request is one call of the Orbit or device API.
+type request struct {
+	method string
+	path   string
+	// shown replaces path in errors: device API paths carry the token.
+	shown string
+	query url.Values
+	in    any
+	// enroll maps a 401 to the enroll errors instead of ErrUnauthenticated.
+	enroll bool
+	// device calls answer with the device capabilities, which must not
+	// replace the Orbit server's.
+	device bool
+}
+
+func (r request) name() string {
+	if r.shown != "" {
+		return r.shown
+	}
+	return r.path
+}
+
 // do sends one request and decodes a 2xx JSON answer into out (nil: the body
 // is discarded). Bodies are size-limited and the whole exchange is bounded
 // by the request timeout.
 func (c *Client) do(ctx context.Context, method, path string, in, out any, enroll bool) error {
+	return c.call(ctx, request{method: method, path: path, in: in, enroll: enroll}, out)
+}
+
+func (c *Client) call(ctx context.Context, r request, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encode %s %s request: %w", method, path, err)
-		}
-		body = bytes.NewReader(data)
-	}
-	u := *c.base
-	u.Path = c.base.Path + path
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	resp, err := c.send(ctx, c.http, r)
 	if err != nil {
-		return fmt.Errorf("build %s %s request: %w", method, path, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set(CapabilitiesHeader, c.caps)
-
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w (check that Fleet is reachable from this host)", method, path, redactURLError(err))
+		return err
 	}
 	defer resp.Body.Close()
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		se := &StatusError{Method: method, Path: path, StatusCode: resp.StatusCode, Message: serverErrorText(errBody)}
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			se.sentinel = ErrUnauthenticated
-			if enroll {
-				se.sentinel = ErrEnrollSecretRejected
-			}
-		case http.StatusNotFound:
-			se.sentinel = ErrNotFound
-		case http.StatusPaymentRequired:
-			se.sentinel = ErrMissingLicense
-		}
-		return se
-	}
-
+	method, path := r.method, r.name()
 	data, err := httpclient.ReadBody(resp.Body, c.maxBody)
 	if errors.Is(err, httpclient.ErrBodyTooLarge) {
 		return fmt.Errorf("%s %s: %w (%d bytes)", method, path, ErrBodyTooLarge, c.maxBody)
@@ -385,7 +379,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, enrol
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}
-	c.setServerCaps(resp.Header)
+	if !r.device {
+		c.setServerCaps(resp.Header)
+	}
 	if method == http.MethodHead || len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
@@ -409,6 +405,65 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, enrol
 		return fmt.Errorf("%s %s: %w: %w", method, path, ErrBadResponse, err)
 	}
 	return nil
+}
+
+// send makes the exchange and turns a non-2xx answer into a *StatusError;
+// on success the caller reads and closes the body.
+func (c *Client) send(ctx context.Context, hc *http.Client, r request) (*http.Response, error) {
+	method, path := r.method, r.name()
+	var body io.Reader
+	if r.in != nil {
+		data, err := json.Marshal(r.in)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %s request: %w", method, path, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	u := *c.base
+	u.Path = c.base.Path + r.path
+	if r.query != nil {
+		u.RawQuery = r.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("build %s %s request: %w", method, path, err)
+	}
+	if r.in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set(CapabilitiesHeader, c.caps)
+
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w (check that Fleet is reachable from this host)", method, path, redactURLError(err))
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	se := &StatusError{Method: method, Path: path, StatusCode: resp.StatusCode, Message: serverErrorText(errBody)}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		se.sentinel = ErrUnauthenticated
+		if r.device {
+			se.sentinel = ErrDeviceTokenRejected
+		}
+		if r.enroll {
+			se.sentinel = ErrEnrollSecretRejected
+			// Fleet's client looks for the code in the error text too
+			// (message and errors[0].reason both carry it).
+			if bytes.Contains(errBody, []byte(endUserAuthRequired)) {
+				se.sentinel = ErrEndUserAuthRequired
+			}
+		}
+	case http.StatusNotFound:
+		se.sentinel = ErrNotFound
+	case http.StatusPaymentRequired:
+		se.sentinel = ErrMissingLicense
+	}
+	return nil, se
 }
 
 // redactURLError drops the URL from a *url.Error: ours carry no secrets, but

@@ -37,14 +37,31 @@ type UpdateChannels struct {
 	Desktop  string `json:"desktop"`
 }
 
-// Notifications are the server's requests to the agent.
+// Notifications are the server's requests to the agent (Fleet's
+// fleet.OrbitConfigNotifications). The agent acts on the two pending-id
+// lists; the others are MDM and disk-encryption work orbit does not do,
+// decoded so that each is logged (see notifications.go) instead of
+// silently dropped.
 type Notifications struct {
 	PendingScriptExecutionIDs   []string `json:"pending_script_execution_ids,omitempty"`
 	PendingSoftwareInstallerIDs []string `json:"pending_software_installer_ids,omitempty"`
-	RenewEnrollmentProfile      bool     `json:"renew_enrollment_profile,omitempty"`
-	RotateDiskEncryptionKey     bool     `json:"rotate_disk_encryption_key,omitempty"`
-	NeedsMDMMigration           bool     `json:"needs_mdm_migration,omitempty"`
-	RunSetupExperience          bool     `json:"run_setup_experience,omitempty"`
+
+	RenewEnrollmentProfile                  bool   `json:"renew_enrollment_profile,omitempty"`
+	RotateDiskEncryptionKey                 bool   `json:"rotate_disk_encryption_key,omitempty"`
+	NeedsMDMMigration                       bool   `json:"needs_mdm_migration,omitempty"`
+	NeedsProgrammaticWindowsMDMEnrollment   bool   `json:"needs_programmatic_windows_mdm_enrollment,omitempty"`
+	WindowsMDMDiscoveryEndpoint             string `json:"windows_mdm_discovery_endpoint,omitempty"`
+	NeedsProgrammaticWindowsMDMUnenrollment bool   `json:"needs_programmatic_windows_mdm_unenrollment,omitempty"`
+	EnforceBitLockerEncryption              bool   `json:"enforce_bitlocker_encryption,omitempty"`
+	EnableBitLockerPINProtectorConfig       bool   `json:"enable_bitlocker_pin_protector_config,omitempty"`
+	RunSetupExperience                      bool   `json:"run_setup_experience,omitempty"`
+	// RunDiskEncryptionEscrow is one-shot: Fleet clears it as soon as it
+	// has sent it (ClearPendingEscrow).
+	RunDiskEncryptionEscrow bool `json:"run_disk_encryption_escrow,omitempty"`
+
+	// Raw holds every field as sent, known or not, so fields Fleet adds
+	// later are noticed too.
+	Raw map[string]json.RawMessage `json:"-"`
 }
 
 // Limits on what a config may ask for, so a broken or hostile server cannot
@@ -76,9 +93,14 @@ func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	if t := bytes.TrimSpace(cfg.Flags); bytes.Equal(t, []byte("null")) {
 		cfg.Flags = nil
 	}
-	n := &cfg.Notifications
-	n.PendingScriptExecutionIDs = cleanIDs(n.PendingScriptExecutionIDs)
-	n.PendingSoftwareInstallerIDs = cleanIDs(n.PendingSoftwareInstallerIDs)
+	cfg.Notifications.PendingScriptExecutionIDs = cleanIDs(cfg.Notifications.PendingScriptExecutionIDs)
+	cfg.Notifications.PendingSoftwareInstallerIDs = cleanIDs(cfg.Notifications.PendingSoftwareInstallerIDs)
+	var raw struct {
+		Notifications map[string]json.RawMessage `json:"notifications"`
+	}
+	if err := json.Unmarshal(data, &raw); err == nil {
+		cfg.Notifications.Raw = raw.Notifications
+	}
 	if c := cfg.UpdateChannels; c != nil {
 		if !validChannel(c.Orbit) || !validChannel(c.Osqueryd) || !validChannel(c.Desktop) {
 			cfg.UpdateChannels = nil

@@ -16,6 +16,10 @@ var (
 	ErrUnauthenticated = errors.New("fleet rejected the orbit node key (HTTP 401)")
 	// ErrEnrollSecretRejected is HTTP 401 on enroll.
 	ErrEnrollSecretRejected = errors.New("fleet rejected the enroll secret (HTTP 401): check --enroll-secret (or the --enroll-secret-path file) against the secrets in Fleet")
+	// ErrEndUserAuthRequired is Fleet's 401 END_USER_AUTH_REQUIRED on
+	// enroll: the team requires the end user to sign in first, which orbit
+	// does not implement (it announces no end_user_auth capability).
+	ErrEndUserAuthRequired = errors.New("fleet requires end-user authentication before this host can enroll (END_USER_AUTH_REQUIRED): orbit does not implement end-user sign-in; a Fleet admin can allow enrollment without it (mdm.allow_orbit_end_user_auth_bypass) or turn off end-user authentication for this host's team")
 	// ErrNotFound is HTTP 404: the server does not have this endpoint (an
 	// older Fleet); callers degrade instead of failing.
 	ErrNotFound = errors.New("endpoint not found on the Fleet server (HTTP 404): the server may be older than this agent")
@@ -26,6 +30,10 @@ var (
 	// ErrBadResponse means a 2xx answer that is not the expected JSON.
 	ErrBadResponse = errors.New("fleet answered with an invalid response (is --fleet-url pointing at Fleet?)")
 )
+
+// endUserAuthRequired is the message and reason of Fleet's
+// fleet.NewOrbitIDPAuthRequiredError (server/fleet/errors.go).
+const endUserAuthRequired = "END_USER_AUTH_REQUIRED"
 
 // StatusError is a non-2xx answer from Fleet.
 type StatusError struct {

@@ -145,9 +145,13 @@ type testEnv struct {
 	done     chan error
 }
 
-func newServer(t *testing.T, clk *clocktest.Fake) *fleettest.Server {
+func newServer(t *testing.T, clk *clocktest.Fake, mods ...func(*fleettest.Config)) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
+	cfg := fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv := fleettest.New(cfg)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,9 +162,19 @@ func newServer(t *testing.T, clk *clocktest.Fake) *fleettest.Server {
 // newEnv builds an agent against a fresh server; mod adjusts its Config.
 func newEnv(t *testing.T, mod func(*Config)) *testEnv {
 	t.Helper()
+	return newEnvServer(t, nil, mod)
+}
+
+// newEnvServer is newEnv with srvMod adjusting the server's Config.
+func newEnvServer(t *testing.T, srvMod func(*fleettest.Config), mod func(*Config)) *testEnv {
+	t.Helper()
 	clk := newFakeClock()
+	var mods []func(*fleettest.Config)
+	if srvMod != nil {
+		mods = append(mods, srvMod)
+	}
 	e := &testEnv{
-		t: t, clk: clk, srv: newServer(t, clk), log: &logcapture.Buffer{},
+		t: t, clk: clk, srv: newServer(t, clk, mods...), log: &logcapture.Buffer{},
 		restarts: &restartCounter{}, channels: &channelRecorder{}, status: &statusRecorder{},
 	}
 	layout, err := rootdir.New(t.TempDir())
@@ -273,6 +287,35 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+func hostUUID() string { return GoHostInfo().HardwareUUID }
+
+// queueInstall adds an installer and queues it for this host.
+func queueInstall(t *testing.T, srv *fleettest.Server, in fleettest.SoftwareInstaller) string {
+	t.Helper()
+	id, err := srv.AddSoftwareInstaller(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installID, err := srv.QueueSoftwareInstall(hostUUID(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return installID
+}
+
+// eventually polls cond: the work goroutine runs in real time, beside the
+// fake clock. The deadline is a failure bound, not a speed target.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestMain(m *testing.M) {

@@ -32,39 +32,58 @@ type scriptOutcome struct {
 	output   string
 	exitCode int
 	runtime  time.Duration
+	// execErr is a failure to run the script at all or to the end (refused
+	// shebang, killed), as opposed to a non-zero exit.
+	execErr error
 }
 
 // runScript writes contents to a private temporary directory under dir and
-// runs it (sh on Unix, PowerShell on Windows) with timeout. Output is
-// bounded while it is captured and the last MaxScriptOutputRunes characters
-// are kept, as Fleet keeps them.
+// runs it (sh on Unix, PowerShell on Windows) with timeout.
 func runScript(ctx context.Context, dir, contents string, timeout time.Duration) scriptOutcome {
 	runDir, err := os.MkdirTemp(dir, "orbit-script-*")
 	if err != nil {
 		return scriptOutcome{output: fmt.Sprintf("script execution error: create run directory: %v", err), exitCode: scriptTimeoutExitCode}
 	}
 	defer os.RemoveAll(runDir)
-	path := filepath.Join(runDir, "script"+scriptExt)
-	if err := os.WriteFile(path, []byte(contents), 0o700); err != nil {
+	return runScriptFile(ctx, scriptRun{dir: runDir, name: "script" + scriptExt, contents: contents, timeout: timeout})
+}
+
+// scriptRun is one script to run: the scripts from Fleet and the install,
+// post-install and uninstall scripts of a software install all run through
+// runScriptFile, with the same output cap, timeout and process-group kill.
+type scriptRun struct {
+	dir      string // an existing private directory, the working directory
+	name     string // file name of the script in dir
+	contents string
+	timeout  time.Duration
+	env      []string // added to the agent's environment
+}
+
+// runScriptFile writes the script into its directory and runs it. Output
+// is bounded while it is captured and the last MaxScriptOutputRunes
+// characters are kept, as Fleet keeps them.
+func runScriptFile(ctx context.Context, r scriptRun) scriptOutcome {
+	path := filepath.Join(r.dir, r.name)
+	if err := os.WriteFile(path, []byte(r.contents), 0o700); err != nil {
 		return scriptOutcome{output: fmt.Sprintf("script execution error: write script: %v", err), exitCode: scriptTimeoutExitCode}
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	out := &tailBuffer{max: utf8.UTFMax * MaxScriptOutputRunes}
 	start := time.Now()
-	exitCode, execErr := execScript(ctx, path, contents, out, scriptEnv())
+	exitCode, execErr := execScript(ctx, path, r.contents, out, append(scriptEnv(), r.env...))
 	elapsed := time.Since(start)
 
 	output := out.String()
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		exitCode = scriptTimeoutExitCode
-		output += fmt.Sprintf("\nscript execution error: timed out after %s", timeout)
+		output += fmt.Sprintf("\nscript execution error: timed out after %s", r.timeout)
 	case execErr != nil:
 		output += fmt.Sprintf("\nscript execution error: %v", execErr)
 	}
-	return scriptOutcome{output: lastRunes(output, MaxScriptOutputRunes), exitCode: exitCode, runtime: elapsed}
+	return scriptOutcome{output: lastRunes(output, MaxScriptOutputRunes), exitCode: exitCode, runtime: elapsed, execErr: execErr}
 }
 
 // scriptEnv is orbit's environment without its secrets: scripts come from

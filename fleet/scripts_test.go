@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 func TestRunScript(t *testing.T) {
@@ -22,8 +24,10 @@ func TestRunScript(t *testing.T) {
 		runes    int
 	}{
 		{name: "output and exit code", script: "echo out; echo err >&2; exit 7", exit: 7, contains: []string{"out\n", "err\n"}},
-		{name: "bash shebang runs directly", script: "#!/bin/sh\necho direct", exit: 0, contains: []string{"direct"}},
-		{name: "unsupported interpreter", script: "#!/usr/bin/python3\nprint(1)", exit: -1, contains: []string{"not supported"}},
+		{name: "sh shebang runs directly", script: "#!/bin/sh\necho direct", exit: 0, contains: []string{"direct"}},
+		{name: "unsupported interpreter", script: "#!/usr/bin/python3\nprint(1)", exit: -1, contains: []string{"\nscript execution error: validating script ", ErrUnsupportedInterpreter.Error()}},
+		{name: "bash is refused as Fleet refuses it", script: "#!/bin/bash\necho ran", exit: -1, contains: []string{ErrUnsupportedInterpreter.Error()}, absent: []string{"ran"}},
+		{name: "sh -e stops at the first failure", script: "#!/bin/sh -e\necho first\nfalse\necho never", exit: 1, contains: []string{"first"}, absent: []string{"never"}},
 		{name: "timeout kills the group", script: "echo begin; sleep 30 & wait; echo end", timeout: 1500 * time.Millisecond, exit: -1, contains: []string{"begin", "timed out"}, absent: []string{"end"}},
 		{name: "secrets scrubbed from env", script: "echo \"[$ORBIT_ENROLL_SECRET]\"", contains: []string{"[]"}, absent: []string{"env-secret-value"}},
 		{name: "output keeps the last characters", script: "i=0; while [ $i -lt 4000 ]; do printf 'é123456789'; i=$((i+1)); done; echo TAIL", contains: []string{"TAIL\n"}, runes: MaxScriptOutputRunes},
@@ -51,6 +55,14 @@ func TestRunScript(t *testing.T) {
 				t.Errorf("output has %d runes (valid %v), want %d", utf8.RuneCountInString(out.output), utf8.ValidString(out.output), tc.runes)
 			}
 		})
+	}
+}
+
+func TestRunScriptZsh(t *testing.T) {
+	testbin.NeedTool(t, "zsh")
+	out := runScript(context.Background(), t.TempDir(), "#!/bin/zsh\necho \"zsh $ZSH_VERSION\"", 30*time.Second)
+	if out.exitCode != 0 || !strings.HasPrefix(out.output, "zsh 5") {
+		t.Errorf("zsh script: exit %d, output %q", out.exitCode, out.output)
 	}
 }
 

@@ -13,32 +13,18 @@ import (
 	"time"
 )
 
-const scriptExt = ""
-
-// allowedInterpreters are the shebangs executed directly, as Fleet's orbit
-// allows (fleet.ValidateShebang); a script without a shebang runs with sh.
-var allowedInterpreters = []string{
-	"/bin/sh", "/bin/bash", "/bin/zsh",
-	"/usr/bin/env sh", "/usr/bin/env bash", "/usr/bin/env zsh",
-	"/usr/bin/sh", "/usr/bin/bash", "/usr/bin/zsh",
-}
+const scriptExt = ".sh"
 
 func execScript(ctx context.Context, path, contents string, out io.Writer, env []string) (int, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", path)
-	if strings.HasPrefix(contents, "#!") {
-		line, _, _ := strings.Cut(contents[2:], "\n")
-		interp := strings.Join(strings.Fields(line), " ")
-		ok := false
-		for _, a := range allowedInterpreters {
-			if interp == a {
-				ok = true
-			}
-		}
-		if !ok {
-			return -1, fmt.Errorf("interpreter %q not supported: use #!/bin/sh, #!/bin/bash or #!/bin/zsh", shorten(interp, 80))
-		}
+	direct, err := ValidateShebang(contents)
+	if err != nil {
+		// Fleet's agent words it so (orbit/pkg/scripts ExecCmd).
+		return -1, fmt.Errorf("validating script %s: %w", path, err)
+	}
+	if direct {
 		if err := os.Chmod(path, 0o700); err != nil {
-			return -1, fmt.Errorf("mark script executable: %w", err)
+			return -1, fmt.Errorf("marking script as executable %s: %w", path, err)
 		}
 		cmd = exec.CommandContext(ctx, path)
 	}
@@ -51,7 +37,7 @@ func execScript(ctx context.Context, path, contents string, out io.Writer, env [
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if cmd.ProcessState != nil && ctx.Err() == nil {
 		if _, isExit := err.(*exec.ExitError); isExit || err == nil {
 			return cmd.ProcessState.ExitCode(), nil

@@ -78,6 +78,14 @@ func (l Layout) FleetConfigCache() string {
 	return l.join("fleet-config.json")
 }
 
+// SoftwareInstalls holds the private (0700) working directories of
+// software installs from Fleet: the downloaded package and its scripts.
+func (l Layout) SoftwareInstalls() string { return l.join("software-installs") }
+
+// SoftwareInstallJournal records installs that started and results not yet
+// delivered to Fleet (0600), so none is lost or run twice across restarts.
+func (l Layout) SoftwareInstallJournal() string { return l.join("software-installs.json") }
+
 // ExtensionsAutoload is the file listing extensions osqueryd loads at start.
 func (l Layout) ExtensionsAutoload() string { return l.join("extensions.load") }
 

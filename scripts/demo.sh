@@ -165,7 +165,7 @@ root="$work/orbit-root"
 printf '%s\n' "$secret" >"$work/enroll-secret"
 chmod 600 "$work/enroll-secret"
 orbit_args=(--root-dir "$root" --fleet-url "$fleet_url" --fleet-certificate "$fleet_ca"
-  --enroll-secret-path "$work/enroll-secret" --config-interval 2s --log-file "$work/orbit.log")
+  --enroll-secret-path "$work/enroll-secret" --config-interval 2s --log-file "$work/orbit.log" --enable-scripts)
 if [ "$tuf" = 1 ]; then
   orbit_args+=(--update-url "$update_url" --update-roots "$work/root.json" --update-interval 10s)
 else
@@ -257,6 +257,29 @@ hosts=$(admin GET /_admin/hosts/orbit)
 ok "osqueryd pid $old_osq -> $new_osq (started with --flagfile=$root/osquery.flags); orbit still pid $orbit_pid, enrolled once"
 
 ###########################################################################
+step "6b. Software install from Fleet: queued, downloaded, installed, reported"
+# The "package" is a text file and its install script copies it: what
+# matters is the path of Fleet's install protocol, not dpkg.
+pkg=$(printf 'demo-tool 1.0' | base64 -w0)
+script="#!/bin/sh -e\\necho \\\"installing \$(basename \\\"\$INSTALLER_PATH\\\")\\\"\\ncp \\\"\$INSTALLER_PATH\\\" $work/demo-tool-installed\\n"
+installer=$(admin POST /_admin/software_installers "{\"filename\":\"demo-tool_1.0_all.deb\",\"package\":\"$pkg\",
+  \"pre_install_query\":\"SELECT 1 AS ready WHERE 1 = 1\",\"install_script\":\"$script\",
+  \"post_install_script\":\"echo post-install check ok\"}" | democtl get installer_id)
+hw=$(democtl get 0.hardware_uuid <<<"$hosts")
+install_id=$(admin POST /_admin/hosts/software_installs "{\"hardware_uuid\":\"$hw\",\"installer_id\":$installer}" | democtl get install_id)
+say "Fleet admin queues demo-tool_1.0_all.deb (pre-install query: SELECT 1 AS ready WHERE 1 = 1) as install $install_id"
+wait_for "install result reported to Fleet" 40 'test "$(admin GET /_admin/software_installs/results | democtl len)" -ge 1'
+res=$(admin GET /_admin/software_installs/results)
+[ "$(democtl get 0.install_uuid <<<"$res")" = "$install_id" ] || fail "the result is not for install $install_id"
+[ "$(democtl get 0.status <<<"$res")" = installed ] || fail "install status $(democtl get 0.status <<<"$res"): $res"
+say "pre-install query (osqueryd, over its extension socket): $(democtl get 0.pre_install_condition_output <<<"$res")"
+say "install script: exit $(democtl get 0.install_script_exit_code <<<"$res"), output: $(democtl get 0.install_script_output <<<"$res")"
+say "post-install script: exit $(democtl get 0.post_install_script_exit_code <<<"$res"), output: $(democtl get 0.post_install_script_output <<<"$res")"
+[ "$(cat "$work/demo-tool-installed" 2>/dev/null)" = "demo-tool 1.0" ] || fail "the install script did not get the package"
+wait_for "install directory removed" 10 'test -z "$(ls -A "$root/software-installs" 2>/dev/null)"'
+ok "Fleet records install $install_id as installed; orbit removed its private directory under $root/software-installs"
+
+###########################################################################
 step "7. Resilience: kill -9 osqueryd, then stop orbit with SIGTERM"
 restarts=$(st components.osqueryd.restarts)
 kill -KILL "$new_osq"
@@ -318,6 +341,8 @@ fi
 say "- orbit enrolled with Fleet over the Orbit API; osqueryd, started with orbit's flags, enrolled over"
 say "  the osquery TLS API and answered a live query; the device token gives the My device page"
 say "- startup flags set in Fleet reached osquery.flags and restarted osqueryd; orbit kept running"
+say "- Fleet queued a software install: orbit ran its pre-install query in osqueryd, downloaded the"
+say "  package into a private directory, ran its scripts and reported the result"
 say "- a killed osqueryd came back; SIGTERM to orbit stopped everything; no secret in any log"
 say "- standalone mode ran query packs from a local config and wrote results to disk"
 result=OK

@@ -45,6 +45,8 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 # user's bus whether the tray registered.
 command -v useradd >/dev/null || need_apt+=(passwd)
 command -v dbus-send >/dev/null || need_apt+=(dbus-bin)
+# Scripts from Fleet may ask for zsh (#!/bin/zsh), which Fleet accepts.
+command -v zsh >/dev/null || need_apt+=(zsh)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to apt-get install ${need_apt[*]}" >&2

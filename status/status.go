@@ -94,7 +94,22 @@ type Fleet struct {
 	LastConfigAt time.Time `json:"last_config_at,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`
 	MyDeviceURL  string    `json:"my_device_url,omitempty"`
+	// EnrollRefused says why the server refuses to enroll this host while
+	// orbit keeps trying (EnrollRefused* values), for `orbit status` and
+	// the tray app; "" when it is not refused.
+	EnrollRefused string `json:"enroll_refused,omitempty"`
 }
+
+// Values of Fleet.EnrollRefused.
+const (
+	// EnrollRefusedEndUserAuth: the host's team requires the end user to
+	// sign in first (Fleet's END_USER_AUTH_REQUIRED), which orbit does not
+	// implement; orbit retries slowly.
+	EnrollRefusedEndUserAuth = "end_user_auth_required"
+	// EnrollRefusedNoEndpoint: the server has no Orbit enroll endpoint
+	// (404); orbit stopped trying until it is restarted.
+	EnrollRefusedNoEndpoint = "enroll_endpoint_not_found"
+)
 
 // SortedComponents returns the components ordered by name, for stable output.
 func (s Snapshot) SortedComponents() []Component {

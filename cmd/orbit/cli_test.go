@@ -59,6 +59,8 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"desktop path without the tray", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--desktop-path=" + osq}, "--desktop-path needs --fleet-desktop"},
 		{"tray without updates or path", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-desktop"}, "--fleet-desktop with --disable-updates needs --desktop-path"},
 		{"tray browser host with a path", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-desktop", "--desktop-path=" + osq, "--fleet-desktop-alternative-browser-host=h/x"}, "must be a host or host:port"},
+		{"end-user email without fleet", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--end-user-email=jane@example.com"}, "--end-user-email needs --fleet-url"},
+		{"bad end-user email", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--end-user-email=jane"}, "--end-user-email must be one email address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

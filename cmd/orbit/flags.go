@@ -33,6 +33,7 @@ const (
 	flagDisableUpdates       = "disable-updates"
 	flagFleetDesktop         = "fleet-desktop"
 	flagEnableScripts        = "enable-scripts"
+	flagEndUserEmail         = "end-user-email"
 	flagDebug                = "debug"
 	flagLogFile              = "log-file"
 	flagLogFileMaxSize       = "log-file-max-size"
@@ -79,6 +80,7 @@ func agentFlags() []cli.Flag {
 		&cli.BoolFlag{Name: flagDisableUpdates, EnvVars: envVar(flagDisableUpdates), Usage: "never check for updates; run what is installed"},
 		&cli.BoolFlag{Name: flagFleetDesktop, EnvVars: envVar(flagFleetDesktop), Usage: "run the tray app for logged-in users"},
 		&cli.BoolFlag{Name: flagEnableScripts, EnvVars: envVar(flagEnableScripts), Usage: "run scripts sent by the Fleet server"},
+		&cli.StringFlag{Name: flagEndUserEmail, EnvVars: envVar(flagEndUserEmail), Usage: "the end user's email, sent to Fleet (device mapping) when the server takes it"},
 		&cli.BoolFlag{Name: flagDebug, EnvVars: envVar(flagDebug), Usage: "debug logging"},
 		&cli.StringFlag{Name: flagLogFile, EnvVars: envVar(flagLogFile), Usage: "write logs to this file (rotated) instead of stderr"},
 		&cli.IntFlag{Name: flagLogFileMaxSize, Value: 25, EnvVars: envVar(flagLogFileMaxSize), Usage: "rotate --log-file at this size, in MB"},
@@ -132,6 +134,7 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		Insecure:             c.Bool(flagInsecure),
 		FleetProxy:           c.String(flagFleetProxy),
 		EnableScripts:        c.Bool(flagEnableScripts),
+		EndUserEmail:         c.String(flagEndUserEmail),
 		FleetDesktop:         c.Bool(flagFleetDesktop),
 		ConfigInterval:       c.Duration(flagConfigInterval),
 		TokenCheckInterval:   c.Duration(flagTokenCheckInterval),
@@ -180,7 +183,7 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		}
 	}
 	if cfg.FleetURL == "" {
-		for _, f := range []string{flagEnrollSecret, flagEnrollSecretPath, flagFleetCertificate, flagInsecure, flagFleetProxy, flagEnableScripts, flagFleetDesktop} {
+		for _, f := range []string{flagEnrollSecret, flagEnrollSecretPath, flagFleetCertificate, flagInsecure, flagFleetProxy, flagEnableScripts, flagFleetDesktop, flagEndUserEmail} {
 			if c.IsSet(f) {
 				return nil, fmt.Errorf("--%s needs --fleet-url", f)
 			}

@@ -54,6 +54,9 @@ func printStatus(w io.Writer, snap status.Snapshot, running bool) {
 	}
 	if f := snap.Fleet; f != nil {
 		fmt.Fprintf(w, "fleet: %s enrolled=%t", f.URL, f.Enrolled)
+		if f.EnrollRefused != "" {
+			fmt.Fprintf(w, " enroll_refused=%s", f.EnrollRefused)
+		}
 		if f.LastError != "" {
 			fmt.Fprintf(w, " last_error=%q", f.LastError)
 		}
