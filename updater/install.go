@@ -186,7 +186,7 @@ func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (strin
 // evaluateWatchesLocked rolls back components that crash-loop within the
 // window after their install; caller holds checkMu.
 func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
-	now := u.cfg.Clock.Now()
+	mono := u.cfg.Clock.Mono()
 	u.stMu.Lock()
 	type item struct {
 		name component.Name
@@ -198,7 +198,9 @@ func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
 	}
 	u.stMu.Unlock()
 	for _, it := range items {
-		if now.Sub(it.w.Since) >= u.cfg.RollbackWindow {
+		// On the monotonic clock: a wall clock stepped forward must not end
+		// the watch early, nor one stepped back make it last for good.
+		if mono-it.w.mono >= u.cfg.RollbackWindow {
 			u.commit(func(s *state) { delete(s.Watches, it.name) })
 			u.log.Info().Str("component", string(it.name)).Msg("new version stayed healthy through the rollback window")
 			continue
@@ -251,7 +253,7 @@ func (u *Updater) rollbackLocked(name component.Name, reason string) error {
 		}
 	}
 	u.stMu.Lock()
-	u.st.fail(rec.Target, rec.Hash, reason, now, true)
+	u.st.fail(rec.Target, rec.Hash, reason, now, u.cfg.Clock.Mono(), true)
 	u.st.Components[name] = restored
 	delete(u.st.Watches, name)
 	err = u.st.save(u.cfg.Layout)

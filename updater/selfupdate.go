@@ -74,7 +74,7 @@ func CheckBoot(l rootdir.Layout, maxBoots int, logger zerolog.Logger) (BootResul
 	if err := pointStable(StableOrbitPath(l), restored.Path); err != nil {
 		return res, fmt.Errorf("point the service back at the previous orbit: %w", err)
 	}
-	st.fail(rec.Target, rec.Hash, "orbit did not become healthy after update", time.Now(), true)
+	st.fail(rec.Target, rec.Hash, "orbit did not become healthy after update", time.Now(), 0, true)
 	st.Components[name] = restored
 	st.SelfUpdate = nil
 	if err := st.save(l); err != nil {

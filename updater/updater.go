@@ -150,6 +150,7 @@ func New(cfg Config) (*Updater, error) {
 	if err != nil {
 		u.log.Warn().Err(err).Msg("updater state unreadable, starting over")
 	}
+	st.anchor(cfg.Clock.Now(), cfg.Clock.Mono(), cfg.RollbackWindow)
 	u.st = st
 	u.cleanStaging()
 	u.recoverAndSeed()
@@ -545,7 +546,7 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 	}
 	now := u.cfg.Clock.Now()
 	u.stMu.Lock()
-	resting, until := u.st.blocked(ti.Hash, now)
+	resting, until := u.st.blocked(ti.Hash, now, u.cfg.Clock.Mono())
 	u.stMu.Unlock()
 	if resting {
 		u.log.Debug().Str("component", string(c.Name)).Str("hash", ti.Hash).Time("until", until).Msg("target resting after failures")
@@ -586,7 +587,7 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 	}
 	if err != nil {
 		u.stMu.Lock()
-		f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, false)
+		f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, u.cfg.Clock.Mono(), false)
 		u.stMu.Unlock()
 		u.saveState()
 		u.log.Error().Err(err).Str("component", string(c.Name)).Str("target", ti.Name).Str("version", ti.Version).
@@ -628,7 +629,7 @@ func (u *Updater) commitInstall(c Component, rec *installed) error {
 		if c.SelfUpdate {
 			u.st.SelfUpdate = &selfUpdate{Component: c.Name, Hash: rec.Hash, Version: rec.Version, Since: now}
 		} else {
-			u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash}
+			u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash, mono: u.cfg.Clock.Mono()}
 		}
 	}
 	delete(u.st.Failures, rec.Hash)
