@@ -98,15 +98,18 @@ func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo
 	if !isWindows {
 		_ = os.Chmod(tmp, 0o755)
 	}
+	// The archive is verified: what it asks of the filesystem that is
+	// refused is the release's fault (a full disk while writing it is
+	// still the host's: classify looks at the cause first).
 	if err := extractTarGz(staged, tmp); err != nil {
-		return fmt.Errorf("extract %s: %w", ti.Name, err)
+		return releaseFault(fmt.Errorf("extract %s: %w", ti.Name, err))
 	}
 	exe, err := safeJoin(tmp, c.ExecInArchive)
 	if err != nil {
 		return fmt.Errorf("executable path of %s: %w", c.Name, err)
 	}
 	if st, err := os.Stat(exe); err != nil || !st.Mode().IsRegular() {
-		return fmt.Errorf("archive %s has no executable at %s: check the component's archive layout", ti.Name, c.ExecInArchive)
+		return releaseFault(fmt.Errorf("archive %s has no executable at %s: check the component's archive layout", ti.Name, c.ExecInArchive))
 	}
 	if out, err := u.execCheck(ctx, c, exe); err != nil {
 		return fmt.Errorf("exec check of %s %s failed: %w (output: %q)", ti.Name, ti.Version, err, out)
@@ -176,8 +179,15 @@ func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (strin
 				continue
 			}
 		}
-		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("no answer within %s", u.cfg.ExecTimeout)
+		// The release's own failures: it ran and failed or hung, or it is
+		// no program for this machine. A start that failed otherwise (a
+		// noexec mount, no memory for a fork) is the host's.
+		var ee *exec.ExitError
+		switch {
+		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = releaseFault(fmt.Errorf("no answer within %s", u.cfg.ExecTimeout))
+		case errors.As(err, &ee), isNotExecutable(err):
+			err = releaseFault(err)
 		}
 		return strings.TrimSpace(out.String()), err
 	}

@@ -85,6 +85,9 @@ type Updater struct {
 
 	// missingWarned holds targets already reported missing; guarded by checkMu.
 	missingWarned map[string]bool
+	// retrying is the class of each component's current run of failures
+	// that are not the release's; guarded by checkMu.
+	retrying map[component.Name]failureClass
 
 	chMu     sync.Mutex
 	channels map[component.Name]string
@@ -93,11 +96,15 @@ type Updater struct {
 
 // CheckResult says what one check did.
 type CheckResult struct {
-	Installed   []string         // components installed or replaced
-	Unchanged   []string         // already current
-	Missing     []string         // no target for this platform and channel
-	Resting     []string         // target on cooldown after failures
-	Failed      map[string]error // install failures
+	Installed []string         // components installed or replaced
+	Unchanged []string         // already current
+	Missing   []string         // no target for this platform and channel
+	Resting   []string         // target on cooldown after failures
+	Failed    map[string]error // install failures
+	// Retrying are the failed components whose failure was not the
+	// release's (disk, permission, network, server): Run checks again soon,
+	// with backoff.
+	Retrying    []string
 	RolledBack  []string
 	SelfUpdated bool
 	Requests    int64 // HTTP requests made
@@ -145,6 +152,7 @@ func New(cfg Config) (*Updater, error) {
 		log:      cfg.Logger.With().Str("actor", "updater").Logger(),
 		channels: map[component.Name]string{},
 		wake:     make(chan struct{}, 1),
+		retrying: map[component.Name]failureClass{},
 	}
 	st, err := loadState(cfg.Layout)
 	if err != nil {
@@ -311,22 +319,34 @@ const missingRetryFirst = 10 * time.Second
 func (u *Updater) Run(ctx context.Context) error {
 	clk := u.cfg.Clock
 	// A component that is not installed at all is fetched at once, and
-	// while one is still missing (first boot before the network is up)
-	// checks repeat from 10 s, doubling up to the interval, rather than
-	// leaving the host without osqueryd for a splay plus an interval.
+	// while one is still missing (first boot before the network is up), or
+	// a check failed for a reason that is not a release's (a full disk, the
+	// network, the server), checks repeat from 10 s, doubling up to the
+	// interval, rather than leaving the host without osqueryd, or a good
+	// release aside, for a splay plus an interval.
 	retry, err := backoff.New(backoff.Config{Initial: missingRetryFirst, Max: u.cfg.Interval, Jitter: -1})
 	if err != nil {
 		return fmt.Errorf("updater: %w", err)
 	}
+	again := false
 	if u.anyMissing() {
-		u.runCheck(ctx)
+		again = u.runCheck(ctx)
 	}
 	var next clock.Timer
-	if u.anyMissing() {
+	if again || u.anyMissing() {
 		next = clk.NewTimer(retry.Next(0))
 	} else {
 		splay := min(u.cfg.Interval, u.cfg.MaxSplay)
 		next = clk.NewTimer(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+	}
+	schedule := func(again bool) {
+		next.Stop()
+		if again || u.anyMissing() {
+			next = clk.NewTimer(retry.Next(0))
+			return
+		}
+		retry.Reset()
+		next = clk.NewTimer(u.cfg.Interval)
 	}
 	health := clk.NewTimer(u.cfg.HealthInterval)
 	defer func() { next.Stop(); health.Stop() }()
@@ -344,14 +364,9 @@ func (u *Updater) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-next.C():
-			u.runCheck(ctx)
-			if u.anyMissing() {
-				next = clk.NewTimer(retry.Next(0))
-			} else {
-				next = clk.NewTimer(u.cfg.Interval)
-			}
+			schedule(u.runCheck(ctx))
 		case <-u.wake:
-			u.runCheck(ctx)
+			schedule(u.runCheck(ctx))
 		case <-health.C():
 			u.checkMu.Lock()
 			var res CheckResult
@@ -367,13 +382,17 @@ func (u *Updater) Run(ctx context.Context) error {
 	}
 }
 
-func (u *Updater) runCheck(ctx context.Context) {
+// runCheck runs a check and reports whether it should be retried soon: it
+// failed, or failed for some component, for a reason that is not a
+// release's.
+func (u *Updater) runCheck(ctx context.Context) (again bool) {
 	res, err := u.Check(ctx)
 	if err != nil {
-		return // logged by Check
+		return !classify(err).counts() // logged by Check
 	}
-	u.log.Debug().Strs("installed", res.Installed).Strs("missing", res.Missing).
+	u.log.Debug().Strs("installed", res.Installed).Strs("missing", res.Missing).Strs("retrying", res.Retrying).
 		Int64("requests", res.Requests).Int64("bytes", res.Bytes).Msg("update check done")
+	return len(res.Retrying) > 0
 }
 
 func (u *Updater) anyMissing() bool {
@@ -443,9 +462,15 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 			continue
 		}
 		action, err := u.updateComponent(ctx, stats, c, ti, consistent)
+		if err == nil {
+			delete(u.retrying, c.Name)
+		}
 		switch {
 		case err != nil:
 			res.Failed[string(c.Name)] = err
+			if !classify(err).counts() {
+				res.Retrying = append(res.Retrying, string(c.Name))
+			}
 		case action == actionUnchanged:
 			res.Unchanged = append(res.Unchanged, string(c.Name))
 		case action == actionResting:
@@ -586,17 +611,42 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 		return "", fmt.Errorf("update of %s interrupted: %w", c.Name, err)
 	}
 	if err != nil {
-		u.stMu.Lock()
-		f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, u.cfg.Clock.Mono(), false)
-		u.stMu.Unlock()
-		u.saveState()
-		u.log.Error().Err(err).Str("component", string(c.Name)).Str("target", ti.Name).Str("version", ti.Version).
-			Int("failures", f.Count).Time("retry_after", f.Until).Msg("update failed, previous version left in place")
-		u.event(status.UpdateEvent{Component: string(c.Name), Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
+		u.installFailed(c, ti, now, err)
 		return "", err
 	}
 	u.afterInstall(c, rec)
 	return actionInstalled, nil
+}
+
+// installFailed records a failed install. Only the release's own failure
+// (a verified file that fails its exec check, a verified archive that may
+// not be installed) counts against its hash; a full disk, a permission, the
+// network or a mirror serving wrong bytes is retried with backoff and
+// never rests the release. Called under checkMu.
+func (u *Updater) installFailed(c Component, ti targetInfo, now time.Time, err error) {
+	class := classify(err)
+	ev := u.log.Warn()
+	if class.counts() {
+		ev = u.log.Error()
+	}
+	ev = ev.Err(err).Str("component", string(c.Name)).Str("target", ti.Name).Str("version", ti.Version).Str("failure_class", string(class))
+	if !class.counts() {
+		ev.Msg("update failed for a reason not the release's, retrying soon; previous version left in place")
+		// One event per run of such failures, not one per retry.
+		if u.retrying[c.Name] != class {
+			u.retrying[c.Name] = class
+			u.event(status.UpdateEvent{Component: string(c.Name), Action: "retrying", Version: ti.Version, Hash: ti.Hash,
+				Message: fmt.Sprintf("%s: %v", class, err)})
+		}
+		return
+	}
+	delete(u.retrying, c.Name)
+	u.stMu.Lock()
+	f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, u.cfg.Clock.Mono(), false)
+	u.stMu.Unlock()
+	u.saveState()
+	ev.Int("failures", f.Count).Time("retry_after", f.Until).Msg("update failed, previous version left in place")
+	u.event(status.UpdateEvent{Component: string(c.Name), Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
 }
 
 // afterInstall restarts the component (orbit itself is handed over by the

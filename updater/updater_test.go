@@ -311,7 +311,10 @@ func TestOfflineRunsBundledThenAdoptsIt(t *testing.T) {
 	}
 }
 
-func TestInstallErrorKeepsOldAndRests(t *testing.T) {
+// A staging directory that cannot be used is the host's problem: every
+// check logs it once and tries again, the release is never rested, and it
+// installs as soon as staging works.
+func TestLocalInstallErrorKeepsOldAndRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	v1 := script("1.0.0", 0, e.marks, 0)
@@ -324,7 +327,7 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 	check(t, u)
 	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
 
-	// Staging unusable (as with a full or read-only disk).
+	// Staging unusable (as with a broken or read-only disk).
 	if err := os.RemoveAll(e.layout.Staging()); err != nil {
 		t.Fatal(err)
 	}
@@ -333,37 +336,92 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 	}
 	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("2.0.0", 0, e.marks, 0), "2.0.0")
 	e.repo.publish()
-	for i := 0; i < maxTries; i++ {
+	const tries = maxTries + 2
+	for i := 0; i < tries; i++ {
 		res := check(t, u)
-		if res.Failed["osqueryd"] == nil {
-			t.Fatalf("try %d: %+v", i, res)
+		if res.Failed["osqueryd"] == nil || len(res.Resting) != 0 || !slices.Equal(res.Retrying, []string{"osqueryd"}) {
+			t.Fatalf("try %d: %+v, want a failure to retry, no rest", i, res)
 		}
 		if !bytes.Equal(mustRead(t, p), v1) {
 			t.Fatal("old version replaced")
 		}
 	}
-	// One clear line per failure: what failed, and that the old version
-	// keeps running.
+	// One clear line per failure: what failed, why, and that the old
+	// version keeps running.
+	if n := strings.Count(log.String(), `"message":"update failed for a reason not the release's, retrying soon; previous version left in place"`); n != tries {
+		t.Fatalf("%d failure log lines for %d failures:\n%s", n, tries, log.String())
+	}
+	if !strings.Contains(log.String(), `"component":"osqueryd"`) || !strings.Contains(log.String(), "staging") || !strings.Contains(log.String(), `"failure_class":"disk"`) {
+		t.Fatalf("failure log does not say what failed:\n%s", log.String())
+	}
+	// A restart does not turn them into a rest either.
+	u = e.updater(e.config(osqComp))
+	if res := check(t, u); len(res.Resting) != 0 || res.Failed["osqueryd"] == nil {
+		t.Fatalf("after restart: %+v", res)
+	}
+	// Staging is back: the next check installs, no 24 h wait.
+	os.Remove(e.layout.Staging())
+	if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("staging repaired: %+v", res)
+	}
+	var retrying, failed int
+	for _, ev := range e.status.Snapshot().Updates {
+		switch {
+		case ev.Component != "osqueryd":
+		case ev.Action == "retrying":
+			retrying++
+		case ev.Action == "failed":
+			failed++
+		}
+	}
+	if retrying != 2 || failed != 0 {
+		t.Fatalf("events: %d retrying (one per run of failures, and the restart), %d failed; want 2 and 0", retrying, failed)
+	}
+}
+
+// A release whose verified file fails its exec check is its own fault: 3
+// tries, then 24 h of rest, kept across a restart.
+func TestBrokenReleaseRests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	v1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget(osqTarget, v1, "1.0.0")
+	e.repo.publish()
+	var log logcapture.Buffer
+	cfg := e.config(osqComp)
+	cfg.Logger = zerolog.New(&log)
+	u := e.updater(cfg)
+	check(t, u)
+	e.repo.addTarget(osqTarget, []byte("#!/bin/sh\nexit 3\n"), "2.0.0")
+	e.repo.publish()
+	for i := 0; i < maxTries; i++ {
+		if res := check(t, u); res.Failed["osqueryd"] == nil || len(res.Retrying) != 0 {
+			t.Fatalf("try %d: %+v, want a counted failure", i, res)
+		}
+	}
 	if n := strings.Count(log.String(), `"message":"update failed, previous version left in place"`); n != maxTries {
 		t.Fatalf("%d failure log lines for %d failures:\n%s", n, maxTries, log.String())
 	}
-	if !strings.Contains(log.String(), `"component":"osqueryd"`) || !strings.Contains(log.String(), "staging") {
+	if !strings.Contains(log.String(), `"failure_class":"release"`) || !strings.Contains(log.String(), "exec check") {
 		t.Fatalf("failure log does not say what failed:\n%s", log.String())
 	}
-	res := check(t, u)
-	if !slices.Equal(res.Resting, []string{"osqueryd"}) {
+	if res := check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
 		t.Fatalf("after %d failures: %+v", maxTries, res)
 	}
-	// A restart does not reset the count.
 	u = e.updater(e.config(osqComp))
-	if res = check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
+	if res := check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
 		t.Fatalf("after restart: %+v", res)
 	}
-	// After 24 h it is tried again (and succeeds once staging is back).
-	os.Remove(e.layout.Staging())
+	// After 24 h it gets a fresh set of tries; a fixed release (a new
+	// hash) installs at once.
 	e.clock.Advance(cooldown + time.Minute)
-	if res = check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
-		t.Fatalf("after cooldown: %+v", res)
+	if res := check(t, u); len(res.Resting) != 0 || res.Failed["osqueryd"] == nil {
+		t.Fatalf("after cooldown: %+v, want the broken release tried again", res)
+	}
+	e.repo.addTarget(osqTarget, script("2.0.1", 0, e.marks, 0), "2.0.1")
+	e.repo.publish()
+	if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("fixed release: %+v", res)
 	}
 	var failed int
 	for _, ev := range e.status.Snapshot().Updates {
@@ -371,8 +429,8 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 			failed++
 		}
 	}
-	if failed != maxTries {
-		t.Fatalf("failed events = %d", failed)
+	if failed != maxTries+1 {
+		t.Fatalf("failed events = %d, want %d", failed, maxTries+1)
 	}
 }
 
