@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -116,5 +117,39 @@ func TestDiskFullIsRetriedNotRested(t *testing.T) {
 	}
 	if !slices.Equal(actions, []string{"retrying", "installed"}) {
 		t.Fatalf("events for v2 = %v, want one retrying then installed", actions)
+	}
+}
+
+// A staging on another filesystem than bin/ (a tmpfs) cannot be renamed
+// into place: the verified file is copied from its descriptor next to the
+// installed one and renamed there.
+func TestStagingOnAnotherFilesystem(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	e := newEnv(t, false)
+	mountTmpfs(t, e.layout.Staging(), "1m")
+	v1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget(osqTarget, v1, "1.0.0")
+	e.repo.publish()
+	u := e.updater(e.config(osqComp))
+	check(t, u)
+	v2 := script("2.0.0", 0, e.marks, 100<<10)
+	e.repo.addTarget(osqTarget, v2, "2.0.0")
+	e.repo.publish()
+	if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("%+v", res)
+	}
+	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
+	if !bytes.Equal(mustRead(t, p), v2) || !bytes.Equal(mustRead(t, p+".previous"), v1) {
+		t.Fatal("v2 not installed over v1 across filesystems")
+	}
+	if out, err := versionOf(p); err != nil || !strings.Contains(out, "2.0.0") {
+		t.Fatalf("installed v2: %q %v", out, err)
+	}
+	if ents, _ := os.ReadDir(e.layout.Staging()); len(ents) != 0 {
+		t.Fatalf("staging not cleaned: %v", ents)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(p)); len(ents) != 2 {
+		t.Fatalf("temporary files left next to the binary: %v", ents)
 	}
 }

@@ -26,13 +26,13 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(staged) // no-op once moved
+	defer staged.Close()
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w (check disk space and permissions)", binDir, err)
 	}
 	rec := &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Version: ti.Version, Hash: ti.Hash, Length: ti.Length}
 	if c.archive() {
-		if err := u.installArchive(ctx, c, ti, staged, binDir, rec); err != nil {
+		if err := u.installArchive(ctx, c, ti, staged.path, binDir, rec); err != nil {
 			return nil, err
 		}
 		if old != nil {
@@ -48,13 +48,20 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 		return rec, nil
 	}
 
-	// The file was verified against the signed hashes, so running it for the
-	// exec check runs only signed code.
-	if out, err := u.execCheck(ctx, c, staged); err != nil {
+	// The file was verified against the signed hashes and nobody else can
+	// replace it in its directory, so the exec check runs signed code, and
+	// the file installed is the one that was checked.
+	if err := staged.same(staged.path); err != nil {
+		return nil, err
+	}
+	if out, err := u.execCheck(ctx, c, staged.path); err != nil {
 		return nil, fmt.Errorf("exec check of %s %s failed: %w (output: %q)", ti.Name, ti.Version, err, out)
 	}
+	if err := staged.same(staged.path); err != nil {
+		return nil, err
+	}
 	dst := filepath.Join(binDir, c.FileName)
-	kept, err := replaceFile(staged, dst)
+	kept, err := replaceFile(staged.path, dst, staged.f)
 	if err != nil {
 		return nil, err
 	}

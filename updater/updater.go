@@ -147,6 +147,11 @@ func New(cfg Config) (*Updater, error) {
 	if err := os.MkdirAll(cfg.Layout.TUF(), 0o700); err != nil {
 		return nil, fmt.Errorf("updater: create %s: %w (check that orbit runs as root)", cfg.Layout.TUF(), err)
 	}
+	// The trusted root and the record of what is installed (which says what
+	// runs as root) live there.
+	if err := checkPrivateDir(cfg.Layout.TUF()); err != nil {
+		return nil, fmt.Errorf("updater: %w", err)
+	}
 	u := &Updater{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("actor", "updater").Logger(),
@@ -173,8 +178,12 @@ func (u *Updater) cleanStaging() {
 		return
 	}
 	for _, e := range ents {
-		if strings.Contains(e.Name(), ".download-") {
-			_ = os.Remove(filepath.Join(u.cfg.Layout.Staging(), e.Name()))
+		p := filepath.Join(u.cfg.Layout.Staging(), e.Name())
+		switch {
+		case e.IsDir() && strings.HasPrefix(e.Name(), stagingPrefix):
+			_ = os.RemoveAll(p)
+		case strings.Contains(e.Name(), ".download-"): // left by older versions
+			_ = os.Remove(p)
 		}
 	}
 }
