@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
 	tufupdater "github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
@@ -447,11 +448,21 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 		u.log.Warn().Err(err).Str("url", redact(u.cfg.UpdateURL)).Msg("update metadata refresh failed, installed versions keep running")
 		return res, "", fmt.Errorf("update check: %w (installed versions keep running; the next check retries)", err)
 	}
-	consistent := tu.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
+	trusted := tu.GetTrustedMetadataSet()
+	consistent := trusted.Root.Signed.ConsistentSnapshot
 
 	for _, c := range u.components() {
 		name := targetName(c, u.platform(c), c.Channel)
-		tf, err := tu.GetTargetInfo(name)
+		tf, err := u.lookup(ctx, stats, trusted.Root.Signed.Version, name)
+		if errors.Is(err, &metadata.ErrRepository{}) {
+			// Metadata on the way to the target failed verification (a
+			// delegated role not signed by its delegator's keys): not a
+			// missing target, and nothing to install from it.
+			u.log.Error().Err(err).Str("component", string(c.Name)).Str("target", name).Msg("refusing the target: its delegated metadata does not verify")
+			res.Failed[string(c.Name)] = fmt.Errorf("look up %s: %w", name, err)
+			res.Retrying = append(res.Retrying, string(c.Name))
+			continue
+		}
 		if err != nil {
 			// Warn once per target, then quietly: a repository without,
 			// say, an orbit build for this platform is a steady state.
@@ -533,6 +544,46 @@ func (u *Updater) refresh(ctx context.Context, stats *netStats) (*tufupdater.Upd
 		return nil, fmt.Errorf("refresh TUF metadata from %s: %w", u.cfg.UpdateURL, err)
 	}
 	return tu, nil
+}
+
+// lookup finds a target in a trusted metadata set of its own, loaded from
+// the metadata the refresh has just verified and left on disk, with the
+// root it arrived at (rootVersion). go-tuf keeps every delegated role it
+// verified in one set by role name, so on one Updater a role verified
+// under one delegator would be taken as it is when another delegator
+// leads to the same name, without that delegator's keys (go-tuf v2.4.2,
+// loadTargets). A fresh set per lookup verifies each role against the
+// delegator that led to it. It costs no request: top-level metadata comes
+// from disk (UnsafeLocalMode checks signatures and expiry, not freshness,
+// which the refresh just did), and delegated roles are read from disk
+// first, downloaded only when missing or stale.
+func (u *Updater) lookup(ctx context.Context, stats *netStats, rootVersion int64, name string) (*metadata.TargetFiles, error) {
+	root, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read the trusted root: %w", err)
+	}
+	tcfg, err := tufconfig.New(u.cfg.UpdateURL, root)
+	if err != nil {
+		return nil, fmt.Errorf("configure TUF client: %w (check --update-url)", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
+	defer cancel()
+	tcfg.LocalMetadataDir = u.cfg.Layout.TUF()
+	tcfg.LocalTargetsDir = u.cfg.Layout.TUF()
+	tcfg.UnsafeLocalMode = true
+	tcfg.Fetcher = &fetcher{ctx: ctx, client: u.cfg.HTTPClient, stats: stats}
+	tu, err := tufupdater.New(tcfg)
+	if err != nil {
+		return nil, fmt.Errorf("load trusted TUF root: %w", err)
+	}
+	if v := tu.GetTrustedMetadataSet().Root.Signed.Version; v != rootVersion {
+		return nil, fmt.Errorf("trusted root on disk is version %d, the refresh arrived at %d: %w", v, rootVersion, &metadata.ErrRepository{Msg: "root changed during a check"})
+	}
+	tu.UnsafeSetRefTime(u.cfg.Clock.Now().UTC())
+	if err := tu.Refresh(); err != nil {
+		return nil, fmt.Errorf("load verified TUF metadata from %s: %w", u.cfg.Layout.TUF(), err)
+	}
+	return tu.GetTargetInfo(name)
 }
 
 // trustedRoot picks the root to start from: the cached one (it may have
