@@ -40,7 +40,7 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 			p.Previous = nil
 			rec.Previous = &p
 		}
-		if err := u.commitInstall(c, rec); err != nil {
+		if err := u.commitInstall(c, rec, false); err != nil {
 			os.RemoveAll(rec.Dir)
 			return nil, err
 		}
@@ -61,12 +61,25 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 		return nil, err
 	}
 	dst := filepath.Join(binDir, c.FileName)
+	// A new orbit with a known-good one to fall back on is installed as a
+	// candidate next to its channel file, on trial (see selfupdate.go).
+	trial := c.SelfUpdate && old != nil && exists(old.Path)
+	if trial {
+		dst = candidatePath(dst)
+		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove a stale candidate %s: %w", dst, err)
+		}
+	}
 	kept, err := replaceFile(staged.path, dst, staged.f)
 	if err != nil {
 		return nil, err
 	}
 	rec.Path = dst
 	switch {
+	case trial:
+		p := *old
+		p.Previous = nil
+		rec.Previous = &p
 	case old != nil && old.Path == dst && kept:
 		p := *old
 		p.Path, p.Previous = dst+".previous", nil
@@ -78,10 +91,13 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 	case kept:
 		rec.Previous = &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Path: dst + ".previous"}
 	}
-	if err := u.commitInstall(c, rec); err != nil {
+	if err := u.commitInstall(c, rec, trial); err != nil {
 		// The new file is in place but not recorded; put the old one back so
 		// state and disk agree.
-		if kept {
+		switch {
+		case trial:
+			os.Remove(dst)
+		case kept:
 			_ = restoreFile(dst+".previous", dst)
 		}
 		return nil, err

@@ -54,15 +54,19 @@ type watch struct {
 	mono  time.Duration
 }
 
-// selfUpdate is the pending marker of an orbit self-update.
+// selfUpdate is a new orbit on trial (see selfupdate.go).
 type selfUpdate struct {
 	// Component is orbit's component name (empty in markers written before
 	// it was recorded: orbit).
 	Component component.Name `json:"component,omitempty"`
 	Hash      string         `json:"hash"`
 	Version   string         `json:"version,omitempty"`
-	Since     time.Time      `json:"since"`
-	Boots     int            `json:"boots"`
+	// Path is the candidate's executable; empty in markers written by an
+	// orbit that repointed the service at once.
+	Path  string    `json:"path,omitempty"`
+	Since time.Time `json:"since"`
+	// Boots counts the known-good orbit's starts of the candidate.
+	Boots int `json:"boots"`
 }
 
 type state struct {

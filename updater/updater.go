@@ -55,6 +55,10 @@ type Config struct {
 	DownloadTimeout  time.Duration // one target download [30m]
 	ExecTimeout      time.Duration // exec check [20s]
 
+	// Executable is this process's executable, which MarkHealthy compares
+	// with a pending new orbit [os.Executable()].
+	Executable string
+
 	HTTPClient *http.Client // [httpclient.New(httpclient.Config{})]
 	// Clock drives splay, intervals, rollback windows and rest periods,
 	// and judges metadata expiry [clock.Real()].
@@ -142,6 +146,9 @@ func New(cfg Config) (*Updater, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
+	if cfg.Executable == "" {
+		cfg.Executable, _ = os.Executable()
+	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -202,6 +209,10 @@ func (u *Updater) recoverAndSeed() {
 	defer u.stMu.Unlock()
 	changed := false
 	for _, c := range u.cfg.Components {
+		if c.SelfUpdate && u.st.SelfUpdate == nil {
+			// A candidate left by an install killed before its commit.
+			_ = os.Remove(candidatePath(c.Path(u.cfg.Layout, u.cfg.Platform)))
+		}
 		rec := u.st.Components[c.Name]
 		if rec != nil {
 			if !exists(rec.Path) && rec.Dir == "" && exists(rec.Path+".previous") {
@@ -629,6 +640,15 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 		}
 		return actionUnchanged, nil
 	}
+	u.stMu.Lock()
+	trial := u.st.SelfUpdate
+	u.stMu.Unlock()
+	if c.SelfUpdate && trial != nil && trial.Hash != ti.Hash {
+		// A new orbit is on trial: a later release waits until it has
+		// proven healthy (or been rolled back).
+		u.log.Debug().Str("component", string(c.Name)).Str("pending", trial.Version).Str("version", ti.Version).Msg("orbit update waits for the one on trial")
+		return actionUnchanged, nil
+	}
 	now := u.cfg.Clock.Now()
 	u.stMu.Lock()
 	resting, until := u.st.blocked(ti.Hash, now, u.cfg.Clock.Mono())
@@ -653,7 +673,7 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 			p.Path, p.Previous = dst+".previous", nil
 			rec.Previous = &p
 		}
-		if err := u.commitInstall(c, rec); err != nil {
+		if err := u.commitInstall(c, rec, false); err != nil {
 			return "", err
 		}
 		if !restart {
@@ -723,11 +743,13 @@ func (u *Updater) afterInstall(c Component, rec *installed) {
 }
 
 // commitInstall records rec as installed: the commit point of an install.
-// For orbit itself it also repoints the stable path and writes the pending
-// marker that CheckBoot counts.
-func (u *Updater) commitInstall(c Component, rec *installed) error {
+// A new orbit on trial (a candidate, see selfupdate.go) is recorded as the
+// pending self-update that CheckBoot runs and counts; any other orbit
+// install (the first, with nothing to fall back on) repoints the stable
+// path at once.
+func (u *Updater) commitInstall(c Component, rec *installed, trial bool) error {
 	now := u.cfg.Clock.Now()
-	if c.SelfUpdate {
+	if c.SelfUpdate && !trial {
 		if err := pointStable(StableOrbitPath(u.cfg.Layout), rec.Path); err != nil {
 			return fmt.Errorf("point the service at the new orbit: %w", err)
 		}
@@ -735,12 +757,11 @@ func (u *Updater) commitInstall(c Component, rec *installed) error {
 	u.stMu.Lock()
 	u.st.Components[c.Name] = rec
 	delete(u.st.Watches, c.Name)
-	if rec.Previous != nil {
-		if c.SelfUpdate {
-			u.st.SelfUpdate = &selfUpdate{Component: c.Name, Hash: rec.Hash, Version: rec.Version, Since: now}
-		} else {
-			u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash, mono: u.cfg.Clock.Mono()}
-		}
+	switch {
+	case trial:
+		u.st.SelfUpdate = &selfUpdate{Component: c.Name, Hash: rec.Hash, Version: rec.Version, Path: rec.Path, Since: now}
+	case rec.Previous != nil && !c.SelfUpdate:
+		u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash, mono: u.cfg.Clock.Mono()}
 	}
 	delete(u.st.Failures, rec.Hash)
 	err := u.st.save(u.cfg.Layout)
