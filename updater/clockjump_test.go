@@ -16,12 +16,7 @@ const year = 365 * 24 * time.Hour
 // tried maxTries times: v2 rests.
 func restingEnv(t *testing.T) (*env, Config, *Updater) {
 	t.Helper()
-	e := newEnv(t, false)
-	e.repo.addTarget(osqTarget, script("1.0.0", 0, e.marks, 0), "1.0.0")
-	e.repo.publish()
-	cfg := e.config(osqComp)
-	u := e.updater(cfg)
-	check(t, u)
+	e, cfg, u, _ := withV1(t, nil)
 	e.repo.addTarget(osqTarget, []byte("#!/bin/sh\nexit 3\n"), "2.0.0")
 	e.repo.publish()
 	for i := 0; i < maxTries; i++ {
@@ -93,13 +88,7 @@ func TestRollbackWindowFollowsTheMonotonicClock(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, false)
-			v1 := script("1.0.0", 0, e.marks, 0)
-			e.repo.addTarget(osqTarget, v1, "1.0.0")
-			e.repo.publish()
-			cfg := e.config(osqComp)
-			u := e.updater(cfg)
-			check(t, u)
+			e, cfg, u, v1 := withV1(t, nil)
 			e.repo.addTarget(osqTarget, script("2.0.0", 1, e.marks, 0), "2.0.0")
 			e.repo.publish()
 			if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) || !e.rec.CrashLooping("osqueryd") {

@@ -4,8 +4,6 @@ package updater
 
 import (
 	"crypto/ed25519"
-	"encoding/json"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -29,19 +27,6 @@ func delegate(t *testing.T, parent *metadata.Metadata[metadata.TargetsType], rol
 	d := parent.Signed.Delegations
 	d.Keys[id] = k
 	d.Roles = append(d.Roles, metadata.DelegatedRole{Name: role, KeyIDs: []string{id}, Threshold: 1, Paths: paths})
-}
-
-// targetIn stores a target file in the repository and lists it in role.
-func (r *testRepo) targetIn(role *metadata.Metadata[metadata.TargetsType], name string, data []byte, version string) {
-	r.t.Helper()
-	tf, err := metadata.TargetFile().FromBytes(name, data, "sha256", "sha512")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	custom := json.RawMessage(fmt.Sprintf(`{"version":%q}`, version))
-	tf.Custom = &custom
-	role.Signed.Targets[name] = tf
-	r.write("targets/"+name, data)
 }
 
 // writeRole signs a delegated role with keys and lists it in the next
@@ -70,8 +55,8 @@ func TestDelegatedRoleIsVerifiedAgainstItsDelegator(t *testing.T) {
 	delegate(t, b, "shared", sharedB, "orbit/*/*/*")
 	shared := metadata.Targets(e.repo.expires)
 	osq := script("1.0.0", 0, e.marks, 0)
-	e.repo.targetIn(shared, osqTarget, osq, "1.0.0")
-	e.repo.targetIn(shared, "orbit/linux/stable/orbit", evil(e.marks), "6.6.6")
+	shared.Signed.Targets[osqTarget] = e.repo.targetFile(osqTarget, osq, "1.0.0")
+	shared.Signed.Targets["orbit/linux/stable/orbit"] = e.repo.targetFile("orbit/linux/stable/orbit", evil(e.marks), "6.6.6")
 	e.repo.writeRole("a", a, keyA)
 	e.repo.writeRole("b", b, keyB)
 	e.repo.writeRole("shared", shared, sharedA) // not sharedB: b never trusted it
@@ -111,7 +96,7 @@ func TestNoChangeCheckCostWithDelegations(t *testing.T) {
 	keyA := newKey(t)
 	delegate(t, e.repo.targets, "a", keyA, "*/*/*/*")
 	a := metadata.Targets(e.repo.expires)
-	e.repo.targetIn(a, osqTarget, script("1.0.0", 0, e.marks, 0), "1.0.0")
+	a.Signed.Targets[osqTarget] = e.repo.targetFile(osqTarget, script("1.0.0", 0, e.marks, 0), "1.0.0")
 	e.repo.writeRole("a", a, keyA)
 	e.repo.publish()
 	u := e.updater(e.config(osqComp))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -142,7 +143,7 @@ func CheckBoot(l rootdir.Layout, cfg BootConfig) (BootResult, error) {
 		log.Warn().Msg("dropping a pending self-update without a candidate")
 		return res, st.save(l)
 	}
-	if sameFile(cfg.Executable, su.Path) {
+	if safefile.SameFile(cfg.Executable, su.Path) {
 		res.Candidate = true
 		return res, nil
 	}
@@ -222,17 +223,6 @@ func hashTarget(rec *installed) (targetInfo, error) {
 	return targetInfo{Name: rec.Target, Length: rec.Length, Hashes: metadata.Hashes{alg: h}, Hash: rec.Hash}, nil
 }
 
-// sameFile reports whether a and b are one file (a symlinked root, or a
-// path spelled differently, still matches).
-func sameFile(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
-}
-
 // MarkHealthy promotes a pending new orbit once it has run for
 // SelfHealthyAfter, when this process is that orbit: it becomes its
 // channel file, the stable path points at it, and the pending state is
@@ -254,7 +244,7 @@ func (u *Updater) MarkHealthy() error {
 		rec = *r
 	}
 	u.stMu.Unlock()
-	if su.Path == "" || rec.Path != su.Path || !sameFile(u.cfg.Executable, su.Path) {
+	if su.Path == "" || rec.Path != su.Path || !safefile.SameFile(u.cfg.Executable, su.Path) {
 		return nil // nothing on trial, or not this process
 	}
 	final := finalPath(su.Path)

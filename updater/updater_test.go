@@ -413,15 +413,8 @@ func TestOfflineRunsBundledThenAdoptsIt(t *testing.T) {
 // installs as soon as staging works.
 func TestLocalInstallErrorKeepsOldAndRetries(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false)
-	v1 := script("1.0.0", 0, e.marks, 0)
-	e.repo.addTarget("osqueryd/linux/stable/osqueryd", v1, "1.0.0")
-	e.repo.publish()
 	var log logcapture.Buffer
-	cfg := e.config(osqComp)
-	cfg.Logger = zerolog.New(&log)
-	u := e.updater(cfg)
-	check(t, u)
+	e, _, u, v1 := withV1(t, &log)
 	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
 
 	// Staging unusable (as with a broken or read-only disk).
@@ -480,15 +473,8 @@ func TestLocalInstallErrorKeepsOldAndRetries(t *testing.T) {
 // tries, then 24 h of rest, kept across a restart.
 func TestBrokenReleaseRests(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false)
-	v1 := script("1.0.0", 0, e.marks, 0)
-	e.repo.addTarget(osqTarget, v1, "1.0.0")
-	e.repo.publish()
 	var log logcapture.Buffer
-	cfg := e.config(osqComp)
-	cfg.Logger = zerolog.New(&log)
-	u := e.updater(cfg)
-	check(t, u)
+	e, _, u, _ := withV1(t, &log)
 	e.repo.addTarget(osqTarget, []byte("#!/bin/sh\nexit 3\n"), "2.0.0")
 	e.repo.publish()
 	for i := 0; i < maxTries; i++ {
