@@ -38,10 +38,15 @@ func startAttacker(t *testing.T, dir string, evil []byte) (beat string) {
 	if err := os.Chmod(home, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"ORBIT_UPDATER_HELPER=swap", "ORBIT_SWAP_DIR=" + dir, "ORBIT_SWAP_EVIL=" + string(evil), "ORBIT_SWAP_BEAT=" + beat}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	if err := retryBusy(cmd.Start); err != nil {
+	var cmd *exec.Cmd
+	// A fresh Cmd per try: the copy may be "text file busy" for a moment.
+	err = retryBusy(func() error {
+		cmd = exec.Command(bin)
+		cmd.Env = []string{"ORBIT_UPDATER_HELPER=swap", "ORBIT_SWAP_DIR=" + dir, "ORBIT_SWAP_EVIL=" + string(evil), "ORBIT_SWAP_BEAT=" + beat}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		return cmd.Start()
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
