@@ -39,14 +39,22 @@ type Deps struct {
 	// Sessions lists the graphical sessions the tray app runs in (default
 	// the platform's: session.Default).
 	Sessions peruser.Sessions
+	// Executable is this orbit's own executable, which the self-update
+	// boot check compares with a new orbit on trial [os.Executable()].
+	Executable string
 }
 
 // Outcome is how a run ended.
 type Outcome struct {
-	// Reexec is the orbit to run in this one's place (orbit updated
-	// itself, or a new orbit was rolled back at boot): exec it with the
-	// same arguments, or on Windows exit for the service manager.
+	// Reexec is the orbit to run in this one's place, with the same
+	// arguments: the stable path after orbit installed a new version (exec
+	// it; on Windows exit for the service manager), or with Candidate, a
+	// new orbit on trial.
 	Reexec string
+	// Candidate means Reexec is a new orbit on trial, started by this
+	// known-good one: exec it on Unix; on Windows, which has no exec, run
+	// it as a child and exit with its exit code.
+	Candidate bool
 }
 
 // Refusal is Run's error when orbit cannot start with this configuration
@@ -87,11 +95,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Outcome, error) {
 	}
 
 	store := newStore(cfg, deps.Clock, log)
-	// A new orbit counts its boots until it proves healthy; one that keeps
-	// failing is swapped back for the previous version here.
+	// A new orbit on trial is started from here, by this (known-good)
+	// orbit, which counts its boots and rolls it back after too many: the
+	// rollback never depends on the new binary running correctly.
 	if !cfg.DisableUpdates {
-		if path := checkBoot(cfg, store, log); path != "" {
-			return Outcome{Reexec: path}, nil
+		if path := checkBoot(cfg, deps, store, log); path != "" {
+			return Outcome{Reexec: path, Candidate: true}, nil
 		}
 	}
 
@@ -127,19 +136,21 @@ func newStore(cfg Config, clk clock.Clock, log zerolog.Logger) *status.Store {
 	return store
 }
 
-// checkBoot counts this boot of a freshly updated orbit and returns the
-// previous orbit to exec when the new one has failed too often.
-func checkBoot(cfg Config, store *status.Store, log zerolog.Logger) string {
-	boot, err := updater.CheckBoot(cfg.Layout, 0, log)
+// checkBoot runs the self-update boot check: it returns a new orbit on
+// trial to run in this one's place (this boot was counted for it), or ""
+// to run on: nothing is pending, this is the orbit on trial, or it failed
+// its boots and was rolled back (recorded in the state file for `orbit
+// status`).
+func checkBoot(cfg Config, deps Deps, store *status.Store, log zerolog.Logger) string {
+	boot, err := updater.CheckBoot(cfg.Layout, updater.BootConfig{Executable: deps.Executable, Clock: deps.Clock, Logger: log})
 	if err != nil {
 		log.Error().Err(err).Msg("self-update boot check failed")
 	}
-	if !boot.RolledBack {
-		return ""
+	if boot.RolledBack {
+		_ = store.AddUpdateEvent(status.UpdateEvent{Component: string(component.Orbit), Action: "rolled_back", Version: boot.Version, Hash: boot.Hash,
+			Message: fmt.Sprintf("did not become healthy in %d boots; previous version kept, this one is never retried", boot.Boots)})
 	}
-	_ = store.AddUpdateEvent(status.UpdateEvent{Component: string(component.Orbit), Action: "rolled_back",
-		Message: fmt.Sprintf("updated orbit did not become healthy in %d boots; previous version restored", boot.Boots-1)})
-	return boot.ExecPath
+	return boot.RunCandidate
 }
 
 // actors is one run's wiring.
@@ -275,6 +286,7 @@ func newUpdater(cfg Config, deps Deps, store *status.Store, procs processes, sel
 	uc.Restarter = procs
 	uc.Health = procs
 	uc.SelfUpdated = self.Trigger
+	uc.Executable = deps.Executable
 	uc.Status = store
 	uc.Logger = deps.Logger
 	return updater.New(uc)

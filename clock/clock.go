@@ -7,8 +7,18 @@ import "time"
 
 // Clock tells the time and makes timers.
 type Clock interface {
+	// Now is the wall time: for what is persisted, shown or compared with
+	// other machines (expiry dates, timestamps in the state file).
 	Now() time.Time
+	// NewTimer fires after d on the monotonic clock: a step of the wall
+	// clock neither delays nor hastens it.
 	NewTimer(d time.Duration) Timer
+	// Mono reads the monotonic clock: the time since a point fixed for the
+	// process. Only the difference of two readings means anything, and a
+	// step of the wall clock (NTP, an admin, a resumed VM) does not move
+	// it. Durations within a run (rest periods, watch windows) are
+	// measured with it; Now's readings do not survive a restart anyway.
+	Mono() time.Duration
 }
 
 // Timer is the part of *time.Timer callers need.
@@ -22,7 +32,12 @@ func Real() Clock { return realClock{} }
 
 type realClock struct{}
 
+// monoOrigin is the point Mono counts from; time.Since uses the monotonic
+// reading it carries.
+var monoOrigin = time.Now()
+
 func (realClock) Now() time.Time                 { return time.Now() }
+func (realClock) Mono() time.Duration            { return time.Since(monoOrigin) }
 func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
 
 type realTimer struct{ t *time.Timer }

@@ -22,3 +22,13 @@ func TestRealTimerFiresAndStops(t *testing.T) {
 		t.Fatal("Stop of a pending timer reported it inactive")
 	}
 }
+
+func TestRealMonoMovesForward(t *testing.T) {
+	t.Parallel()
+	c := Real()
+	a := c.Mono()
+	<-c.NewTimer(time.Millisecond).C()
+	if b := c.Mono(); b < a+time.Millisecond {
+		t.Fatalf("Mono went from %s to %s across a 1ms timer", a, b)
+	}
+}

@@ -135,63 +135,132 @@ func targetURL(base, name string, ti targetInfo, consistent bool) (string, error
 	return url.JoinPath(base, "targets", strings.Join(parts, "/"))
 }
 
-// download streams a target into a new file in dir, reading at most the
-// signed length + 1 bytes and checking the signed hashes as it goes. On any
-// error the partial file is removed. The returned file is mode 0755 and
-// fsynced.
-func (u *Updater) download(ctx context.Context, stats *netStats, dir string, ti targetInfo, consistent bool) (string, error) {
+// staged is a verified download: a file in a directory of its own, made
+// for this download by mkdir (so nobody can have prepared it), mode 0700,
+// under a staging directory that only root can write; and a read-only
+// descriptor of the very inode that was hashed. Nobody else can rename,
+// replace or write it, so its path names what was verified until Close.
+type staged struct {
+	dir  string
+	path string
+	// f is the verified inode; nil on Windows, which cannot rename a file
+	// that is open (the root's ACL guards staging there).
+	f *os.File
+}
+
+// Close removes the download and its directory (a no-op for the file once
+// it was moved into bin/).
+func (s *staged) Close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+	os.RemoveAll(s.dir)
+}
+
+// same checks that p is still the inode that was verified.
+func (s *staged) same(p string) error {
+	if s.f == nil {
+		return nil
+	}
+	want, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat verified download: %w", err)
+	}
+	got, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("check verified download %s: %w", p, err)
+	}
+	if !os.SameFile(want, got) {
+		return fmt.Errorf("%s is no longer the file that was verified: %w", p, errOpenDir)
+	}
+	return nil
+}
+
+// stagingPrefix names the per-download directories in staging.
+const stagingPrefix = "dl-"
+
+// download streams a target into a new file in a private directory under
+// staging, reading at most the signed length + 1 bytes, then checks the
+// signed length and hashes on the descriptor of what was written. On any
+// error nothing is left behind. The file is mode 0755 and fsynced.
+func (u *Updater) download(ctx context.Context, stats *netStats, staging string, ti targetInfo, consistent bool) (_ *staged, err error) {
 	verifier, err := newHashVerifier(ti.Hashes)
 	if err != nil {
-		return "", fmt.Errorf("target %s: %w", ti.Name, err)
+		return nil, fmt.Errorf("target %s: %w", ti.Name, err)
 	}
 	src, err := targetURL(u.cfg.UpdateURL, ti.Name, ti, consistent)
 	if err != nil {
-		return "", fmt.Errorf("build URL of target %s: %w", ti.Name, err)
+		return nil, fmt.Errorf("build URL of target %s: %w", ti.Name, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create staging directory %s: %w (check disk space and permissions)", dir, err)
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return nil, fmt.Errorf("create staging directory %s: %w (check disk space and permissions)", staging, err)
 	}
+	if err := checkPrivateDir(staging); err != nil {
+		return nil, fmt.Errorf("refusing to install %s through staging: %w", ti.Name, err)
+	}
+	dir, err := os.MkdirTemp(staging, stagingPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("create a download directory in %s: %w (check disk space and permissions)", staging, err)
+	}
+	s := &staged{dir: dir, path: filepath.Join(dir, path.Base(ti.Name))}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.DownloadTimeout)
 	defer cancel()
 	resp, err := get(ctx, u.cfg.HTTPClient, stats, src)
 	if err != nil {
-		return "", fmt.Errorf("download target %s: %w", ti.Name, err)
+		return nil, fmt.Errorf("download target %s: %w", ti.Name, err)
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > ti.Length {
-		return "", fmt.Errorf("download target %s: server announces %d bytes, the signed length is %d", ti.Name, resp.ContentLength, ti.Length)
+		return nil, fmt.Errorf("download target %s: server announces %d bytes, the signed length is %d", ti.Name, resp.ContentLength, ti.Length)
 	}
-	f, err := os.CreateTemp(dir, "."+path.Base(ti.Name)+".download-*")
+	w, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o700)
 	if err != nil {
-		return "", fmt.Errorf("create file in staging %s: %w (check disk space and permissions)", dir, err)
+		return nil, fmt.Errorf("create file in staging %s: %w (check disk space and permissions)", dir, err)
 	}
-	name := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(name)
-		}
-	}()
-	n, err := io.CopyBuffer(io.MultiWriter(f, verifier), io.LimitReader(resp.Body, ti.Length+1), make([]byte, 256<<10))
+	defer w.Close()
+	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, ti.Length+1), make([]byte, 256<<10))
 	if err != nil {
-		return "", fmt.Errorf("download target %s after %d bytes: %w", ti.Name, n, err)
+		return nil, fmt.Errorf("download target %s after %d bytes: %w", ti.Name, n, err)
 	}
 	if n != ti.Length {
-		return "", fmt.Errorf("download target %s: got %d bytes or more, the signed length is %d", ti.Name, n, ti.Length)
+		return nil, fmt.Errorf("download target %s: got %d bytes or more, the signed length is %d", ti.Name, n, ti.Length)
+	}
+	if err := w.Chmod(0o755); err != nil && !isWindows {
+		return nil, fmt.Errorf("set mode of %s: %w", s.path, err)
+	}
+	if err := w.Sync(); err != nil {
+		return nil, fmt.Errorf("sync %s: %w (check disk space)", s.path, err)
+	}
+	// Verify what is on disk, through the descriptor: the bytes that will
+	// run, not the bytes that went by.
+	if fi, err := w.Stat(); err != nil || fi.Size() != ti.Length {
+		return nil, fmt.Errorf("download target %s: the file written is not the signed length %d (%v)", ti.Name, ti.Length, err)
+	}
+	if _, err := io.CopyBuffer(verifier, io.NewSectionReader(w, 0, ti.Length), make([]byte, 256<<10)); err != nil {
+		return nil, fmt.Errorf("read back %s: %w", s.path, err)
 	}
 	if err := verifier.verify(); err != nil {
-		return "", fmt.Errorf("download target %s: %w: refusing it", ti.Name, err)
+		return nil, fmt.Errorf("download target %s: %w: refusing it", ti.Name, err)
 	}
-	if err := f.Chmod(0o755); err != nil && !isWindows {
-		return "", fmt.Errorf("set mode of %s: %w", name, err)
+	// Exec needs the file closed for writing (else "text file busy"); a
+	// read-only descriptor of the same inode keeps what was verified.
+	if !isWindows {
+		if s.f, err = os.Open(s.path); err != nil {
+			return nil, fmt.Errorf("reopen %s: %w", s.path, err)
+		}
+		wfi, _ := w.Stat()
+		rfi, _ := s.f.Stat()
+		if !os.SameFile(wfi, rfi) {
+			return nil, fmt.Errorf("%s changed while it was verified: %w", s.path, errOpenDir)
+		}
 	}
-	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("sync %s: %w (check disk space)", name, err)
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("close %s: %w (check disk space)", s.path, err)
 	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("close %s: %w (check disk space)", name, err)
-	}
-	ok = true
-	return filepath.Clean(name), nil
+	return s, nil
 }

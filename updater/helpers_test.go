@@ -134,13 +134,19 @@ func (r *testRepo) writeRoot(keys ...ed25519.PrivateKey) {
 // addTarget stores a target file and lists it in the next targets.json.
 func (r *testRepo) addTarget(name string, data []byte, version string) {
 	r.t.Helper()
+	r.targets.Signed.Targets[name] = r.targetFile(name, data, version)
+}
+
+// targetFile stores a target file in the repository and returns its
+// metadata, for the role that will list it.
+func (r *testRepo) targetFile(name string, data []byte, version string) *metadata.TargetFiles {
+	r.t.Helper()
 	tf, err := metadata.TargetFile().FromBytes(name, data, "sha256", "sha512")
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	custom := json.RawMessage(fmt.Sprintf(`{"version":%q}`, version))
 	tf.Custom = &custom
-	r.targets.Signed.Targets[name] = tf
 	if r.consistent {
 		dir, file := path.Split(name)
 		for _, h := range tf.Hashes {
@@ -149,6 +155,7 @@ func (r *testRepo) addTarget(name string, data []byte, version string) {
 	} else {
 		r.write("targets/"+name, data)
 	}
+	return tf
 }
 
 func (r *testRepo) removeTarget(name string) { delete(r.targets.Signed.Targets, name) }
@@ -448,4 +455,21 @@ func rootdirAt(t testing.TB) rootdir.Layout {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// withV1 is an env with osqueryd 1.0.0 installed from the repository; the
+// updater logs to log when it is set.
+func withV1(t *testing.T, log io.Writer) (*env, Config, *Updater, []byte) {
+	t.Helper()
+	e := newEnv(t, false)
+	v1 := script("1.0.0", 0, e.marks, 0)
+	e.repo.addTarget(osqTarget, v1, "1.0.0")
+	e.repo.publish()
+	cfg := e.config(osqComp)
+	if log != nil {
+		cfg.Logger = zerolog.New(log)
+	}
+	u := e.updater(cfg)
+	check(t, u)
+	return e, cfg, u, v1
 }

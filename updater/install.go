@@ -27,13 +27,13 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(staged) // no-op once moved
+	defer staged.Close()
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w (check disk space and permissions)", binDir, err)
 	}
 	rec := &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Version: ti.Version, Hash: ti.Hash, Length: ti.Length}
 	if c.archive() {
-		if err := u.installArchive(ctx, c, ti, staged, binDir, rec); err != nil {
+		if err := u.installArchive(ctx, c, ti, staged.path, binDir, rec); err != nil {
 			return nil, err
 		}
 		if old != nil {
@@ -41,7 +41,7 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 			p.Previous = nil
 			rec.Previous = &p
 		}
-		if err := u.commitInstall(c, rec); err != nil {
+		if err := u.commitInstall(c, rec, false); err != nil {
 			os.RemoveAll(rec.Dir)
 			return nil, err
 		}
@@ -49,18 +49,38 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 		return rec, nil
 	}
 
-	// The file was verified against the signed hashes, so running it for the
-	// exec check runs only signed code.
-	if out, err := u.execCheck(ctx, c, staged); err != nil {
+	// The file was verified against the signed hashes and nobody else can
+	// replace it in its directory, so the exec check runs signed code, and
+	// the file installed is the one that was checked.
+	if err := staged.same(staged.path); err != nil {
+		return nil, err
+	}
+	if out, err := u.execCheck(ctx, c, staged.path); err != nil {
 		return nil, fmt.Errorf("exec check of %s %s failed: %w (output: %q)", ti.Name, ti.Version, err, out)
 	}
+	if err := staged.same(staged.path); err != nil {
+		return nil, err
+	}
 	dst := filepath.Join(binDir, c.FileName)
-	kept, err := replaceFile(staged, dst)
+	// A new orbit with a known-good one to fall back on is installed as a
+	// candidate next to its channel file, on trial (see selfupdate.go).
+	trial := c.SelfUpdate && old != nil && exists(old.Path)
+	if trial {
+		dst = candidatePath(dst)
+		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove a stale candidate %s: %w", dst, err)
+		}
+	}
+	kept, err := replaceFile(staged.path, dst, staged.f)
 	if err != nil {
 		return nil, err
 	}
 	rec.Path = dst
 	switch {
+	case trial:
+		p := *old
+		p.Previous = nil
+		rec.Previous = &p
 	case old != nil && old.Path == dst && kept:
 		p := *old
 		p.Path, p.Previous = dst+".previous", nil
@@ -72,10 +92,13 @@ func (u *Updater) install(ctx context.Context, stats *netStats, c Component, ti 
 	case kept:
 		rec.Previous = &installed{Target: ti.Name, Channel: c.Channel, Platform: platform, Path: dst + ".previous"}
 	}
-	if err := u.commitInstall(c, rec); err != nil {
+	if err := u.commitInstall(c, rec, trial); err != nil {
 		// The new file is in place but not recorded; put the old one back so
 		// state and disk agree.
-		if kept {
+		switch {
+		case trial:
+			os.Remove(dst)
+		case kept:
 			_ = restoreFile(dst+".previous", dst)
 		}
 		return nil, err
@@ -99,15 +122,18 @@ func (u *Updater) installArchive(ctx context.Context, c Component, ti targetInfo
 	if !isWindows {
 		_ = os.Chmod(tmp, 0o755)
 	}
+	// The archive is verified: what it asks of the filesystem that is
+	// refused is the release's fault (a full disk while writing it is
+	// still the host's: classify looks at the cause first).
 	if err := extract.TarGz(ctx, staged, tmp, extract.Limits{}); err != nil {
-		return fmt.Errorf("extract %s: %w", ti.Name, err)
+		return releaseFault(fmt.Errorf("extract %s: %w", ti.Name, err))
 	}
 	exe, err := extract.Join(tmp, c.ExecInArchive)
 	if err != nil {
 		return fmt.Errorf("executable path of %s: %w", c.Name, err)
 	}
 	if st, err := os.Stat(exe); err != nil || !st.Mode().IsRegular() {
-		return fmt.Errorf("archive %s has no executable at %s: check the component's archive layout", ti.Name, c.ExecInArchive)
+		return releaseFault(fmt.Errorf("archive %s has no executable at %s: check the component's archive layout", ti.Name, c.ExecInArchive))
 	}
 	if out, err := u.execCheck(ctx, c, exe); err != nil {
 		return fmt.Errorf("exec check of %s %s failed: %w (output: %q)", ti.Name, ti.Version, err, out)
@@ -177,8 +203,15 @@ func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (strin
 				continue
 			}
 		}
-		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("no answer within %s", u.cfg.ExecTimeout)
+		// The release's own failures: it ran and failed or hung, or it is
+		// no program for this machine. A start that failed otherwise (a
+		// noexec mount, no memory for a fork) is the host's.
+		var ee *exec.ExitError
+		switch {
+		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = releaseFault(fmt.Errorf("no answer within %s", u.cfg.ExecTimeout))
+		case errors.As(err, &ee), isNotExecutable(err):
+			err = releaseFault(err)
 		}
 		return strings.TrimSpace(out.String()), err
 	}
@@ -187,7 +220,7 @@ func (u *Updater) execCheck(ctx context.Context, c Component, exe string) (strin
 // evaluateWatchesLocked rolls back components that crash-loop within the
 // window after their install; caller holds checkMu.
 func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
-	now := u.cfg.Clock.Now()
+	mono := u.cfg.Clock.Mono()
 	u.stMu.Lock()
 	type item struct {
 		name component.Name
@@ -199,7 +232,9 @@ func (u *Updater) evaluateWatchesLocked(_ context.Context, res *CheckResult) {
 	}
 	u.stMu.Unlock()
 	for _, it := range items {
-		if now.Sub(it.w.Since) >= u.cfg.RollbackWindow {
+		// On the monotonic clock: a wall clock stepped forward must not end
+		// the watch early, nor one stepped back make it last for good.
+		if mono-it.w.mono >= u.cfg.RollbackWindow {
 			u.commit(func(s *state) { delete(s.Watches, it.name) })
 			u.log.Info().Str("component", string(it.name)).Msg("new version stayed healthy through the rollback window")
 			continue
@@ -252,7 +287,7 @@ func (u *Updater) rollbackLocked(name component.Name, reason string) error {
 		}
 	}
 	u.stMu.Lock()
-	u.st.fail(rec.Target, rec.Hash, reason, now, true)
+	u.st.fail(rec.Target, rec.Hash, reason, now, u.cfg.Clock.Mono(), true)
 	u.st.Components[name] = restored
 	delete(u.st.Watches, name)
 	err = u.st.save(u.cfg.Layout)

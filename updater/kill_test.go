@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperCheck())
 	case "apply":
 		os.Exit(helperApply())
+	case "swap":
+		os.Exit(helperSwap())
 	}
 	os.Exit(m.Run())
 }

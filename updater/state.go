@@ -47,19 +47,26 @@ type failure struct {
 }
 
 type watch struct {
+	// Since is the wall time of the install, kept for a restart; within a
+	// run the window is measured from mono, on the monotonic clock.
 	Since time.Time `json:"since"`
 	Hash  string    `json:"hash"`
+	mono  time.Duration
 }
 
-// selfUpdate is the pending marker of an orbit self-update.
+// selfUpdate is a new orbit on trial (see selfupdate.go).
 type selfUpdate struct {
 	// Component is orbit's component name (empty in markers written before
 	// it was recorded: orbit).
 	Component component.Name `json:"component,omitempty"`
 	Hash      string         `json:"hash"`
 	Version   string         `json:"version,omitempty"`
-	Since     time.Time      `json:"since"`
-	Boots     int            `json:"boots"`
+	// Path is the candidate's executable; empty in markers written by an
+	// orbit that repointed the service at once.
+	Path  string    `json:"path,omitempty"`
+	Since time.Time `json:"since"`
+	// Boots counts the known-good orbit's starts of the candidate.
+	Boots int `json:"boots"`
 }
 
 type state struct {
@@ -68,6 +75,11 @@ type state struct {
 	Failures   map[string]*failure       `json:"failures"`
 	Watches    map[component.Name]*watch `json:"watches"`
 	SelfUpdate *selfUpdate               `json:"self_update,omitempty"`
+
+	// restEnds is when each rest ends on the monotonic clock (see
+	// clock.Clock.Mono): the persisted Until is a wall time, which a step
+	// of the wall clock would stall or cut short.
+	restEnds map[string]time.Duration
 }
 
 func statePath(l rootdir.Layout) string { return filepath.Join(l.TUF(), stateFileName) }
@@ -77,6 +89,7 @@ func newState() *state {
 		Components: map[component.Name]*installed{},
 		Failures:   map[string]*failure{},
 		Watches:    map[component.Name]*watch{},
+		restEnds:   map[string]time.Duration{},
 	}
 }
 
@@ -103,7 +116,30 @@ func loadState(l rootdir.Layout) (*state, error) {
 	if s.Watches == nil {
 		s.Watches = map[component.Name]*watch{}
 	}
+	s.restEnds = map[string]time.Duration{}
 	return s, nil
+}
+
+// anchor ties the persisted wall times of a loaded state to this run's
+// monotonic clock. Across a restart only the wall clock is left, so a rest
+// or window is judged by it once, here, capped at its nominal length from
+// now: a wall clock stepped back a year must not rest a release for a year
+// and a day, nor watch it for that long.
+func (s *state) anchor(now time.Time, mono, window time.Duration) {
+	for hash, f := range s.Failures {
+		if f.Until.IsZero() {
+			continue
+		}
+		left := f.Until.Sub(now)
+		if left > cooldown {
+			left = cooldown
+			f.Until = now.Add(cooldown)
+		}
+		s.restEnds[hash] = mono + max(left, 0)
+	}
+	for _, w := range s.Watches {
+		w.mono = mono - min(max(now.Sub(w.Since), 0), window)
+	}
 }
 
 func (s *state) save(l rootdir.Layout) error {
@@ -120,8 +156,10 @@ func (s *state) save(l rootdir.Layout) error {
 	return nil
 }
 
-// blocked reports whether hash is resting after repeated failures.
-func (s *state) blocked(hash string, now time.Time) (bool, time.Time) {
+// blocked reports whether hash is resting after repeated failures, and
+// until when (wall time, for logs). The rest is measured on the monotonic
+// clock (mono is clock.Clock.Mono).
+func (s *state) blocked(hash string, now time.Time, mono time.Duration) (bool, time.Time) {
 	f := s.Failures[hash]
 	if f != nil && f.Bad {
 		return true, time.Time{}
@@ -129,18 +167,20 @@ func (s *state) blocked(hash string, now time.Time) (bool, time.Time) {
 	if f == nil || f.Until.IsZero() {
 		return false, time.Time{}
 	}
-	if now.Before(f.Until) {
-		return true, f.Until
+	if end, ok := s.restEnds[hash]; ok && mono < end {
+		return true, now.Add(end - mono)
 	}
 	// Cooldown over: the target gets a fresh set of tries.
 	delete(s.Failures, hash)
+	delete(s.restEnds, hash)
 	return false, time.Time{}
 }
 
-// fail counts a failure of hash. bad marks a release that was rolled back:
-// it is never retried. Other failures (download, verification, exec
-// check) get 3 tries, then 24 h of rest, then a fresh set of tries.
-func (s *state) fail(target, hash, reason string, now time.Time, bad bool) *failure {
+// fail counts a failure of hash at wall time now and monotonic reading
+// mono. bad marks a release that was rolled back: it is never retried.
+// Other failures of the release itself (its exec check, its archive) get
+// 3 tries, then 24 h of rest, then a fresh set of tries.
+func (s *state) fail(target, hash, reason string, now time.Time, mono time.Duration, bad bool) *failure {
 	f := s.Failures[hash]
 	if f == nil {
 		f = &failure{Target: target}
@@ -154,6 +194,7 @@ func (s *state) fail(target, hash, reason string, now time.Time, bad bool) *fail
 	}
 	if f.Count >= maxTries {
 		f.Until = now.Add(cooldown)
+		s.restEnds[hash] = mono + cooldown
 	}
 	return f
 }

@@ -5,6 +5,7 @@ package updater
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -14,9 +15,10 @@ import (
 
 // replaceFile moves the verified file src over dst atomically, keeping the
 // file dst held as dst+".previous" (a hard link to the old inode, so dst is
-// never missing). src must be on the same filesystem as dst, or it is copied
-// next to dst first.
-func replaceFile(src, dst string) (keptPrevious bool, err error) {
+// never missing). When src is on another filesystem than dst it is copied
+// next to dst first, from verified (the descriptor it was verified on)
+// when given, else from src.
+func replaceFile(src, dst string, verified *os.File) (keptPrevious bool, err error) {
 	dir := filepath.Dir(dst)
 	if _, err := os.Lstat(dst); err == nil {
 		prev := dst + ".previous"
@@ -36,14 +38,23 @@ func replaceFile(src, dst string) (keptPrevious bool, err error) {
 		if !errors.Is(err, syscall.EXDEV) {
 			return keptPrevious, fmt.Errorf("move new version into %s: %w", dst, err)
 		}
-		tmp := filepath.Join(dir, "."+filepath.Base(dst)+".new")
-		if err := safefile.CopyFile(src, tmp, 0o755); err != nil {
-			os.Remove(tmp)
-			return keptPrevious, fmt.Errorf("copy new version next to %s: %w (check disk space)", dst, err)
+		var from io.Reader
+		if verified != nil {
+			fi, err := verified.Stat()
+			if err != nil {
+				return keptPrevious, fmt.Errorf("stat verified %s: %w", src, err)
+			}
+			from = io.NewSectionReader(verified, 0, fi.Size())
+		} else {
+			f, err := os.Open(src)
+			if err != nil {
+				return keptPrevious, fmt.Errorf("open new version %s: %w", src, err)
+			}
+			defer f.Close()
+			from = f
 		}
-		if err := os.Rename(tmp, dst); err != nil {
-			os.Remove(tmp)
-			return keptPrevious, fmt.Errorf("move new version into %s: %w", dst, err)
+		if err := safefile.WriteAtomicFrom(dst, from, 0o755); err != nil {
+			return keptPrevious, fmt.Errorf("copy new version into %s: %w (check disk space)", dst, err)
 		}
 		os.Remove(src)
 	}

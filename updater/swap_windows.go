@@ -11,8 +11,9 @@ import (
 // replaceFile moves src over dst, keeping the old file as dst+".previous".
 // Windows cannot replace a running executable but can rename it, so the old
 // file is renamed away first; the short window without dst is repaired by
-// recoverFile on the next start.
-func replaceFile(src, dst string) (keptPrevious bool, err error) {
+// recoverFile on the next start. verified is always nil here: Windows
+// cannot rename a file that is open, so the copy is made from src.
+func replaceFile(src, dst string, _ *os.File) (keptPrevious bool, err error) {
 	prev := dst + ".previous"
 	if _, err := os.Lstat(dst); err == nil {
 		if err := os.Remove(prev); err != nil && !os.IsNotExist(err) {

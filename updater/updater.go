@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
 	tufupdater "github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
@@ -54,6 +55,10 @@ type Config struct {
 	DownloadTimeout  time.Duration // one target download [30m]
 	ExecTimeout      time.Duration // exec check [20s]
 
+	// Executable is this process's executable, which MarkHealthy compares
+	// with a pending new orbit [os.Executable()].
+	Executable string
+
 	HTTPClient *http.Client // [httpclient.New(httpclient.Config{})]
 	// Clock drives splay, intervals, rollback windows and rest periods,
 	// and judges metadata expiry [clock.Real()].
@@ -85,6 +90,9 @@ type Updater struct {
 
 	// missingWarned holds targets already reported missing; guarded by checkMu.
 	missingWarned map[string]bool
+	// retrying is the class of each component's current run of failures
+	// that are not the release's; guarded by checkMu.
+	retrying map[component.Name]failureClass
 
 	chMu     sync.Mutex
 	channels map[component.Name]string
@@ -93,11 +101,15 @@ type Updater struct {
 
 // CheckResult says what one check did.
 type CheckResult struct {
-	Installed   []string         // components installed or replaced
-	Unchanged   []string         // already current
-	Missing     []string         // no target for this platform and channel
-	Resting     []string         // target on cooldown after failures
-	Failed      map[string]error // install failures
+	Installed []string         // components installed or replaced
+	Unchanged []string         // already current
+	Missing   []string         // no target for this platform and channel
+	Resting   []string         // target on cooldown after failures
+	Failed    map[string]error // install failures
+	// Retrying are the failed components whose failure was not the
+	// release's (disk, permission, network, server): Run checks again soon,
+	// with backoff.
+	Retrying    []string
 	RolledBack  []string
 	SelfUpdated bool
 	Requests    int64 // HTTP requests made
@@ -134,22 +146,32 @@ func New(cfg Config) (*Updater, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
+	if cfg.Executable == "" {
+		cfg.Executable, _ = os.Executable()
+	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	if err := os.MkdirAll(cfg.Layout.TUF(), 0o700); err != nil {
 		return nil, fmt.Errorf("updater: create %s: %w (check that orbit runs as root)", cfg.Layout.TUF(), err)
 	}
+	// The trusted root and the record of what is installed (which says what
+	// runs as root) live there.
+	if err := checkPrivateDir(cfg.Layout.TUF()); err != nil {
+		return nil, fmt.Errorf("updater: %w", err)
+	}
 	u := &Updater{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("actor", "updater").Logger(),
 		channels: map[component.Name]string{},
 		wake:     make(chan struct{}, 1),
+		retrying: map[component.Name]failureClass{},
 	}
 	st, err := loadState(cfg.Layout)
 	if err != nil {
 		u.log.Warn().Err(err).Msg("updater state unreadable, starting over")
 	}
+	st.anchor(cfg.Clock.Now(), cfg.Clock.Mono(), cfg.RollbackWindow)
 	u.st = st
 	u.cleanStaging()
 	u.recoverAndSeed()
@@ -164,8 +186,12 @@ func (u *Updater) cleanStaging() {
 		return
 	}
 	for _, e := range ents {
-		if strings.Contains(e.Name(), ".download-") {
-			_ = os.Remove(filepath.Join(u.cfg.Layout.Staging(), e.Name()))
+		p := filepath.Join(u.cfg.Layout.Staging(), e.Name())
+		switch {
+		case e.IsDir() && strings.HasPrefix(e.Name(), stagingPrefix):
+			_ = os.RemoveAll(p)
+		case strings.Contains(e.Name(), ".download-"): // left by older versions
+			_ = os.Remove(p)
 		}
 	}
 }
@@ -183,6 +209,10 @@ func (u *Updater) recoverAndSeed() {
 	defer u.stMu.Unlock()
 	changed := false
 	for _, c := range u.cfg.Components {
+		if c.SelfUpdate && u.st.SelfUpdate == nil {
+			// A candidate left by an install killed before its commit.
+			_ = os.Remove(candidatePath(c.Path(u.cfg.Layout, u.cfg.Platform)))
+		}
 		rec := u.st.Components[c.Name]
 		if rec != nil {
 			if !exists(rec.Path) && rec.Dir == "" && exists(rec.Path+".previous") {
@@ -310,22 +340,34 @@ const missingRetryFirst = 10 * time.Second
 func (u *Updater) Run(ctx context.Context) error {
 	clk := u.cfg.Clock
 	// A component that is not installed at all is fetched at once, and
-	// while one is still missing (first boot before the network is up)
-	// checks repeat from 10 s, doubling up to the interval, rather than
-	// leaving the host without osqueryd for a splay plus an interval.
+	// while one is still missing (first boot before the network is up), or
+	// a check failed for a reason that is not a release's (a full disk, the
+	// network, the server), checks repeat from 10 s, doubling up to the
+	// interval, rather than leaving the host without osqueryd, or a good
+	// release aside, for a splay plus an interval.
 	retry, err := backoff.New(backoff.Config{Initial: missingRetryFirst, Max: u.cfg.Interval, Jitter: -1})
 	if err != nil {
 		return fmt.Errorf("updater: %w", err)
 	}
+	again := false
 	if u.anyMissing() {
-		u.runCheck(ctx)
+		again = u.runCheck(ctx)
 	}
 	var next clock.Timer
-	if u.anyMissing() {
+	if again || u.anyMissing() {
 		next = clk.NewTimer(retry.Next(0))
 	} else {
 		splay := min(u.cfg.Interval, u.cfg.MaxSplay)
 		next = clk.NewTimer(time.Duration(u.cfg.Rand.Int64N(int64(splay))))
+	}
+	schedule := func(again bool) {
+		next.Stop()
+		if again || u.anyMissing() {
+			next = clk.NewTimer(retry.Next(0))
+			return
+		}
+		retry.Reset()
+		next = clk.NewTimer(u.cfg.Interval)
 	}
 	health := clk.NewTimer(u.cfg.HealthInterval)
 	defer func() { next.Stop(); health.Stop() }()
@@ -343,14 +385,9 @@ func (u *Updater) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-next.C():
-			u.runCheck(ctx)
-			if u.anyMissing() {
-				next = clk.NewTimer(retry.Next(0))
-			} else {
-				next = clk.NewTimer(u.cfg.Interval)
-			}
+			schedule(u.runCheck(ctx))
 		case <-u.wake:
-			u.runCheck(ctx)
+			schedule(u.runCheck(ctx))
 		case <-health.C():
 			u.checkMu.Lock()
 			var res CheckResult
@@ -366,13 +403,17 @@ func (u *Updater) Run(ctx context.Context) error {
 	}
 }
 
-func (u *Updater) runCheck(ctx context.Context) {
+// runCheck runs a check and reports whether it should be retried soon: it
+// failed, or failed for some component, for a reason that is not a
+// release's.
+func (u *Updater) runCheck(ctx context.Context) (again bool) {
 	res, err := u.Check(ctx)
 	if err != nil {
-		return // logged by Check
+		return !classify(err).counts() // logged by Check
 	}
-	u.log.Debug().Strs("installed", res.Installed).Strs("missing", res.Missing).
+	u.log.Debug().Strs("installed", res.Installed).Strs("missing", res.Missing).Strs("retrying", res.Retrying).
 		Int64("requests", res.Requests).Int64("bytes", res.Bytes).Msg("update check done")
+	return len(res.Retrying) > 0
 }
 
 func (u *Updater) anyMissing() bool {
@@ -418,11 +459,21 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 		u.log.Warn().Err(err).Str("url", redact(u.cfg.UpdateURL)).Msg("update metadata refresh failed, installed versions keep running")
 		return res, "", fmt.Errorf("update check: %w (installed versions keep running; the next check retries)", err)
 	}
-	consistent := tu.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
+	trusted := tu.GetTrustedMetadataSet()
+	consistent := trusted.Root.Signed.ConsistentSnapshot
 
 	for _, c := range u.components() {
 		name := targetName(c, u.platform(c), c.Channel)
-		tf, err := tu.GetTargetInfo(name)
+		tf, err := u.lookup(ctx, stats, trusted.Root.Signed.Version, name)
+		if errors.Is(err, &metadata.ErrRepository{}) {
+			// Metadata on the way to the target failed verification (a
+			// delegated role not signed by its delegator's keys): not a
+			// missing target, and nothing to install from it.
+			u.log.Error().Err(err).Str("component", string(c.Name)).Str("target", name).Msg("refusing the target: its delegated metadata does not verify")
+			res.Failed[string(c.Name)] = fmt.Errorf("look up %s: %w", name, err)
+			res.Retrying = append(res.Retrying, string(c.Name))
+			continue
+		}
 		if err != nil {
 			// Warn once per target, then quietly: a repository without,
 			// say, an orbit build for this platform is a steady state.
@@ -442,9 +493,15 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 			continue
 		}
 		action, err := u.updateComponent(ctx, stats, c, ti, consistent)
+		if err == nil {
+			delete(u.retrying, c.Name)
+		}
 		switch {
 		case err != nil:
 			res.Failed[string(c.Name)] = err
+			if !classify(err).counts() {
+				res.Retrying = append(res.Retrying, string(c.Name))
+			}
 		case action == actionUnchanged:
 			res.Unchanged = append(res.Unchanged, string(c.Name))
 		case action == actionResting:
@@ -500,6 +557,46 @@ func (u *Updater) refresh(ctx context.Context, stats *netStats) (*tufupdater.Upd
 	return tu, nil
 }
 
+// lookup finds a target in a trusted metadata set of its own, loaded from
+// the metadata the refresh has just verified and left on disk, with the
+// root it arrived at (rootVersion). go-tuf keeps every delegated role it
+// verified in one set by role name, so on one Updater a role verified
+// under one delegator would be taken as it is when another delegator
+// leads to the same name, without that delegator's keys (go-tuf v2.4.2,
+// loadTargets). A fresh set per lookup verifies each role against the
+// delegator that led to it. It costs no request: top-level metadata comes
+// from disk (UnsafeLocalMode checks signatures and expiry, not freshness,
+// which the refresh just did), and delegated roles are read from disk
+// first, downloaded only when missing or stale.
+func (u *Updater) lookup(ctx context.Context, stats *netStats, rootVersion int64, name string) (*metadata.TargetFiles, error) {
+	root, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read the trusted root: %w", err)
+	}
+	tcfg, err := tufconfig.New(u.cfg.UpdateURL, root)
+	if err != nil {
+		return nil, fmt.Errorf("configure TUF client: %w (check --update-url)", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
+	defer cancel()
+	tcfg.LocalMetadataDir = u.cfg.Layout.TUF()
+	tcfg.LocalTargetsDir = u.cfg.Layout.TUF()
+	tcfg.UnsafeLocalMode = true
+	tcfg.Fetcher = &fetcher{ctx: ctx, client: u.cfg.HTTPClient, stats: stats}
+	tu, err := tufupdater.New(tcfg)
+	if err != nil {
+		return nil, fmt.Errorf("load trusted TUF root: %w", err)
+	}
+	if v := tu.GetTrustedMetadataSet().Root.Signed.Version; v != rootVersion {
+		return nil, fmt.Errorf("trusted root on disk is version %d, the refresh arrived at %d: %w", v, rootVersion, &metadata.ErrRepository{Msg: "root changed during a check"})
+	}
+	tu.UnsafeSetRefTime(u.cfg.Clock.Now().UTC())
+	if err := tu.Refresh(); err != nil {
+		return nil, fmt.Errorf("load verified TUF metadata from %s: %w", u.cfg.Layout.TUF(), err)
+	}
+	return tu.GetTargetInfo(name)
+}
+
 // trustedRoot picks the root to start from: the cached one (it may have
 // been rotated since the package was built) unless the bundled one has a
 // higher version. go-tuf overwrites root.json with what it is given, so
@@ -543,9 +640,18 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 		}
 		return actionUnchanged, nil
 	}
+	u.stMu.Lock()
+	trial := u.st.SelfUpdate
+	u.stMu.Unlock()
+	if c.SelfUpdate && trial != nil && trial.Hash != ti.Hash {
+		// A new orbit is on trial: a later release waits until it has
+		// proven healthy (or been rolled back).
+		u.log.Debug().Str("component", string(c.Name)).Str("pending", trial.Version).Str("version", ti.Version).Msg("orbit update waits for the one on trial")
+		return actionUnchanged, nil
+	}
 	now := u.cfg.Clock.Now()
 	u.stMu.Lock()
-	resting, until := u.st.blocked(ti.Hash, now)
+	resting, until := u.st.blocked(ti.Hash, now, u.cfg.Clock.Mono())
 	u.stMu.Unlock()
 	if resting {
 		u.log.Debug().Str("component", string(c.Name)).Str("hash", ti.Hash).Time("until", until).Msg("target resting after failures")
@@ -567,7 +673,7 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 			p.Path, p.Previous = dst+".previous", nil
 			rec.Previous = &p
 		}
-		if err := u.commitInstall(c, rec); err != nil {
+		if err := u.commitInstall(c, rec, false); err != nil {
 			return "", err
 		}
 		if !restart {
@@ -585,17 +691,42 @@ func (u *Updater) updateComponent(ctx context.Context, stats *netStats, c Compon
 		return "", fmt.Errorf("update of %s interrupted: %w", c.Name, err)
 	}
 	if err != nil {
-		u.stMu.Lock()
-		f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, false)
-		u.stMu.Unlock()
-		u.saveState()
-		u.log.Error().Err(err).Str("component", string(c.Name)).Str("target", ti.Name).Str("version", ti.Version).
-			Int("failures", f.Count).Time("retry_after", f.Until).Msg("update failed, previous version left in place")
-		u.event(status.UpdateEvent{Component: string(c.Name), Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
+		u.installFailed(c, ti, now, err)
 		return "", err
 	}
 	u.afterInstall(c, rec)
 	return actionInstalled, nil
+}
+
+// installFailed records a failed install. Only the release's own failure
+// (a verified file that fails its exec check, a verified archive that may
+// not be installed) counts against its hash; a full disk, a permission, the
+// network or a mirror serving wrong bytes is retried with backoff and
+// never rests the release. Called under checkMu.
+func (u *Updater) installFailed(c Component, ti targetInfo, now time.Time, err error) {
+	class := classify(err)
+	ev := u.log.Warn()
+	if class.counts() {
+		ev = u.log.Error()
+	}
+	ev = ev.Err(err).Str("component", string(c.Name)).Str("target", ti.Name).Str("version", ti.Version).Str("failure_class", string(class))
+	if !class.counts() {
+		ev.Msg("update failed for a reason not the release's, retrying soon; previous version left in place")
+		// One event per run of such failures, not one per retry.
+		if u.retrying[c.Name] != class {
+			u.retrying[c.Name] = class
+			u.event(status.UpdateEvent{Component: string(c.Name), Action: "retrying", Version: ti.Version, Hash: ti.Hash,
+				Message: fmt.Sprintf("%s: %v", class, err)})
+		}
+		return
+	}
+	delete(u.retrying, c.Name)
+	u.stMu.Lock()
+	f := u.st.fail(ti.Name, ti.Hash, err.Error(), now, u.cfg.Clock.Mono(), false)
+	u.stMu.Unlock()
+	u.saveState()
+	ev.Int("failures", f.Count).Time("retry_after", f.Until).Msg("update failed, previous version left in place")
+	u.event(status.UpdateEvent{Component: string(c.Name), Action: "failed", Version: ti.Version, Hash: ti.Hash, Message: err.Error()})
 }
 
 // afterInstall restarts the component (orbit itself is handed over by the
@@ -612,11 +743,13 @@ func (u *Updater) afterInstall(c Component, rec *installed) {
 }
 
 // commitInstall records rec as installed: the commit point of an install.
-// For orbit itself it also repoints the stable path and writes the pending
-// marker that CheckBoot counts.
-func (u *Updater) commitInstall(c Component, rec *installed) error {
+// A new orbit on trial (a candidate, see selfupdate.go) is recorded as the
+// pending self-update that CheckBoot runs and counts; any other orbit
+// install (the first, with nothing to fall back on) repoints the stable
+// path at once.
+func (u *Updater) commitInstall(c Component, rec *installed, trial bool) error {
 	now := u.cfg.Clock.Now()
-	if c.SelfUpdate {
+	if c.SelfUpdate && !trial {
 		if err := pointStable(StableOrbitPath(u.cfg.Layout), rec.Path); err != nil {
 			return fmt.Errorf("point the service at the new orbit: %w", err)
 		}
@@ -624,12 +757,11 @@ func (u *Updater) commitInstall(c Component, rec *installed) error {
 	u.stMu.Lock()
 	u.st.Components[c.Name] = rec
 	delete(u.st.Watches, c.Name)
-	if rec.Previous != nil {
-		if c.SelfUpdate {
-			u.st.SelfUpdate = &selfUpdate{Component: c.Name, Hash: rec.Hash, Version: rec.Version, Since: now}
-		} else {
-			u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash}
-		}
+	switch {
+	case trial:
+		u.st.SelfUpdate = &selfUpdate{Component: c.Name, Hash: rec.Hash, Version: rec.Version, Path: rec.Path, Since: now}
+	case rec.Previous != nil && !c.SelfUpdate:
+		u.st.Watches[c.Name] = &watch{Since: now, Hash: rec.Hash, mono: u.cfg.Clock.Mono()}
 	}
 	delete(u.st.Failures, rec.Hash)
 	err := u.st.save(u.cfg.Layout)

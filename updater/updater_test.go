@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -161,7 +162,17 @@ func TestNoChangeCheckCost(t *testing.T) {
 	}
 }
 
-func TestSelfUpdateAndBootRollback(t *testing.T) {
+// boot runs CheckBoot as the orbit at exe.
+func (e *env) boot(exe string) BootResult {
+	e.t.Helper()
+	r, err := CheckBoot(e.layout, BootConfig{Executable: exe, Clock: e.clock, Logger: zerolog.New(io.Discard)})
+	if err != nil {
+		e.t.Fatalf("CheckBoot as %s: %v", exe, err)
+	}
+	return r
+}
+
+func TestSelfUpdateTrialAndBootRollback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	orbitComp := orbitFor("linux", "stable")
@@ -181,69 +192,155 @@ func TestSelfUpdateAndBootRollback(t *testing.T) {
 	if res.Installed[len(res.Installed)-1] != "orbit" {
 		t.Fatalf("orbit not installed last: %v", res.Installed)
 	}
+	// The first install has nothing to fall back on: the service runs it
+	// at once, with nothing pending.
 	if link, err := os.Readlink(stable); err != nil || link != "linux/stable/orbit" {
 		t.Fatalf("stable link = %q, %v", link, err)
 	}
-	// First install has no previous: nothing pending.
-	if r, err := CheckBoot(e.layout, 3, cfg.Logger); err != nil || r.Boots != 0 {
-		t.Fatalf("CheckBoot after first install = %+v, %v", r, err)
+	known := e.layout.Bin("orbit", "linux", "stable", "orbit")
+	if r := e.boot(known); r != (BootResult{}) {
+		t.Fatalf("CheckBoot after first install = %+v", r)
 	}
 
-	// The new orbit process starts: a fresh Updater on the same root.
+	// v2 is installed as a candidate; the service still runs v1.
 	o2 := script("2.0.0", 0, e.marks, 0)
 	e.repo.addTarget("orbit/linux/stable/orbit", o2, "2.0.0")
 	e.repo.publish()
 	hooked = nil
 	u = e.updater(cfg)
 	res = check(t, u)
-	if !res.SelfUpdated || len(hooked) != 1 {
-		t.Fatalf("orbit v2: %+v", res)
+	if !res.SelfUpdated || !slices.Equal(hooked, []string{stable}) {
+		t.Fatalf("orbit v2: %+v hooked %v", res, hooked)
 	}
-	if out, err := versionOf(stable, "version"); err != nil || !strings.Contains(out, "2.0.0") {
-		t.Fatalf("stable orbit version = %q, %v", out, err)
+	candidate := known + ".candidate"
+	if !bytes.Equal(mustRead(t, candidate), o2) {
+		t.Fatal("v2 is not the candidate")
+	}
+	if out, err := versionOf(stable, "version"); err != nil || !strings.Contains(out, "1.0.0") {
+		t.Fatalf("stable orbit during the trial = %q, %v; want the known-good 1.0.0", out, err)
 	}
 	// After the hand-over the old process checks no more.
 	if r2, _ := u.Check(context.Background()); r2.Requests != 0 {
 		t.Fatalf("check after self-update made %d requests", r2.Requests)
 	}
 
-	// The new orbit keeps failing before it becomes healthy.
+	// The known-good orbit (what the stable path runs) counts each boot and
+	// starts the candidate, which dies each time; the candidate itself
+	// counts nothing.
 	for i := 1; i <= 3; i++ {
-		r, err := CheckBoot(e.layout, 3, cfg.Logger)
-		if err != nil || r.RolledBack || r.Boots != i {
-			t.Fatalf("boot %d: %+v %v", i, r, err)
+		if r := e.boot(stable); r.RunCandidate != candidate || r.Boots != i || r.RolledBack || r.Candidate {
+			t.Fatalf("known-good boot %d: %+v", i, r)
+		}
+		if r := e.boot(candidate); !r.Candidate || r.RunCandidate != "" || r.Boots != i {
+			t.Fatalf("candidate boot %d: %+v", i, r)
 		}
 	}
-	r, err := CheckBoot(e.layout, 3, cfg.Logger)
-	if err != nil || !r.RolledBack || r.ExecPath != stable {
-		t.Fatalf("boot 4: %+v %v", r, err)
+	r := e.boot(stable)
+	if !r.RolledBack || r.RunCandidate != "" || r.Version != "2.0.0" || r.Boots != 3 {
+		t.Fatalf("boot 4: %+v, want a rollback of 2.0.0", r)
+	}
+	if exists(candidate) {
+		t.Fatal("rolled-back candidate left in place")
 	}
 	if out, err := versionOf(stable, "version"); err != nil || !strings.Contains(out, "1.0.0") {
 		t.Fatalf("after boot rollback stable orbit = %q, %v", out, err)
 	}
-	// The bad hash rests: the next orbit does not reinstall it.
+	if r := e.boot(stable); r != (BootResult{}) {
+		t.Fatalf("boot after the rollback: %+v, want nothing pending", r)
+	}
+	// The bad hash is never tried again, not even after the 24 h rest.
 	hooked = nil
 	u = e.updater(cfg)
+	e.srv.reset()
+	e.clock.Advance(48 * time.Hour)
 	res = check(t, u)
 	if !slices.Contains(res.Resting, "orbit") || len(hooked) != 0 {
 		t.Fatalf("after rollback: %+v", res)
 	}
+	for _, p := range e.srv.requested() {
+		if strings.HasPrefix(p, "/targets/orbit/") {
+			t.Fatalf("the rolled-back orbit was downloaded again: %v", e.srv.requested())
+		}
+	}
 
-	// A healthy new orbit clears its marker.
+	// A healthy v3: the candidate promotes itself after SelfHealthyAfter.
 	o3 := script("3.0.0", 0, e.marks, 0)
 	e.repo.addTarget("orbit/linux/stable/orbit", o3, "3.0.0")
 	e.repo.publish()
 	check(t, u)
-	u = e.updater(cfg)
-	if r, _ := CheckBoot(e.layout, 3, cfg.Logger); r.Boots != 1 {
+	if r := e.boot(stable); r.RunCandidate != candidate || r.Boots != 1 {
 		t.Fatalf("boot of v3: %+v", r)
 	}
-	u = e.updater(cfg)
+	// While v3 is on trial, a v4 waits.
+	e.repo.addTarget("orbit/linux/stable/orbit", script("4.0.0", 0, e.marks, 0), "4.0.0")
+	e.repo.publish()
+	ccfg := cfg
+	ccfg.Executable = candidate
+	u = e.updater(ccfg) // v3, running
+	if res := check(t, u); !slices.Equal(res.Unchanged, []string{"osqueryd", "orbit"}) || res.SelfUpdated {
+		t.Fatalf("v4 during the trial of v3: %+v", res)
+	}
+	// Only the candidate promotes itself.
+	if err := e.updater(cfg).MarkHealthy(); err != nil || !exists(candidate) {
+		t.Fatalf("MarkHealthy in the known-good orbit: %v (candidate present %v)", err, exists(candidate))
+	}
 	if err := u.MarkHealthy(); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := CheckBoot(e.layout, 3, cfg.Logger); r.Boots != 0 || r.RolledBack {
+	if exists(candidate) || !bytes.Equal(mustRead(t, known), o3) || !bytes.Equal(mustRead(t, known+".previous"), o1) {
+		t.Fatal("v3 not promoted to the channel file with v1 kept as previous")
+	}
+	if out, err := versionOf(stable, "version"); err != nil || !strings.Contains(out, "3.0.0") {
+		t.Fatalf("stable orbit after promotion = %q, %v", out, err)
+	}
+	if r := e.boot(stable); r != (BootResult{}) {
 		t.Fatalf("boot after healthy: %+v", r)
+	}
+	var healthy bool
+	for _, ev := range e.status.Snapshot().Updates {
+		healthy = healthy || (ev.Action == "healthy" && ev.Version == "3.0.0")
+	}
+	if !healthy {
+		t.Fatalf("no healthy event: %+v", e.status.Snapshot().Updates)
+	}
+	// Now v4 is installed on trial.
+	hooked = nil
+	if res := check(t, e.updater(cfg)); !res.SelfUpdated || !bytes.Equal(mustRead(t, candidate), mustRead(t, e.repo.dir+"/targets/orbit/linux/stable/orbit")) {
+		t.Fatalf("v4 after v3 proved healthy: %+v", res)
+	}
+}
+
+// A promotion killed after the candidate became the channel file, before
+// the state was written, is finished by the next boot check.
+func TestInterruptedPromotionIsFinished(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	cfg := e.config(orbitFor("linux", "stable"))
+	cfg.SelfUpdated = func(string) {}
+	e.repo.addTarget("orbit/linux/stable/orbit", script("1.0.0", 0, e.marks, 0), "1.0.0")
+	e.repo.publish()
+	check(t, e.updater(cfg))
+	o2 := script("2.0.0", 0, e.marks, 0)
+	e.repo.addTarget("orbit/linux/stable/orbit", o2, "2.0.0")
+	e.repo.publish()
+	check(t, e.updater(cfg))
+	known := e.layout.Bin("orbit", "linux", "stable", "orbit")
+	if r := e.boot(StableOrbitPath(e.layout)); r.RunCandidate != known+".candidate" {
+		t.Fatalf("%+v", r)
+	}
+	// The kill: the candidate was renamed, nothing else happened.
+	if err := os.Rename(known+".candidate", known); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.boot(known); r.RunCandidate != "" || r.RolledBack {
+		t.Fatalf("boot after an interrupted promotion: %+v", r)
+	}
+	st, err := loadState(e.layout)
+	if err != nil || st.SelfUpdate != nil || st.Components["orbit"].Path != known || st.Components["orbit"].Version != "2.0.0" {
+		t.Fatalf("state after the finished promotion: %+v %v", st, err)
+	}
+	if res := check(t, e.updater(cfg)); !slices.Equal(res.Unchanged, []string{"orbit"}) {
+		t.Fatalf("check after the finished promotion: %+v", res)
 	}
 }
 
@@ -311,20 +408,16 @@ func TestOfflineRunsBundledThenAdoptsIt(t *testing.T) {
 	}
 }
 
-func TestInstallErrorKeepsOldAndRests(t *testing.T) {
+// A staging directory that cannot be used is the host's problem: every
+// check logs it once and tries again, the release is never rested, and it
+// installs as soon as staging works.
+func TestLocalInstallErrorKeepsOldAndRetries(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false)
-	v1 := script("1.0.0", 0, e.marks, 0)
-	e.repo.addTarget("osqueryd/linux/stable/osqueryd", v1, "1.0.0")
-	e.repo.publish()
 	var log logcapture.Buffer
-	cfg := e.config(osqComp)
-	cfg.Logger = zerolog.New(&log)
-	u := e.updater(cfg)
-	check(t, u)
+	e, _, u, v1 := withV1(t, &log)
 	p := e.layout.Bin("osqueryd", "linux", "stable", "osqueryd")
 
-	// Staging unusable (as with a full or read-only disk).
+	// Staging unusable (as with a broken or read-only disk).
 	if err := os.RemoveAll(e.layout.Staging()); err != nil {
 		t.Fatal(err)
 	}
@@ -333,37 +426,85 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 	}
 	e.repo.addTarget("osqueryd/linux/stable/osqueryd", script("2.0.0", 0, e.marks, 0), "2.0.0")
 	e.repo.publish()
-	for i := 0; i < maxTries; i++ {
+	const tries = maxTries + 2
+	for i := 0; i < tries; i++ {
 		res := check(t, u)
-		if res.Failed["osqueryd"] == nil {
-			t.Fatalf("try %d: %+v", i, res)
+		if res.Failed["osqueryd"] == nil || len(res.Resting) != 0 || !slices.Equal(res.Retrying, []string{"osqueryd"}) {
+			t.Fatalf("try %d: %+v, want a failure to retry, no rest", i, res)
 		}
 		if !bytes.Equal(mustRead(t, p), v1) {
 			t.Fatal("old version replaced")
 		}
 	}
-	// One clear line per failure: what failed, and that the old version
-	// keeps running.
+	// One clear line per failure: what failed, why, and that the old
+	// version keeps running.
+	if n := strings.Count(log.String(), `"message":"update failed for a reason not the release's, retrying soon; previous version left in place"`); n != tries {
+		t.Fatalf("%d failure log lines for %d failures:\n%s", n, tries, log.String())
+	}
+	if !strings.Contains(log.String(), `"component":"osqueryd"`) || !strings.Contains(log.String(), "staging") || !strings.Contains(log.String(), `"failure_class":"disk"`) {
+		t.Fatalf("failure log does not say what failed:\n%s", log.String())
+	}
+	// A restart does not turn them into a rest either.
+	u = e.updater(e.config(osqComp))
+	if res := check(t, u); len(res.Resting) != 0 || res.Failed["osqueryd"] == nil {
+		t.Fatalf("after restart: %+v", res)
+	}
+	// Staging is back: the next check installs, no 24 h wait.
+	os.Remove(e.layout.Staging())
+	if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("staging repaired: %+v", res)
+	}
+	var retrying, failed int
+	for _, ev := range e.status.Snapshot().Updates {
+		switch {
+		case ev.Component != "osqueryd":
+		case ev.Action == "retrying":
+			retrying++
+		case ev.Action == "failed":
+			failed++
+		}
+	}
+	if retrying != 2 || failed != 0 {
+		t.Fatalf("events: %d retrying (one per run of failures, and the restart), %d failed; want 2 and 0", retrying, failed)
+	}
+}
+
+// A release whose verified file fails its exec check is its own fault: 3
+// tries, then 24 h of rest, kept across a restart.
+func TestBrokenReleaseRests(t *testing.T) {
+	t.Parallel()
+	var log logcapture.Buffer
+	e, _, u, _ := withV1(t, &log)
+	e.repo.addTarget(osqTarget, []byte("#!/bin/sh\nexit 3\n"), "2.0.0")
+	e.repo.publish()
+	for i := 0; i < maxTries; i++ {
+		if res := check(t, u); res.Failed["osqueryd"] == nil || len(res.Retrying) != 0 {
+			t.Fatalf("try %d: %+v, want a counted failure", i, res)
+		}
+	}
 	if n := strings.Count(log.String(), `"message":"update failed, previous version left in place"`); n != maxTries {
 		t.Fatalf("%d failure log lines for %d failures:\n%s", n, maxTries, log.String())
 	}
-	if !strings.Contains(log.String(), `"component":"osqueryd"`) || !strings.Contains(log.String(), "staging") {
+	if !strings.Contains(log.String(), `"failure_class":"release"`) || !strings.Contains(log.String(), "exec check") {
 		t.Fatalf("failure log does not say what failed:\n%s", log.String())
 	}
-	res := check(t, u)
-	if !slices.Equal(res.Resting, []string{"osqueryd"}) {
+	if res := check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
 		t.Fatalf("after %d failures: %+v", maxTries, res)
 	}
-	// A restart does not reset the count.
 	u = e.updater(e.config(osqComp))
-	if res = check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
+	if res := check(t, u); !slices.Equal(res.Resting, []string{"osqueryd"}) {
 		t.Fatalf("after restart: %+v", res)
 	}
-	// After 24 h it is tried again (and succeeds once staging is back).
-	os.Remove(e.layout.Staging())
+	// After 24 h it gets a fresh set of tries; a fixed release (a new
+	// hash) installs at once.
 	e.clock.Advance(cooldown + time.Minute)
-	if res = check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
-		t.Fatalf("after cooldown: %+v", res)
+	if res := check(t, u); len(res.Resting) != 0 || res.Failed["osqueryd"] == nil {
+		t.Fatalf("after cooldown: %+v, want the broken release tried again", res)
+	}
+	e.repo.addTarget(osqTarget, script("2.0.1", 0, e.marks, 0), "2.0.1")
+	e.repo.publish()
+	if res := check(t, u); !slices.Equal(res.Installed, []string{"osqueryd"}) {
+		t.Fatalf("fixed release: %+v", res)
 	}
 	var failed int
 	for _, ev := range e.status.Snapshot().Updates {
@@ -371,8 +512,8 @@ func TestInstallErrorKeepsOldAndRests(t *testing.T) {
 			failed++
 		}
 	}
-	if failed != maxTries {
-		t.Fatalf("failed events = %d", failed)
+	if failed != maxTries+1 {
+		t.Fatalf("failed events = %d, want %d", failed, maxTries+1)
 	}
 }
 
@@ -551,6 +692,9 @@ func TestStatusStoreUntouchedWithoutStore(t *testing.T) {
 	}
 }
 
+// Run promotes the orbit on trial that it runs in after SelfHealthyAfter
+// of monotonic time: a wall clock stepped back a year does not hold it
+// back.
 func TestRunMarksNewOrbitHealthy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
@@ -564,18 +708,25 @@ func TestRunMarksNewOrbitHealthy(t *testing.T) {
 	e.repo.publish()
 	check(t, e.updater(cfg))
 
-	// The new orbit boots once, then runs for SelfHealthyAfter.
-	if r, err := CheckBoot(e.layout, 3, cfg.Logger); err != nil || r.Boots != 1 {
-		t.Fatalf("%+v %v", r, err)
+	// The known-good orbit starts the candidate, which then runs for
+	// SelfHealthyAfter.
+	candidate := e.layout.Bin("orbit", "linux", "stable", "orbit") + ".candidate"
+	if r := e.boot(StableOrbitPath(e.layout)); r.RunCandidate != candidate {
+		t.Fatalf("%+v", r)
+	}
+	if r := e.boot(candidate); !r.Candidate {
+		t.Fatalf("%+v", r)
 	}
 	cfg.SelfHealthyAfter = 30 * time.Second
 	cfg.HealthInterval = time.Hour
 	cfg.Interval = 2 * time.Hour
+	cfg.Executable = candidate
 	u := e.updater(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
 	e.clock.BlockUntil(t, 3) // splay, health, self-healthy
+	e.clock.Jump(e.clock.Now().Add(-year))
 	e.clock.Advance(29 * time.Second)
 	if st, _ := loadState(e.layout); st.SelfUpdate == nil {
 		t.Fatal("marked healthy too early")
@@ -595,7 +746,10 @@ func TestRunMarksNewOrbitHealthy(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if r, _ := CheckBoot(e.layout, 3, cfg.Logger); r.Boots != 0 {
+	if out, err := versionOf(StableOrbitPath(e.layout), "version"); err != nil || !strings.Contains(out, "2.0.0") {
+		t.Fatalf("stable orbit after Run promoted the candidate: %q %v", out, err)
+	}
+	if r := e.boot(StableOrbitPath(e.layout)); r != (BootResult{}) {
 		t.Fatalf("boot still counted after healthy: %+v", r)
 	}
 }

@@ -1,6 +1,6 @@
 // Package clocktest is a manual clock for tests: time moves only on
-// Advance, and tests synchronise on timers being created or pending
-// instead of sleeping.
+// Advance, Set or Jump, and tests synchronise on timers being created or
+// pending instead of sleeping.
 package clocktest
 
 import (
@@ -11,17 +11,23 @@ import (
 	"github.com/orbitagent/orbit/clock"
 )
 
-// Fake is a clock.Clock whose time moves only with Advance.
+// Fake is a clock.Clock whose time moves only with Advance, Set and Jump.
+//
+// It keeps two clocks, as a real machine does: a timeline that timers and
+// Mono follow (Advance and Set move it), and the wall clock that Now reads,
+// which is the timeline plus a skew that only Jump changes.
 type Fake struct {
 	mu      sync.Mutex
-	now     time.Time
+	now     time.Time     // the timeline
+	origin  time.Time     // timeline reading of Mono() == 0
+	skew    time.Duration // wall clock minus timeline
 	pending []*timer
 	created chan time.Duration
 }
 
 // New returns a fake clock reading start.
 func New(start time.Time) *Fake {
-	return &Fake{now: start, created: make(chan time.Duration, 1024)}
+	return &Fake{now: start, origin: start, created: make(chan time.Duration, 1024)}
 }
 
 type timer struct {
@@ -30,11 +36,19 @@ type timer struct {
 	ch   chan time.Time
 }
 
-// Now returns the fake time.
+// Now returns the fake wall time.
 func (f *Fake) Now() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.now
+	return f.now.Add(f.skew)
+}
+
+// Mono is the fake monotonic clock: it moves with Advance and Set, never
+// with Jump.
+func (f *Fake) Mono() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now.Sub(f.origin)
 }
 
 // NewTimer makes a timer that fires when Advance reaches its deadline (at
@@ -43,7 +57,7 @@ func (f *Fake) NewTimer(d time.Duration) clock.Timer {
 	f.mu.Lock()
 	t := &timer{f: f, when: f.now.Add(d), ch: make(chan time.Time, 1)}
 	if d <= 0 {
-		t.ch <- f.now
+		t.ch <- f.now.Add(f.skew)
 	} else {
 		f.pending = append(f.pending, t)
 	}
@@ -76,12 +90,22 @@ func (f *Fake) Advance(d time.Duration) {
 	f.setLocked(f.now.Add(d))
 }
 
-// Set moves the time to t, forward or back (a signing clock in a test may
-// go back to sign "old" metadata), firing the timers due by then.
+// Set moves the whole fake time so that Now reads to, forward or back (a
+// signing clock in a test may go back to sign "old" metadata), firing the
+// timers due by then. Mono moves with it. To step the wall clock alone, as
+// NTP or an admin does on a running machine, use Jump.
 func (f *Fake) Set(to time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.setLocked(to)
+	f.setLocked(to.Add(-f.skew))
+}
+
+// Jump steps the wall clock to to, forward or back: Now reads to, while
+// timers and Mono, which follow the monotonic clock, do not move.
+func (f *Fake) Jump(to time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skew = to.Sub(f.now)
 }
 
 func (f *Fake) setLocked(to time.Time) {
@@ -89,7 +113,7 @@ func (f *Fake) setLocked(to time.Time) {
 	kept := f.pending[:0]
 	for _, t := range f.pending {
 		if !t.when.After(f.now) {
-			t.ch <- f.now
+			t.ch <- f.now.Add(f.skew)
 			continue
 		}
 		kept = append(kept, t)
@@ -97,7 +121,8 @@ func (f *Fake) setLocked(to time.Time) {
 	f.pending = kept
 }
 
-// NextDeadline is the earliest pending timer's deadline (zero if none).
+// NextDeadline is the earliest pending timer's deadline on the wall clock
+// (zero if none).
 func (f *Fake) NextDeadline() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -107,7 +132,10 @@ func (f *Fake) NextDeadline() time.Time {
 			next = t.when
 		}
 	}
-	return next
+	if next.IsZero() {
+		return next
+	}
+	return next.Add(f.skew)
 }
 
 // Pending is the number of timers waiting to fire.

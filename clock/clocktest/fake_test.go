@@ -77,3 +77,40 @@ func TestSetMovesBothWaysAndFiresDueTimers(t *testing.T) {
 		t.Fatalf("%d timers pending after firing", c.Pending())
 	}
 }
+
+func TestJumpStepsTheWallClockOnly(t *testing.T) {
+	t.Parallel()
+	for _, step := range []time.Duration{-365 * 24 * time.Hour, 365 * 24 * time.Hour} {
+		c := newFakeClock()
+		start, mono := c.Now(), c.Mono()
+		tm := c.NewTimer(time.Hour)
+		c.Jump(start.Add(step))
+		if !c.Now().Equal(start.Add(step)) {
+			t.Fatalf("step %s: Now after Jump = %v", step, c.Now())
+		}
+		if c.Mono() != mono {
+			t.Fatalf("step %s: Mono moved with the wall clock: %s -> %s", step, mono, c.Mono())
+		}
+		select {
+		case <-tm.C():
+			t.Fatalf("step %s: a timer fired on a wall-clock step", step)
+		default:
+		}
+		if want := c.Now().Add(time.Hour); !c.NextDeadline().Equal(want) {
+			t.Fatalf("step %s: NextDeadline = %v, want %v (wall time)", step, c.NextDeadline(), want)
+		}
+		// Time goes on from the new wall reading.
+		c.Advance(time.Hour)
+		if got := <-tm.C(); !got.Equal(start.Add(step + time.Hour)) {
+			t.Fatalf("step %s: timer fired at %v", step, got)
+		}
+		if c.Mono() != mono+time.Hour || !c.Now().Equal(start.Add(step+time.Hour)) {
+			t.Fatalf("step %s: after Advance Mono %s Now %v", step, c.Mono(), c.Now())
+		}
+		// Set still moves everything, Mono included, and keeps the skew.
+		c.Set(start.Add(step + 2*time.Hour))
+		if c.Mono() != mono+2*time.Hour || !c.Now().Equal(start.Add(step+2*time.Hour)) {
+			t.Fatalf("step %s: after Set Mono %s Now %v", step, c.Mono(), c.Now())
+		}
+	}
+}

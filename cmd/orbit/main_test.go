@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,6 +175,22 @@ type tufRepo struct {
 	r    *repo.Repo
 	root []byte
 	url  string
+
+	mu    sync.Mutex
+	paths []string // requested, in order
+}
+
+// requests counts the requests for path so far.
+func (tr *tufRepo) requests(path string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n := 0
+	for _, p := range tr.paths {
+		if p == path {
+			n++
+		}
+	}
+	return n
 }
 
 func newTUFRepo(t *testing.T) *tufRepo {
@@ -191,9 +209,17 @@ func newTUFRepo(t *testing.T) *tufRepo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(repo.Handler(dir))
+	tr := &tufRepo{r: r, root: root}
+	h := repo.Handler(dir)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		tr.mu.Lock()
+		tr.paths = append(tr.paths, req.URL.Path)
+		tr.mu.Unlock()
+		h.ServeHTTP(w, req)
+	}))
 	t.Cleanup(srv.Close)
-	return &tufRepo{r: r, root: root, url: srv.URL}
+	tr.url = srv.URL
+	return tr
 }
 
 // add publishes file as <name>/linux/<tag>/... under each tag (default stable).

@@ -63,7 +63,8 @@ func exitUnderService(err error) {
 // runAgent runs the agent with orbit's logger and turns how it ended into
 // an exit: a refusal is the bad-input exit code (and, with --log-file, a
 // line in the file, where an admin of a service looks), a hand-over to
-// another orbit is a re-exec.
+// another orbit is a re-exec, and a new orbit on trial is run in this
+// one's place.
 func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
 	log, closeLog := newLogger(cfg.Log, os.Stderr)
 	defer closeLog.Close()
@@ -77,6 +78,9 @@ func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
 	}
 	if out.Reexec != "" {
 		closeLog.Close()
+		if out.Candidate {
+			return runCandidate(ctx, out.Reexec)
+		}
 		return reexec(out.Reexec)
 	}
 	return err

@@ -206,7 +206,7 @@ func installSelf(cfg agent.Config) (string, error) {
 		return "", fmt.Errorf("find orbit's own executable: %w", err)
 	}
 	dst := updater.OrbitComponent(cfg.Channels.Orbit).Path(cfg.Layout, updater.DefaultPlatform())
-	if !sameFile(exe, dst) {
+	if !safefile.SameFile(exe, dst) {
 		data, err := os.ReadFile(exe)
 		if err != nil {
 			return "", fmt.Errorf("read %s: %w", exe, err)
@@ -222,13 +222,4 @@ func installSelf(cfg agent.Config) (string, error) {
 		return "", err
 	}
 	return updater.StableOrbitPath(cfg.Layout), nil
-}
-
-func sameFile(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
 }

@@ -27,3 +27,15 @@ func CopyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// SameFile reports whether paths a and b name one file (a symlinked root,
+// or a path spelled differently, still matches); false when either is
+// missing.
+func SameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}

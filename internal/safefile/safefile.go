@@ -5,7 +5,9 @@
 package safefile
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +17,13 @@ import (
 // directory, fsynced and renamed into place, so readers never see a partial
 // file and a crash leaves either the old or the new content.
 func WriteAtomic(path string, data []byte, mode os.FileMode) error {
+	return WriteAtomicFrom(path, bytes.NewReader(data), mode)
+}
+
+// WriteAtomicFrom is WriteAtomic for content streamed from r, for files too
+// large to hold in memory (an installed binary copied from the descriptor
+// it was verified on).
+func WriteAtomicFrom(path string, r io.Reader, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -26,7 +35,7 @@ func WriteAtomic(path string, data []byte, mode os.FileMode) error {
 		tmp.Close()
 		return fmt.Errorf("set mode of %s: %w", name, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", name, err)
 	}

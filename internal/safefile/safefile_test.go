@@ -1,10 +1,14 @@
 package safefile
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestWriteAtomic(t *testing.T) {
@@ -32,5 +36,26 @@ func TestWriteAtomic(t *testing.T) {
 	}
 	if err := WriteAtomic(filepath.Join(dir, "missing", "x"), []byte("x"), 0o600); err == nil {
 		t.Fatal("write into a missing directory succeeded")
+	}
+}
+
+// A stream that fails half-way leaves the old content and no temporary
+// file behind.
+func TestWriteAtomicFromFailedStreamKeepsOld(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bin")
+	if err := WriteAtomicFrom(path, strings.NewReader("old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	broken := io.MultiReader(strings.NewReader("new, half"), iotest.ErrReader(errors.New("disk gone")))
+	if err := WriteAtomicFrom(path, broken, 0o755); err == nil || !strings.Contains(err.Error(), "disk gone") {
+		t.Fatalf("write from a failing stream: %v", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Fatalf("content after a failed write = %q, want the old one", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
 	}
 }
