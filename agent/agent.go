@@ -17,9 +17,9 @@ import (
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"github.com/orbitagent/orbit/updater"
 )
 
@@ -171,7 +171,7 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 			}
 			return osqPath()
 		},
-		Version: func(_, path string) string { return osqueryd.Version(path) },
+		Version: func(_, path string) string { return osquery.Version(path) },
 	})
 	proc, err := newOsqueryd(cfg, deps, osqPath, a.reporter)
 	if err != nil {
@@ -225,14 +225,28 @@ func osquerydPath(cfg Config, upd *updater.Updater) func() (string, error) {
 	}
 }
 
-// newOsqueryd is the supervised osqueryd, reporting to the state file.
+// newOsqueryd is the supervised osqueryd, reporting to the state file: the
+// generic process runner, asking osquery.Runner what to start each time.
 func newOsqueryd(cfg Config, deps Deps, path func() (string, error), reporter *status.Reporter) (*supervisor.Process, error) {
 	rc := cfg.osquerydRunner(path)
 	rc.Logger = deps.Logger
-	rc.OnStatus = reporter.Report
-	rc.Clock = deps.Clock
-	rc.Starter = deps.Starter
-	return osqueryd.NewProcess(rc)
+	r, err := osquery.NewRunner(rc)
+	if err != nil {
+		return nil, err
+	}
+	return supervisor.NewProcess(supervisor.ProcessConfig{
+		Name: string(component.Osqueryd),
+		Spec: func(ctx context.Context) (supervisor.Spec, error) {
+			c, err := r.Command(ctx)
+			return supervisor.Spec{Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir}, err
+		},
+		BeforeStart: r.Prepare,
+		StopGrace:   cfg.StopGrace,
+		Logger:      deps.Logger,
+		OnStatus:    reporter.Report,
+		Clock:       deps.Clock,
+		Starter:     deps.Starter,
+	})
 }
 
 // newUpdater is the updater; it restarts and watches the supervised

@@ -10,9 +10,9 @@ import (
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/supervisor"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"github.com/orbitagent/orbit/updater"
 )
 
@@ -161,9 +161,9 @@ func proxyHost(proxyURL string) string {
 // The parts of each package's config that come from the command line; Run
 // adds the clients, clocks and hooks.
 
-func (c Config) osquerydRunner(path func() (string, error)) osqueryd.RunnerConfig {
-	return osqueryd.RunnerConfig{
-		Flags: osqueryd.FlagOptions{
+func (c Config) osquerydRunner(path func() (string, error)) osquery.RunnerConfig {
+	return osquery.RunnerConfig{
+		Flags: osquery.FlagOptions{
 			Layout:     c.Layout,
 			FleetURL:   c.FleetURL,
 			CertFile:   c.FleetCertificate,
@@ -173,7 +173,6 @@ func (c Config) osquerydRunner(path func() (string, error)) osqueryd.RunnerConfi
 		},
 		Path:         path,
 		EnrollSecret: c.EnrollSecret,
-		StopGrace:    c.StopGrace,
 	}
 }
 

@@ -48,11 +48,13 @@ func TestValidate(t *testing.T) {
 	}{
 		{"standalone", func(*Config) {}, ""},
 		{"fleet", fleet, ""},
+		{"fleet with a path prefix", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/tenant" }, ""},
 		{"socks5 proxy", func(c *Config) { fleet(c); c.FleetProxy = "socks5://127.0.0.1:1080" }, ""},
 		{"no root", func(c *Config) { c.Layout = rootdir.Layout{} }, "pass --root-dir"},
 		{"fleet without secret", func(c *Config) { fleet(c); c.EnrollSecret = "" }, "--fleet-url needs an enroll secret"},
 		{"plain http fleet", func(c *Config) { fleet(c); c.FleetURL = "http://fleet.example.com" }, "must start with https://"},
-		{"fleet with a path", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/x" }, "has a path"},
+		// A path prefix is fine (the osquery endpoints get it); a query is not.
+		{"fleet with a query", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/x?y=1" }, "has a query or fragment"},
 		{"fleet and standalone", func(c *Config) { fleet(c); c.OsqueryConfig = pem }, "--fleet-url and --osquery-config are mutually exclusive"},
 		{"insecure and certificate", func(c *Config) { fleet(c); c.Insecure, c.FleetCertificate = true, pem }, "--insecure with --fleet-certificate: insecure and a CA bundle are mutually exclusive"},
 		{"bad proxy", func(c *Config) { fleet(c); c.FleetProxy = "ftp://proxy:21" }, `--fleet-proxy "ftp://proxy:21" is not a proxy URL`},

@@ -17,9 +17,9 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/internal/safefile"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
 // Defaults match Fleet's orbit (see "Talking to Fleet" in docs/ARCHITECTURE.md).
@@ -167,7 +167,7 @@ func (cfg Config) Validate() error {
 		return err
 	}
 	if cfg.EnrollSecret == "" {
-		return osqueryd.ErrNoEnrollSecret
+		return osquery.ErrNoEnrollSecret
 	}
 	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
 		return err
@@ -499,7 +499,7 @@ func (a *Agent) applyConfig(cfg *OrbitConfig) {
 // applyFlags writes osquery.flags when the server's flags differ from the
 // file and then restarts osqueryd, only then.
 func (a *Agent) applyFlags(raw []byte) {
-	flags, err := ParseFlags(raw)
+	flags, err := osquery.ParseServerFlags(raw)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("ignoring osquery flags from fleet")
 		return
@@ -518,7 +518,7 @@ func (a *Agent) applyFlags(raw []byte) {
 	if !flags.Set {
 		return
 	}
-	content := RenderFlagfile(flags.Values)
+	content := osquery.RenderFlagfile(flags.Values)
 	path := a.cfg.Layout.OsqueryFlags()
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, content) {
 		return

@@ -195,9 +195,10 @@ func TestAgentFlags(t *testing.T) {
 	}
 
 	log := e.log.String()
-	for _, name := range []string{"database_path", "host_identifier", "pidfile", "tls_hostname"} {
-		if !strings.Contains(log, `"flag":"`+name+`"`) {
-			t.Errorf("refused flag %s not logged", name)
+	// A key that is no flag name is logged quoted ("--pidfile").
+	for _, name := range []string{"database_path", "host_identifier", `\"--pidfile\"`, "tls_hostname"} {
+		if n := strings.Count(log, `"flag":"`+name+`"`); n != 1 {
+			t.Errorf("refused flag %s logged %d times, want once", name, n)
 		}
 	}
 	if strings.Contains(log, "/tmp/evil") {

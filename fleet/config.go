@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +15,9 @@ import (
 // fields every release.
 type OrbitConfig struct {
 	// Flags is command_line_startup_flags: an object of osquery flag names
-	// (without dashes) to string, boolean or number. Absent or null means the
-	// server manages no flags; see ParseFlags.
+	// (without dashes) to string, boolean or number. Absent means the server
+	// manages no flags; null and {} empty the flagfile, as Fleet's agent
+	// does (see osquery.ParseServerFlags).
 	Flags json.RawMessage `json:"command_line_startup_flags,omitempty"`
 	// Extensions is kept raw: extensions are the updater's business.
 	Extensions json.RawMessage `json:"extensions,omitempty"`
@@ -71,9 +71,6 @@ func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	}
 	if cfg.ScriptExecutionTimeout > maxScriptTimeout {
 		cfg.ScriptExecutionTimeout = maxScriptTimeout
-	}
-	if t := bytes.TrimSpace(cfg.Flags); bytes.Equal(t, []byte("null")) {
-		cfg.Flags = nil
 	}
 	ids := cfg.Notifications.PendingScriptExecutionIDs
 	cfg.Notifications.PendingScriptExecutionIDs = nil

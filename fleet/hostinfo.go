@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/capped"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
+	"github.com/orbitagent/orbit/osquery"
 )
 
 // hostInfoQuery reads the enroll facts in one osqueryd run, as Fleet's orbit
@@ -41,8 +41,8 @@ func HostInfoFromOsquery(ctx context.Context, osquerydPath string, timeout time.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, osquerydPath, "-S", "--json", hostInfoQuery)
-	cmd.WaitDelay = time.Second                   // do not hang on a child that keeps stdout open
-	cmd.Env = osqueryd.ChildEnv(os.Environ(), "") // no enroll secret for a query
+	cmd.WaitDelay = time.Second                  // do not hang on a child that keeps stdout open
+	cmd.Env = osquery.ChildEnv(os.Environ(), "") // no enroll secret for a query
 	stdout := capped.Buffer{Max: maxOsqueryOutput}
 	cmd.Stdout = &stdout
 	if err := cmd.Run(); err != nil {
