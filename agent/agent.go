@@ -141,20 +141,26 @@ type actors struct {
 	group    *supervisor.Group
 	reporter *status.Reporter
 	self     *selfUpdate
+	// osquery is the one client of osqueryd's extension socket: host facts,
+	// queries (pre-install checks, orbit status --query).
+	osquery *osquery.Client
 }
 
 // build makes every actor and adds it to the group, osqueryd behind its
 // start gates.
 func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 	log := deps.Logger
-	a := &actors{group: supervisor.NewGroup(log, deps.Clock), self: newSelfUpdate()}
+	osq, err := osquery.NewClient(osquery.ClientConfig{Socket: cfg.Layout.ExtensionsSocket()})
+	if err != nil {
+		return nil, err
+	}
+	a := &actors{group: supervisor.NewGroup(log, deps.Clock), self: newSelfUpdate(), osquery: osq}
 	if deps.Signals {
 		a.group.Add("signals", supervisor.SignalActor(log))
 	}
 	procs := processes{}
 	var upd *updater.Updater
 	if !cfg.DisableUpdates {
-		var err error
 		if upd, err = newUpdater(cfg, deps, store, procs, a.self); err != nil {
 			return nil, err
 		}
@@ -195,7 +201,8 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 		if upd != nil {
 			channels = upd
 		}
-		agent, err := newFleetAgent(cfg, deps, store, proc, channels, osqPath)
+		facts := &osquery.HostFactsReader{Client: osq, Path: osqPath, DatabasePath: cfg.Layout.OsqueryDB()}
+		agent, err := newFleetAgent(cfg, deps, store, proc, channels, facts)
 		if err != nil {
 			a.reporter.Close()
 			return nil, err
@@ -269,7 +276,7 @@ func newUpdater(cfg Config, deps Deps, store *status.Store, procs processes, sel
 
 // newFleetAgent is the Fleet client: it restarts osqueryd after a flag
 // change and hands the server's update channels to the updater.
-func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restarter, channels fleet.ChannelSetter, osqPath func() (string, error)) (*fleet.Agent, error) {
+func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restarter, channels fleet.ChannelSetter, facts fleet.HostFactsSource) (*fleet.Agent, error) {
 	hc := cfg.fleetHTTP()
 	hc.Logger = deps.Logger
 	client, err := httpclient.New(hc)
@@ -279,13 +286,7 @@ func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restart
 	fc := cfg.fleetAgent()
 	fc.HTTPClient = client
 	fc.Clock = deps.Clock
-	fc.OsquerydPath = func() string {
-		p, err := osqPath()
-		if err != nil {
-			return ""
-		}
-		return p
-	}
+	fc.HostFacts = facts
 	fc.Restarter = osq
 	fc.ChannelSetter = channels
 	fc.Status = store

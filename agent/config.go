@@ -57,7 +57,10 @@ type Config struct {
 	OsqueryConfig string
 	// OsqueryArgs come after `--` on orbit's command line.
 	OsqueryArgs []string
-	StopGrace   time.Duration
+	// HostIdentifier is Fleet's --host-identifier: uuid (default) or
+	// instance, for cloned VMs that share a hardware UUID.
+	HostIdentifier string
+	StopGrace      time.Duration
 }
 
 // Validate checks the configuration without changing anything on disk.
@@ -164,12 +167,13 @@ func proxyHost(proxyURL string) string {
 func (c Config) osquerydRunner(path func() (string, error)) osquery.RunnerConfig {
 	return osquery.RunnerConfig{
 		Flags: osquery.FlagOptions{
-			Layout:     c.Layout,
-			FleetURL:   c.FleetURL,
-			CertFile:   c.FleetCertificate,
-			ConfigPath: c.OsqueryConfig,
-			ProxyHost:  proxyHost(c.FleetProxy),
-			ExtraArgs:  c.OsqueryArgs,
+			Layout:         c.Layout,
+			FleetURL:       c.FleetURL,
+			CertFile:       c.FleetCertificate,
+			ConfigPath:     c.OsqueryConfig,
+			ProxyHost:      proxyHost(c.FleetProxy),
+			HostIdentifier: c.HostIdentifier,
+			ExtraArgs:      c.OsqueryArgs,
 		},
 		Path:         path,
 		EnrollSecret: c.EnrollSecret,
@@ -187,6 +191,7 @@ func (c Config) fleetAgent() fleet.Config {
 		EnrollSecret:       c.EnrollSecret,
 		Version:            c.Version,
 		ScriptsEnabled:     c.EnableScripts,
+		HostIdentifier:     c.HostIdentifier,
 		ConfigInterval:     c.ConfigInterval,
 		TokenCheckInterval: c.TokenCheckInterval,
 	}

@@ -34,6 +34,10 @@ const (
 	// 5 minutes, each plus up to 10% so hosts do not retry in step.
 	enrollFirstDelay = 10 * time.Second
 	enrollMaxDelay   = 5 * time.Minute
+	// Waiting for osqueryd's host facts (its install, its start): 1 s
+	// doubling to 30 s, plus up to 10%.
+	factsFirstDelay = time.Second
+	factsMaxDelay   = 30 * time.Second
 	// quietLogEvery rate-limits repeated failure logs after the first ones.
 	quietLogEvery = 30 * time.Minute
 	// statusHeartbeat is how often a successful poll alone rewrites
@@ -44,6 +48,12 @@ const (
 
 // Restarter restarts osqueryd (the supervisor's process implements it).
 type Restarter interface{ Restart() }
+
+// HostFactsSource gives the host facts for the enroll;
+// *osquery.HostFactsReader implements it.
+type HostFactsSource interface {
+	HostFacts(ctx context.Context) (osquery.HostFacts, error)
+}
 
 // ChannelSetter receives the update channels from Fleet (the updater).
 type ChannelSetter interface {
@@ -76,10 +86,14 @@ type Config struct {
 	// period and token rotation; default clock.Real().
 	Clock clock.Clock
 	Rand  Rand // default math/rand/v2
-	// OsquerydPath returns the current osqueryd executable (the updater may
-	// have replaced it); "" or an error running it falls back to Go's view.
-	OsquerydPath    func() string
-	HostInfoTimeout time.Duration
+	// HostFacts gives the enroll facts from the osqueryd orbit runs
+	// (osquery.HostFactsReader). Required: the agent never enrolls with
+	// facts of its own, whose UUID could differ from osqueryd's.
+	HostFacts HostFactsSource
+	// HostIdentifier is osqueryd's --host_identifier ("uuid", the default,
+	// or "instance"); with "instance" the enroll names osquery's instance
+	// id so Fleet can match the two enrollments of a cloned VM.
+	HostIdentifier string
 
 	Restarter     Restarter     // may be nil
 	ChannelSetter ChannelSetter // may be nil
@@ -117,6 +131,7 @@ type Agent struct {
 	token           string
 	tokenRegistered bool
 	enrollBackoff   *backoff.Backoff
+	factsBackoff    *backoff.Backoff
 	lastQuietLog    time.Time
 	scriptTimeout   time.Duration
 
@@ -169,10 +184,15 @@ func (cfg Config) Validate() error {
 	if cfg.EnrollSecret == "" {
 		return osquery.ErrNoEnrollSecret
 	}
+	switch cfg.HostIdentifier {
+	case "", "uuid", "instance":
+	default:
+		return fmt.Errorf("--host-identifier %q is not valid: use uuid or instance", cfg.HostIdentifier)
+	}
 	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
 		return err
 	}
-	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.HostInfoTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter} {
+	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter} {
 		if d < 0 {
 			return fmt.Errorf("fleet agent: durations must not be negative (got %s)", d)
 		}
@@ -184,6 +204,10 @@ func (cfg Config) Validate() error {
 func New(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.HostFacts == nil {
+		// Not in Validate: the command line cannot give it.
+		return nil, errors.New("fleet agent: no host facts source: give it the osqueryd it enrolls for")
 	}
 	client, err := NewClient(ClientConfig{
 		URL:            cfg.URL,
@@ -206,7 +230,6 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.TokenTTL, DefaultTokenTTL)
 	setDefault(&cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	setDefault(&cfg.ReenrollAfter, DefaultReenrollAfter)
-	setDefault(&cfg.HostInfoTimeout, DefaultHostInfoTimeout)
 	rnd := cfg.Rand
 	enroll, err := backoff.New(backoff.Config{
 		Initial: enrollFirstDelay, Max: enrollMaxDelay, Jitter: 0.1, Mode: backoff.Extend,
@@ -215,8 +238,16 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	facts, err := backoff.New(backoff.Config{
+		Initial: factsFirstDelay, Max: factsMaxDelay, Jitter: 0.1, Mode: backoff.Extend,
+		Rand: func() float64 { return float64(rnd.Int64N(1<<53)) / (1 << 53) },
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
 		enrollBackoff: enroll,
+		factsBackoff:  facts,
 		cfg:           cfg,
 		client:        client,
 		clock:         cfg.Clock,
@@ -347,7 +378,10 @@ func (a *Agent) readNodeKey() string {
 // enroll obtains a node key, retrying with backoff until it succeeds or ctx
 // ends. The key file is replaced atomically (0600) before the key is used.
 func (a *Agent) enroll(ctx context.Context) error {
-	info := a.hostInfo(ctx)
+	info, err := a.hostInfo(ctx)
+	if err != nil {
+		return err
+	}
 	for {
 		key, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, info)
 		if err == nil {
@@ -384,24 +418,70 @@ func (a *Agent) enroll(ctx context.Context) error {
 	}
 }
 
-// hostInfo asks the supervised osqueryd for the host facts, falling back to
-// Go's view of the host.
-func (a *Agent) hostInfo(ctx context.Context) HostInfo {
-	path := ""
-	if a.cfg.OsquerydPath != nil {
-		path = a.cfg.OsquerydPath()
-	}
-	if path != "" {
-		info, err := HostInfoFromOsquery(ctx, path, a.cfg.HostInfoTimeout)
+// hostInfo waits for the host facts from osqueryd, retrying from 1 s up
+// to 30 s (osqueryd may not be installed yet, or be starting): enrolling
+// with facts of our own could give Fleet another UUID than osqueryd's, and
+// two host records it never matches. While it waits osqueryd is not held
+// back. It returns only ctx's error.
+func (a *Agent) hostInfo(ctx context.Context) (HostInfo, error) {
+	waiting := false
+	for {
+		f, err := a.cfg.HostFacts.HostFacts(ctx)
 		if err == nil {
-			a.log.Info().Str("source", "osqueryd").Str("hardware_uuid", info.HardwareUUID).Msg("host facts collected")
-			return info
+			a.factsBackoff.Reset()
+			a.log.Info().Str("hardware_uuid", f.HardwareUUID).Str("host_identifier", a.hostIdentifier()).Msg("host facts collected from osqueryd")
+			return hostInfoOf(f, a.hostIdentifier()), nil
 		}
-		a.log.Warn().Err(err).Msg("osqueryd could not report host facts, using the agent's own view")
+		if ctx.Err() != nil {
+			return HostInfo{}, ctx.Err()
+		}
+		delay := a.factsBackoff.Next(0)
+		ev := a.log.Debug()
+		if !waiting {
+			ev, waiting = a.log.Warn(), true
+		}
+		ev.Err(err).Dur("retry_in_ms", delay).Msg("waiting for osqueryd's host facts before enrolling")
+		a.setStatus(func(s *status.Fleet) {
+			s.Enrolled = false
+			s.LastError = "enroll: waiting for host facts: " + err.Error()
+		})
+		a.markReady() // osqueryd may be what we wait for
+		if err := a.wait(ctx, delay); err != nil {
+			return HostInfo{}, err
+		}
 	}
-	info := GoHostInfo()
-	a.log.Info().Str("source", "agent").Str("hardware_uuid", info.HardwareUUID).Msg("host facts collected")
-	return info
+}
+
+func (a *Agent) hostIdentifier() string {
+	if a.cfg.HostIdentifier == "" {
+		return "uuid"
+	}
+	return a.cfg.HostIdentifier
+}
+
+// hostInfoOf is the enroll request's view of osquery's facts. Fleet
+// matches orbit's host to osqueryd's by hardware_uuid, or by
+// osquery_identifier when set: osquery's instance id with
+// --host-identifier=instance (as Fleet's agent sends), its host UUID
+// otherwise.
+func hostInfoOf(f osquery.HostFacts, hostIdentifier string) HostInfo {
+	id := f.OsqueryUUID
+	if hostIdentifier == "instance" {
+		id = f.InstanceID
+	}
+	if id == "" {
+		id = f.HardwareUUID
+	}
+	return HostInfo{
+		HardwareUUID:      f.HardwareUUID,
+		HardwareSerial:    f.HardwareSerial,
+		Hostname:          f.Hostname,
+		ComputerName:      f.ComputerName,
+		HardwareModel:     f.HardwareModel,
+		Platform:          f.Platform,
+		PlatformLike:      f.PlatformLike,
+		OsqueryIdentifier: id,
+	}
 }
 
 // noteAuth records the outcome of an authenticated call: success ends a 401

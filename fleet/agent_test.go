@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/osquery"
 )
 
 func waitCall(t *testing.T, e *testEnv, method, path string) fleettest.Call {
@@ -27,12 +29,16 @@ func waitCall(t *testing.T, e *testEnv, method, path string) fleettest.Call {
 func TestAgentEnrollsWithOsquerydFacts(t *testing.T) {
 	t.Parallel()
 	osqueryd := standinOsqueryd(t)
-	e := newEnv(t, func(c *Config) { c.OsquerydPath = func() string { return osqueryd } })
+	db := filepath.Join(t.TempDir(), "osquery.db")
+	e := newEnv(t, func(c *Config) {
+		c.HostFacts = &osquery.HostFactsReader{Path: func() (string, error) { return osqueryd, nil }, DatabasePath: db}
+	})
 	e.start()
 	e.idle()
 
-	// What the stand-in reports is what must reach Fleet.
-	out, err := exec.Command(osqueryd, "-S", "--json", "select uuid, hostname from system_info").Output()
+	// What the stand-in reports on the daemon's database is what must
+	// reach Fleet.
+	out, err := exec.Command(osqueryd, "-S", "--database_path="+db, "--json", "select uuid, hostname from system_info").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +51,7 @@ func TestAgentEnrollsWithOsquerydFacts(t *testing.T) {
 		t.Fatalf("%d hosts enrolled, want 1", len(hosts))
 	}
 	h := hosts[0]
-	if h.HardwareUUID != rows[0]["uuid"] || h.Hostname != rows[0]["hostname"] || h.OsqueryIdentifier == "" || h.Platform == "" {
+	if h.HardwareUUID != rows[0]["uuid"] || h.Hostname != rows[0]["hostname"] || h.OsqueryIdentifier != h.HardwareUUID || h.Platform == "" {
 		t.Errorf("enrolled host %+v does not match stand-in facts %v", h, rows[0])
 	}
 	key, err := os.ReadFile(e.layout.NodeKey())
@@ -80,20 +86,43 @@ func TestAgentEnrollsWithOsquerydFacts(t *testing.T) {
 	}
 }
 
-func TestAgentEnrollFallsBackWithoutOsqueryd(t *testing.T) {
+// Before osqueryd is installed the agent has no facts it can trust: it
+// waits for them (without holding osqueryd back) rather than enroll with a
+// UUID osqueryd may never report.
+func TestAgentWaitsForOsquerydsHostFacts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *Config) {
-		c.OsquerydPath = func() string { return "/nonexistent/osqueryd" }
-	})
+	src := &factsSource{facts: testFacts.facts, fails: 4}
+	e := newEnv(t, func(c *Config) { c.HostFacts = src; c.HostIdentifier = "instance" })
 	e.start()
-	e.idle()
-	want := GoHostInfo()
-	hosts := e.srv.OrbitHosts()
-	if len(hosts) != 1 || hosts[0].HardwareUUID != want.HardwareUUID || hosts[0].Hostname != want.Hostname {
-		t.Fatalf("hosts %+v, want fallback facts %+v", hosts, want)
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		if got := e.clk.WaitTimer(t); got != want {
+			t.Fatalf("wait %d: %s, want %s", i+1, got, want)
+		}
+		if n := len(e.calls("POST", PathEnroll)); n != 0 {
+			t.Fatalf("enrolled %d times without osqueryd's facts", n)
+		}
+		if i == 0 {
+			select {
+			case <-e.agent.Ready():
+			default:
+				t.Fatal("osqueryd held back while the agent waits for its facts")
+			}
+			if st := e.status.get(); st.Enrolled || !strings.Contains(st.LastError, "waiting for host facts") {
+				t.Fatalf("status %+v while waiting", st)
+			}
+		}
+		e.clk.Advance(want)
 	}
-	if !strings.Contains(e.log.String(), `"source":"agent"`) {
-		t.Errorf("fallback not logged")
+	e.idle()
+	hosts := e.srv.OrbitHosts()
+	if len(hosts) != 1 || hosts[0].HardwareUUID != src.facts.HardwareUUID || hosts[0].OsqueryIdentifier != src.facts.InstanceID {
+		t.Fatalf("hosts %+v, want the facts once osqueryd gave them, with its instance id", hosts)
+	}
+	if n := strings.Count(e.log.String(), "waiting for osqueryd's host facts before enrolling"); n != 4 {
+		t.Fatalf("%d waiting lines, want 4 (one warning, then debug)", n)
+	}
+	if n := strings.Count(e.log.String(), `"level":"warn","component":"fleet","error":"osqueryd is not installed yet`); n != 1 {
+		t.Fatalf("%d warnings about the wait, want 1:\n%s", n, e.log.String())
 	}
 }
 

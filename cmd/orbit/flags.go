@@ -43,6 +43,7 @@ const (
 	flagStopGrace            = "stop-grace"
 	flagConfigInterval       = "config-interval"
 	flagTokenCheckInterval   = "device-token-check-interval"
+	flagHostIdentifier       = "host-identifier"
 )
 
 // DefaultUpdateURL is Fleet's public update repository, so an agent built
@@ -84,6 +85,7 @@ func agentFlags() []cli.Flag {
 		// tests to see an hourly rotation without waiting.
 		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true},
 		&cli.DurationFlag{Name: flagConfigInterval, Value: 30 * time.Second, EnvVars: envVar(flagConfigInterval), Usage: "how often to fetch the Fleet server's config"},
+		&cli.StringFlag{Name: flagHostIdentifier, Value: "uuid", EnvVars: envVar(flagHostIdentifier), Usage: "how Fleet tells hosts apart: uuid, or instance for cloned VMs that share a hardware UUID"},
 	}
 }
 
@@ -136,6 +138,7 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		OsqueryConfig:  c.String(flagOsqueryConfig),
 		OsqueryArgs:    c.Args().Slice(),
 		StopGrace:      c.Duration(flagStopGrace),
+		HostIdentifier: c.String(flagHostIdentifier),
 	}
 	logs := logConfig{
 		Debug:      c.Bool(flagDebug),
