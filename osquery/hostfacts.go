@@ -120,7 +120,7 @@ func HostFactsFromShell(ctx context.Context, osquerydPath, databasePath string) 
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, osquerydPath, "-S", "--database_path="+databasePath, "--json", hostFactsQuery)
-	cmd.WaitDelay = time.Second           // do not hang on a child that keeps stdout open
+	cmd.WaitDelay = time.Second          // do not hang on a child that keeps stdout open
 	cmd.Env = ChildEnv(os.Environ(), "") // no enroll secret for a query
 	stdout := capped.Buffer{Max: maxShellOutput}
 	cmd.Stdout = &stdout
