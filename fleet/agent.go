@@ -3,11 +3,13 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +50,12 @@ const (
 
 // Restarter restarts osqueryd (the supervisor's process implements it).
 type Restarter interface{ Restart() }
+
+// ExtensionSetter receives the osquery extensions Fleet asks for, for this
+// host's platform, sorted by name (the agent installs and loads them).
+type ExtensionSetter interface {
+	SetExtensions(exts []Extension)
+}
 
 // HostFactsSource gives the host facts for the enroll;
 // *osquery.HostFactsReader implements it.
@@ -97,8 +105,14 @@ type Config struct {
 
 	Restarter     Restarter     // may be nil
 	ChannelSetter ChannelSetter // may be nil
-	Status        StatusSetter  // may be nil
-	Logger        zerolog.Logger
+	// Extensions receives the config's osquery extensions for Platform
+	// (may be nil: orbit without updates cannot install them).
+	Extensions ExtensionSetter
+	// Platform is the update platform the extensions are for (linux,
+	// linux-arm64, macos, windows, windows-arm64).
+	Platform string
+	Status   StatusSetter // may be nil
+	Logger   zerolog.Logger
 
 	// ScriptsEnabled allows running scripts from Fleet; when false every
 	// pending script is answered with exit code -2, as Fleet's orbit does.
@@ -128,6 +142,9 @@ type Agent struct {
 	lastChannels    *UpdateChannels
 	lastCache       []byte
 	lastDropped     string
+	lastExts        []Extension
+	extsSet         bool
+	lastExtsDropped string
 	token           string
 	tokenRegistered bool
 	enrollBackoff   *backoff.Backoff
@@ -566,6 +583,7 @@ func (a *Agent) applyConfig(cfg *OrbitConfig) {
 		a.scriptTimeout = DefaultScriptTimeout
 	}
 	a.applyFlags(cfg.Flags)
+	a.applyExtensions(cfg.Extensions)
 	if ch := cfg.UpdateChannels; ch != nil && a.cfg.ChannelSetter != nil {
 		if a.lastChannels == nil || *a.lastChannels != *ch {
 			c := *ch
@@ -614,6 +632,39 @@ func (a *Agent) applyFlags(raw []byte) {
 	if a.cfg.Restarter != nil {
 		a.cfg.Restarter.Restart()
 	}
+}
+
+// applyExtensions hands the config's extensions to the setter when the
+// list changed (an empty list too: that removes them), with one log line
+// per refused entry when the refused set changes.
+func (a *Agent) applyExtensions(raw json.RawMessage) {
+	exts, dropped, err := ParseExtensions(raw, a.cfg.Platform)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("ignoring osquery extensions from fleet")
+		return
+	}
+	var sig strings.Builder
+	for _, d := range dropped {
+		sig.WriteString(d.Name + "\x00")
+	}
+	if sig.String() != a.lastExtsDropped {
+		a.lastExtsDropped = sig.String()
+		for _, d := range dropped {
+			a.log.Warn().Str("extension", d.Name).Str("reason", d.Reason).Msg("osquery extension from fleet refused")
+		}
+	}
+	if a.extsSet && slices.Equal(exts, a.lastExts) {
+		return
+	}
+	a.extsSet, a.lastExts = true, exts
+	if a.cfg.Extensions == nil {
+		if len(exts) > 0 {
+			a.log.Warn().Int("extensions", len(exts)).Msg("fleet lists osquery extensions, but updates are off: they cannot be installed")
+		}
+		return
+	}
+	a.log.Info().Int("extensions", len(exts)).Msg("osquery extensions from fleet")
+	a.cfg.Extensions.SetExtensions(exts)
 }
 
 // ping refreshes the server capabilities. Every Orbit API answer carries

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -535,5 +536,48 @@ func TestAgentDeviceTokenOldServer(t *testing.T) {
 	}
 	if e.agent.MyDeviceURL() != "" {
 		t.Errorf("My device URL published although Fleet does not know the token")
+	}
+}
+
+// The config's extensions reach the setter once per change, for this
+// platform only, and survive a restart with the server down (the cache).
+func TestAgentExtensions(t *testing.T) {
+	t.Parallel()
+	rec := &extRecorder{}
+	e := newEnv(t, func(c *Config) { c.Extensions, c.Platform = rec, "linux" })
+	e.srv.SetExtensions(map[string]fleettest.Extension{
+		"hello": {Platform: "linux", Channel: "stable"}, "mac_only": {Platform: "macos", Channel: "stable"},
+	})
+	e.start()
+	e.idle()
+	want := []Extension{{Name: "hello", Platform: "linux", Channel: "stable"}}
+	if got := rec.calls(); len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Fatalf("setter calls %+v, want one with %+v", got, want)
+	}
+	e.step(30 * time.Second)
+	if n := len(rec.calls()); n != 1 {
+		t.Fatalf("an unchanged list was set again (%d calls)", n)
+	}
+	e.stop()
+
+	// Restart with the server down: the cached list is applied.
+	rec2 := &extRecorder{}
+	e.srv.SetFault(PathConfig, fleettest.Fault{Status: 500})
+	e.agent = e.newAgent(func(c *Config) { c.Extensions, c.Platform = rec2, "linux" })
+	e.start()
+	waitFor := time.Now().Add(10 * time.Second)
+	for len(rec2.calls()) == 0 && time.Now().Before(waitFor) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := rec2.calls(); len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Fatalf("after a restart with Fleet down: %+v, want the cached %+v", got, want)
+	}
+	// Fleet drops it: an empty list removes it.
+	e.srv.ClearFaults()
+	e.srv.SetExtensions(nil)
+	e.step(30 * time.Second)
+	e.step(30 * time.Second)
+	if got := rec2.calls(); len(got) != 2 || len(got[1]) != 0 {
+		t.Fatalf("after Fleet dropped it: %+v, want an empty list last", got)
 	}
 }

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,4 +157,49 @@ func FuzzDecodeConfig(f *testing.F) {
 			t.Fatalf("cannot cache a decoded config: %v", err)
 		}
 	})
+}
+
+func TestParseExtensions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, raw string
+		want      []Extension
+		dropped   []string
+		err       bool
+	}{
+		{name: "absent", raw: ""},
+		{name: "null", raw: "null"},
+		{name: "empty", raw: "{}"},
+		{name: "this platform only, sorted, labels ignored",
+			raw: `{"zeta":{"platform":"linux","channel":"stable"},"alpha":{"platform":"linux","channel":"edge","labels":["l1"]},"mac":{"platform":"macos","channel":"stable"},"arm":{"platform":"linux-arm64","channel":"stable"}}`,
+			want: []Extension{{"alpha", "linux", "edge"}, {"zeta", "linux", "stable"}}},
+		{name: "hostile names and channels refused",
+			raw:     `{"../../etc/cron.d/x":{"platform":"linux","channel":"stable"},"a/b":{"platform":"linux","channel":"stable"},".hidden":{"platform":"linux","channel":"stable"},"ok":{"platform":"linux","channel":"../x"},"good":{"platform":"linux","channel":"5.12"}}`,
+			want:    []Extension{{"good", "linux", "5.12"}},
+			dropped: []string{`"../../etc/cron.d/x"`, `".hidden"`, `"a/b"`, "ok"}},
+		{name: "hostile names for another platform are ignored", raw: `{"../x":{"platform":"windows","channel":"stable"}}`},
+		{name: "not an object", raw: `[1]`, err: true},
+		{name: "wrong field type", raw: `{"a":{"platform":1}}`, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, dropped, err := ParseExtensions([]byte(tc.raw), "linux")
+			if (err != nil) != tc.err {
+				t.Fatalf("error %v, want error %v", err, tc.err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("extensions %+v, want %+v", got, tc.want)
+			}
+			var names []string
+			for _, d := range dropped {
+				names = append(names, d.Name)
+				if d.Reason == "" {
+					t.Errorf("%s dropped without a reason", d.Name)
+				}
+			}
+			if !slices.Equal(names, tc.dropped) {
+				t.Errorf("dropped %q, want %q", names, tc.dropped)
+			}
+		})
+	}
 }

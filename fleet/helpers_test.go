@@ -99,6 +99,23 @@ func (c *channelRecorder) calls() [][3]string {
 	return append([][3]string(nil), c.got...)
 }
 
+type extRecorder struct {
+	mu  sync.Mutex
+	got [][]Extension
+}
+
+func (e *extRecorder) SetExtensions(exts []Extension) {
+	e.mu.Lock()
+	e.got = append(e.got, exts)
+	e.mu.Unlock()
+}
+
+func (e *extRecorder) calls() [][]Extension {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([][]Extension(nil), e.got...)
+}
+
 type statusRecorder struct {
 	mu   sync.Mutex
 	last status.Fleet
