@@ -171,7 +171,7 @@ func TestParseExtensions(t *testing.T) {
 		{name: "null", raw: "null"},
 		{name: "empty", raw: "{}"},
 		{name: "this platform only, sorted, labels ignored",
-			raw: `{"zeta":{"platform":"linux","channel":"stable"},"alpha":{"platform":"linux","channel":"edge","labels":["l1"]},"mac":{"platform":"macos","channel":"stable"},"arm":{"platform":"linux-arm64","channel":"stable"}}`,
+			raw:  `{"zeta":{"platform":"linux","channel":"stable"},"alpha":{"platform":"linux","channel":"edge","labels":["l1"]},"mac":{"platform":"macos","channel":"stable"},"arm":{"platform":"linux-arm64","channel":"stable"}}`,
 			want: []Extension{{"alpha", "linux", "edge"}, {"zeta", "linux", "stable"}}},
 		{name: "hostile names and channels refused",
 			raw:     `{"../../etc/cron.d/x":{"platform":"linux","channel":"stable"},"a/b":{"platform":"linux","channel":"stable"},".hidden":{"platform":"linux","channel":"stable"},"ok":{"platform":"linux","channel":"../x"},"good":{"platform":"linux","channel":"5.12"}}`,
