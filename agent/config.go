@@ -57,6 +57,8 @@ type Config struct {
 	OsqueryConfig string
 	// OsqueryArgs come after `--` on orbit's command line.
 	OsqueryArgs []string
+	// PingTimeout bounds each health ping of osqueryd (default 10 s).
+	PingTimeout time.Duration
 	// HostIdentifier is Fleet's --host-identifier: uuid (default) or
 	// instance, for cloned VMs that share a hardware UUID.
 	HostIdentifier string

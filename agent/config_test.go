@@ -17,7 +17,12 @@ func standalone(t *testing.T) Config {
 	t.Helper()
 	dir := t.TempDir()
 	osq := filepath.Join(dir, "osqueryd")
-	if err := os.WriteFile(osq, []byte("#!/bin/sh\necho osqueryd version 9.9.9\n"), 0o755); err != nil {
+	// Answers the version probe, and the host facts query as osqueryd -S
+	// would.
+	script := "#!/bin/sh\ncase \"$1\" in\n" +
+		`-S) echo '[{"uuid":"0A1B2C3D-0000-4000-8000-00000000AB01","hostname":"h1","platform":"ubuntu","osquery_uuid":"0A1B2C3D-0000-4000-8000-00000000AB01","instance_id":"3f1e"}]';;` + "\n" +
+		"*) echo osqueryd version 9.9.9;;\nesac\n"
+	if err := os.WriteFile(osq, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	l, err := rootdir.New(filepath.Join(dir, "root"))
