@@ -356,3 +356,56 @@ func newRepoServer(t *testing.T, dir string) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// orbit status --query says what is wrong: no osqueryd, a query osqueryd
+// refuses, or a user who is not root (the socket is root's: 0600).
+func TestStatusQueryErrors(t *testing.T) {
+	t.Parallel()
+	root := shortRoot(t)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runOrbit(t, nil, "status", "--root-dir="+root, "--query", "SELECT 1")
+	if code != 1 || !strings.Contains(errOut, "osqueryd is not running under orbit") {
+		t.Fatalf("without osqueryd: exit %d, %q", code, errOut)
+	}
+
+	osq := exec.Command(osquerydBin(t), "--extensions_socket="+filepath.Join(root, "orbit-osquery.em"),
+		"--database_path="+filepath.Join(root, "osquery.db"), "--pidfile="+filepath.Join(root, "osquery.pid"))
+	if err := osq.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { osq.Process.Kill(); osq.Wait() })
+	waitRows(t, root, "SELECT version FROM osquery_info", "the stand-in answering", func(r []map[string]string) bool { return len(r) == 1 })
+	_, errOut, code = runOrbit(t, nil, "status", "--root-dir="+root, "--query", "SELECT * FROM no_such_table")
+	if code != 1 || !strings.Contains(errOut, "query refused by osqueryd") || !strings.Contains(errOut, "no_such_table") {
+		t.Fatalf("bad query: exit %d, %q", code, errOut)
+	}
+
+	if os.Getuid() != 0 {
+		t.Skip("the permission check needs root to start orbit as another user")
+	}
+	// A copy of orbit that user nobody may run.
+	dir, err := os.MkdirTemp("", "oq-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "orbit")
+	data, err := os.ReadFile(orbitBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "status", "--root-dir="+root, "--query", "SELECT 1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), "permission denied; only root may use it") {
+		t.Fatalf("as nobody: %v, %q", err, out)
+	}
+}
