@@ -56,6 +56,10 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"fleet url credentials", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://u:pw@f.example.com", "--enroll-secret=a"}, "--fleet-url must not carry credentials"},
 		{"update url credentials", []string{root, "--osqueryd-path=" + osq, "--update-roots={}", "--update-url=https://u:pw@updates.example.com"}, "--update-url must not carry credentials"},
 		{"bad proxy", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-proxy=::nope"}, "--fleet-proxy"},
+		// osqueryd would exit at once on these, and orbit would crash-loop it.
+		{"unknown osqueryd flag after --", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--", "--no_such_flag=1"}, `osqueryd arguments after --: osqueryd defines no flag "no_such_flag"`},
+		{"ill-typed osqueryd flag after --", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--", "--distributed_interval=soon"}, "osqueryd arguments after --"},
+		{"bad host identifier", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--host-identifier=hostname"}, `--host-identifier "hostname" is not valid: use uuid or instance`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
