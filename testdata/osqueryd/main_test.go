@@ -281,9 +281,9 @@ func TestFlagsFromEnvironment(t *testing.T) {
 }
 
 // fleetFlags is the argv orbit gives osqueryd in Fleet mode, without the
-// flagfile and the tail (testdata/osqueryd-argv.golden).
+// flagfile (testdata/osqueryd-argv.golden).
 func fleetFlags(t *testing.T, root, host, certs string) []string {
-	return golden.OsquerydArgv(t, map[string]string{"root": root, "host": host, "ca": certs}, "fleet-tunable", "base", "fleet", "fleet-ca")
+	return golden.OsquerydArgv(t, map[string]string{"root": root, "host": host, "ca": certs}, "fleet-tunable", "base", "fleet", "fleet-ca", "tail")
 }
 
 func TestFleetFlagListIsAccepted(t *testing.T) {
