@@ -60,17 +60,22 @@ func isAbs(goos, p string) bool {
 
 // WriteAutoload makes the list at path hold exactly paths (see
 // RenderAutoload), written atomically (0644, as Fleet's agent) and only
-// when it changes; it reports whether it did.
+// when it changes; it reports whether osqueryd would now load something
+// else.
 func WriteAutoload(path string, paths []string) (bool, error) {
 	data, err := RenderAutoload(paths)
 	if err != nil {
 		return false, err
 	}
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
+	cur, err := os.ReadFile(path)
+	if err == nil && bytes.Equal(cur, data) {
 		return false, nil
 	}
+	// A missing list is an empty one to osqueryd (orbit passes an empty
+	// --extensions_autoload then): writing it empty changes nothing.
+	changed := len(data) > 0 || err == nil
 	if err := safefile.WriteAtomic(path, data, 0o644); err != nil {
 		return false, fmt.Errorf("write osqueryd's extension list %s: %w", path, err)
 	}
-	return true, nil
+	return changed, nil
 }
