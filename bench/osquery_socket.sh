@@ -34,6 +34,9 @@ cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 : > "$work/with.samples"
 : > "$work/without.samples"
+# One tick of CPU time is 10 ms: a sample shows 0 or a tick; the whole run
+# is the finer figure.
+as=$(cpu "$with"); bs=$(cpu "$without"); ts=$(date +%s.%N)
 for _ in $(seq 1 "$samples"); do
   a0=$(cpu "$with"); b0=$(cpu "$without"); t0=$(date +%s.%N)
   sleep "$every"
@@ -48,6 +51,9 @@ done
 stats() { cut -d' ' -f"$2" "$1" | sort -g | awk '{v[NR]=$1} END {
   m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
   printf "%s (min %s, max %s)", m, v[1], v[NR] }'; }
+ae=$(cpu "$with"); be=$(cpu "$without"); te=$(date +%s.%N)
+total() { awk -v c0="$1" -v c1="$2" -v t0="$ts" -v t1="$te" -v tck="$tck" 'BEGIN { printf "%.4f", (c1-c0)/tck/(t1-t0)*100 }'; }
 echo "orbit idle, $samples samples of ${every}s, same run:"
 printf "  extension registered:     CPU %% of a core %s, RSS MB %s\n" "$(stats "$work/with.samples" 1)" "$(stats "$work/with.samples" 2)"
 printf "  no extension socket:      CPU %% of a core %s, RSS MB %s\n" "$(stats "$work/without.samples" 1)" "$(stats "$work/without.samples" 2)"
+printf "  over the whole run:       CPU %% of a core %s registered, %s without\n" "$(total "$as" "$ae")" "$(total "$bs" "$be")"
