@@ -29,7 +29,7 @@ desktop-windows:
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./... ./testdata/osqueryd ./testdata/demo/democtl
+	$(GO) vet ./... ./testdata/osqueryd ./testdata/helloext ./testdata/demo/democtl
 
 test-deps:
 	bash scripts/test-deps.sh

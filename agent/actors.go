@@ -15,8 +15,12 @@ import (
 
 // processes maps component names to their runners (a process, or the
 // tray app's runner of one copy per user), for the updater's restarts and
-// health questions.
-type processes map[component.Name]supervised
+// health questions; an installed extension goes to extensions, which
+// restarts osqueryd.
+type processes struct {
+	procs map[component.Name]supervised
+	exts  *extensions // nil without Fleet or updates
+}
 
 // supervised is what the updater asks of a component's runner.
 type supervised interface {
@@ -24,14 +28,18 @@ type supervised interface {
 	CrashLooping() bool
 }
 
-func (p processes) Restart(c component.Name) {
-	if proc := p[c]; proc != nil {
+func (p *processes) Restart(c component.Name) {
+	if proc := p.procs[c]; proc != nil {
 		proc.Restart()
+		return
+	}
+	if p.exts != nil {
+		p.exts.installed(c) // ignores what is not a wanted extension
 	}
 }
 
-func (p processes) CrashLooping(c component.Name) bool {
-	if proc := p[c]; proc != nil {
+func (p *processes) CrashLooping(c component.Name) bool {
+	if proc := p.procs[c]; proc != nil {
 		return proc.CrashLooping()
 	}
 	return false
@@ -77,6 +85,28 @@ func gated(actor supervisor.Actor, gates ...gate) supervisor.Actor {
 		}
 		return actor.Run(ctx)
 	})
+}
+
+// allOnce opens once every gate has opened, for every actor that waits
+// on it: the first caller waits through the gates (and logs what it waits
+// for), the others wait for it. All of them run on the group's context.
+func allOnce(gates ...gate) gate {
+	var mu sync.Mutex
+	passed := false
+	return func(ctx context.Context) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if passed {
+			return true
+		}
+		for _, g := range gates {
+			if !g(ctx) {
+				return false
+			}
+		}
+		passed = true
+		return true
+	}
 }
 
 // fleetReadyWait bounds how long osqueryd waits for Fleet's first config.

@@ -18,9 +18,9 @@ import (
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/osquery"
+	"github.com/orbitagent/orbit/osquery/tlsproxy"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"github.com/orbitagent/orbit/supervisor/peruser"
 	"github.com/orbitagent/orbit/updater"
 )
@@ -42,6 +42,12 @@ type Deps struct {
 	// Executable is this orbit's own executable, which the self-update
 	// boot check compares with a new orbit on trial [os.Executable()].
 	Executable string
+	// LogRing holds orbit's recent log lines for the fleetd_logs table
+	// (the caller's logger writes into it); nil serves an empty table.
+	LogRing *osquery.LogRing
+	// HealthClock drives osqueryd's health pings (default Clock), so a
+	// test can step the ping schedule alone.
+	HealthClock clock.Clock
 }
 
 // Outcome is how a run ended.
@@ -158,22 +164,28 @@ type actors struct {
 	group    *supervisor.Group
 	reporter *status.Reporter
 	self     *selfUpdate
-	procs    processes
+	procs    *processes
+	// osquery is the one client of osqueryd's extension socket: host facts,
+	// queries (pre-install checks, orbit status --query).
+	osquery *osquery.Client
 }
 
 // build makes every actor and adds it to the group, osqueryd behind its
 // start gates.
 func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 	log := deps.Logger
-	a := &actors{group: supervisor.NewGroup(log, deps.Clock), self: newSelfUpdate()}
+	osq, err := osquery.NewClient(osquery.ClientConfig{Socket: cfg.Layout.ExtensionsSocket()})
+	if err != nil {
+		return nil, err
+	}
+	a := &actors{group: supervisor.NewGroup(log, deps.Clock), self: newSelfUpdate(), osquery: osq}
 	if deps.Signals {
 		a.group.Add("signals", supervisor.SignalActor(log))
 	}
-	procs := processes{}
+	procs := &processes{procs: map[component.Name]supervised{}}
 	a.procs = procs
 	var upd *updater.Updater
 	if !cfg.DisableUpdates {
-		var err error
 		if upd, err = newUpdater(cfg, deps, store, procs, a.self); err != nil {
 			return nil, err
 		}
@@ -198,28 +210,56 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 			if isDesktopCopy(name) {
 				return installedVersion(store, component.Desktop, path)
 			}
-			return osqueryd.Version(path)
+			return osquery.Version(path)
 		},
 	})
-	proc, err := newOsqueryd(cfg, deps, osqPath, a.reporter)
+	built := false
+	defer func() {
+		if !built {
+			a.reporter.Close()
+		}
+	}()
+
+	// --insecure: osqueryd cannot skip certificate checks, so it talks to
+	// a loopback proxy it trusts. The proxy listens from here on, before
+	// osqueryd's first start.
+	var insecure *osquery.InsecureProxy
+	var proc *supervisor.Process
+	if cfg.Insecure && cfg.FleetURL != "" {
+		p, err := newInsecureProxy(cfg, deps, func() { proc.Restart() })
+		if err != nil {
+			return nil, err
+		}
+		a.group.Add("insecure-proxy", p)
+		insecure = &osquery.InsecureProxy{Addr: p.Addr(), CertFile: p.CertFile()}
+	}
+	starts := &osquerydStarts{}
+	proc, err = newOsqueryd(cfg, deps, osqPath, insecure, func(p status.Process) {
+		a.reporter.Report(p)
+		starts.observe(p)
+	})
 	if err != nil {
-		a.reporter.Close()
 		return nil, err
 	}
-	procs[component.Osqueryd] = proc
+	procs.procs[component.Osqueryd] = proc
 	if cfg.FleetDesktop {
 		desk, err := newDesktop(cfg, deps, deskPath, a.reporter)
 		if err != nil {
-			a.reporter.Close()
 			return nil, err
 		}
-		procs[component.Desktop] = desk
+		procs.procs[component.Desktop] = desk
 		var deskGates []gate
 		if upd != nil && cfg.DesktopPath == "" {
 			deskGates = append(deskGates, installedGate(deps.Clock, deskPath, string(component.Desktop), log))
 		}
 		a.group.Add("desktop", gated(desk, deskGates...))
 	}
+	info := &orbitInfo{cfg: cfg, store: store, upd: upd, startedAt: deps.Clock.Now()}
+	ext, health, err := newOsquerySocket(cfg, deps, info, proc)
+	if err != nil {
+		return nil, err
+	}
+	starts.health = health
 
 	// osqueryd starts once it is installed and, with Fleet, once the
 	// server's startup flags are applied: a start before either would only
@@ -230,18 +270,27 @@ func build(cfg Config, deps Deps, store *status.Store) (*actors, error) {
 	}
 	if cfg.FleetURL != "" {
 		var channels fleet.ChannelSetter
+		var exts fleet.ExtensionSetter
 		if upd != nil {
 			channels = upd
+			procs.exts = &extensions{upd: upd, layout: cfg.Layout, osqueryd: proc, log: log}
+			exts = procs.exts
 		}
-		agent, err := newFleetAgent(cfg, deps, store, proc, channels, osqPath)
+		facts := &osquery.HostFactsReader{Client: osq, Path: osqPath, DatabasePath: cfg.Layout.OsqueryDB()}
+		agent, err := newFleetAgent(cfg, deps, store, proc, channels, exts, facts)
 		if err != nil {
-			a.reporter.Close()
 			return nil, err
 		}
 		a.group.Add("fleet", agent)
 		gates = append(gates, fleetReadyGate(deps.Clock, agent.Ready(), log))
 	}
-	a.group.Add("osqueryd", gated(proc, gates...))
+	start := allOnce(gates...)
+	a.group.Add("osqueryd", gated(proc, start))
+	// The socket's users wait for osqueryd too: before its first start
+	// there is nothing to register with or to ping.
+	a.group.Add("osquery-extension", gated(ext, start))
+	a.group.Add("osquery-health", gated(health, start))
+	built = true
 	return a, nil
 }
 
@@ -263,19 +312,53 @@ func osquerydPath(cfg Config, upd *updater.Updater) func() (string, error) {
 	}
 }
 
-// newOsqueryd is the supervised osqueryd, reporting to the state file.
-func newOsqueryd(cfg Config, deps Deps, path func() (string, error), reporter *status.Reporter) (*supervisor.Process, error) {
+// newOsqueryd is the supervised osqueryd: the generic process runner,
+// asking osquery.Runner what to start each time, reporting each status.
+func newOsqueryd(cfg Config, deps Deps, path func() (string, error), insecure *osquery.InsecureProxy, onStatus func(status.Process)) (*supervisor.Process, error) {
 	rc := cfg.osquerydRunner(path)
+	rc.Flags.Insecure = insecure
 	rc.Logger = deps.Logger
-	rc.OnStatus = reporter.Report
-	rc.Clock = deps.Clock
-	rc.Starter = deps.Starter
-	return osqueryd.NewProcess(rc)
+	r, err := osquery.NewRunner(rc)
+	if err != nil {
+		return nil, err
+	}
+	return supervisor.NewProcess(supervisor.ProcessConfig{
+		Name: string(component.Osqueryd),
+		Spec: func(ctx context.Context) (supervisor.Spec, error) {
+			c, err := r.Command(ctx)
+			return supervisor.Spec{Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir}, err
+		},
+		BeforeStart: r.Prepare,
+		StopGrace:   cfg.StopGrace,
+		Logger:      deps.Logger,
+		OnStatus:    onStatus,
+		Clock:       deps.Clock,
+		Starter:     deps.Starter,
+	})
+}
+
+// newInsecureProxy is --insecure's loopback TLS proxy for osqueryd: it
+// reaches Fleet through orbit's own --insecure client, and restarts
+// osqueryd (renew) when it renews its certificate.
+func newInsecureProxy(cfg Config, deps Deps, renew func()) (*tlsproxy.Proxy, error) {
+	hc := fleet.HTTPClientConfig(httpclient.Config{Insecure: true, Proxy: cfg.FleetProxy, Logger: deps.Logger})
+	client, err := httpclient.New(hc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Fleet for osqueryd's --insecure proxy: %w", err)
+	}
+	return tlsproxy.New(tlsproxy.Config{
+		FleetURL: cfg.FleetURL,
+		Client:   client,
+		CertFile: cfg.Layout.InsecureProxyCert(),
+		OnRenew:  renew,
+		Clock:    deps.Clock,
+		Logger:   deps.Logger,
+	})
 }
 
 // newUpdater is the updater; it restarts and watches the supervised
 // processes and hands orbit's own update to self.
-func newUpdater(cfg Config, deps Deps, store *status.Store, procs processes, self *selfUpdate) (*updater.Updater, error) {
+func newUpdater(cfg Config, deps Deps, store *status.Store, procs *processes, self *selfUpdate) (*updater.Updater, error) {
 	client, err := httpclient.New(httpclient.Config{CAFile: cfg.UpdateTLSCertificate, Logger: deps.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("connect to the update server (--update-tls-certificate): %w", err)
@@ -294,7 +377,7 @@ func newUpdater(cfg Config, deps Deps, store *status.Store, procs processes, sel
 
 // newFleetAgent is the Fleet client: it restarts osqueryd after a flag
 // change and hands the server's update channels to the updater.
-func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restarter, channels fleet.ChannelSetter, osqPath func() (string, error)) (*fleet.Agent, error) {
+func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restarter, channels fleet.ChannelSetter, exts fleet.ExtensionSetter, facts fleet.HostFactsSource) (*fleet.Agent, error) {
 	hc := cfg.fleetHTTP()
 	hc.Logger = deps.Logger
 	client, err := httpclient.New(hc)
@@ -304,13 +387,7 @@ func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restart
 	fc := cfg.fleetAgent()
 	fc.HTTPClient = client
 	fc.Clock = deps.Clock
-	fc.OsquerydPath = func() string {
-		p, err := osqPath()
-		if err != nil {
-			return ""
-		}
-		return p
-	}
+	fc.HostFacts = facts
 	fc.Restarter = osq
 	// Pre-install queries of software installs run in the supervised
 	// osqueryd, through its extension socket.
@@ -320,6 +397,8 @@ func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restart
 		fc.Querier = q
 	}
 	fc.ChannelSetter = channels
+	fc.Extensions = exts
+	fc.Platform = updater.DefaultPlatform()
 	fc.Status = store
 	fc.Logger = deps.Logger
 	return fleet.New(fc)

@@ -10,9 +10,9 @@ import (
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/supervisor"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 	"github.com/orbitagent/orbit/updater"
 )
 
@@ -59,6 +59,11 @@ type Config struct {
 	// OsqueryArgs come after `--` on orbit's command line.
 	OsqueryArgs []string
 	StopGrace   time.Duration
+	// PingTimeout bounds each health ping of osqueryd (default 10 s).
+	PingTimeout time.Duration
+	// HostIdentifier is Fleet's --host-identifier: uuid (default) or
+	// instance, for cloned VMs that share a hardware UUID.
+	HostIdentifier string
 
 	// DesktopPath is a tray app to run instead of the updater's (for
 	// development; the updater then leaves the tray app alone).
@@ -179,19 +184,19 @@ func proxyHost(proxyURL string) string {
 // The parts of each package's config that come from the command line; Run
 // adds the clients, clocks and hooks.
 
-func (c Config) osquerydRunner(path func() (string, error)) osqueryd.RunnerConfig {
-	return osqueryd.RunnerConfig{
-		Flags: osqueryd.FlagOptions{
-			Layout:     c.Layout,
-			FleetURL:   c.FleetURL,
-			CertFile:   c.FleetCertificate,
-			ConfigPath: c.OsqueryConfig,
-			ProxyHost:  proxyHost(c.FleetProxy),
-			ExtraArgs:  c.OsqueryArgs,
+func (c Config) osquerydRunner(path func() (string, error)) osquery.RunnerConfig {
+	return osquery.RunnerConfig{
+		Flags: osquery.FlagOptions{
+			Layout:         c.Layout,
+			FleetURL:       c.FleetURL,
+			CertFile:       c.FleetCertificate,
+			ConfigPath:     c.OsqueryConfig,
+			ProxyHost:      proxyHost(c.FleetProxy),
+			HostIdentifier: c.HostIdentifier,
+			ExtraArgs:      c.OsqueryArgs,
 		},
 		Path:         path,
 		EnrollSecret: c.EnrollSecret,
-		StopGrace:    c.StopGrace,
 	}
 }
 
@@ -207,6 +212,7 @@ func (c Config) fleetAgent() fleet.Config {
 		Version:            c.Version,
 		ScriptsEnabled:     c.EnableScripts,
 		EndUserEmail:       c.EndUserEmail,
+		HostIdentifier:     c.HostIdentifier,
 		ConfigInterval:     c.ConfigInterval,
 		TokenCheckInterval: c.TokenCheckInterval,
 	}

@@ -17,7 +17,12 @@ func standalone(t *testing.T) Config {
 	t.Helper()
 	dir := t.TempDir()
 	osq := filepath.Join(dir, "osqueryd")
-	if err := os.WriteFile(osq, []byte("#!/bin/sh\necho osqueryd version 9.9.9\n"), 0o755); err != nil {
+	// Answers the version probe, and the host facts query as osqueryd -S
+	// would.
+	script := "#!/bin/sh\ncase \"$1\" in\n" +
+		`-S) echo '[{"uuid":"0A1B2C3D-0000-4000-8000-00000000AB01","hostname":"h1","platform":"ubuntu","osquery_uuid":"0A1B2C3D-0000-4000-8000-00000000AB01","instance_id":"3f1e"}]';;` + "\n" +
+		"*) echo osqueryd version 9.9.9;;\nesac\n"
+	if err := os.WriteFile(osq, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	l, err := rootdir.New(filepath.Join(dir, "root"))
@@ -49,11 +54,13 @@ func TestValidate(t *testing.T) {
 	}{
 		{"standalone", func(*Config) {}, ""},
 		{"fleet", fleet, ""},
+		{"fleet with a path prefix", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/tenant" }, ""},
 		{"socks5 proxy", func(c *Config) { fleet(c); c.FleetProxy = "socks5://127.0.0.1:1080" }, ""},
 		{"no root", func(c *Config) { c.Layout = rootdir.Layout{} }, "pass --root-dir"},
 		{"fleet without secret", func(c *Config) { fleet(c); c.EnrollSecret = "" }, "--fleet-url needs an enroll secret"},
 		{"plain http fleet", func(c *Config) { fleet(c); c.FleetURL = "http://fleet.example.com" }, "must start with https://"},
-		{"fleet with a path", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/x" }, "has a path"},
+		// A path prefix is fine (the osquery endpoints get it); a query is not.
+		{"fleet with a query", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com/x?y=1" }, "has a query or fragment"},
 		{"fleet and standalone", func(c *Config) { fleet(c); c.OsqueryConfig = pem }, "--fleet-url and --osquery-config are mutually exclusive"},
 		{"insecure and certificate", func(c *Config) { fleet(c); c.Insecure, c.FleetCertificate = true, pem }, "--insecure with --fleet-certificate: insecure and a CA bundle are mutually exclusive"},
 		{"bad proxy", func(c *Config) { fleet(c); c.FleetProxy = "ftp://proxy:21" }, `--fleet-proxy "ftp://proxy:21" is not a proxy URL`},

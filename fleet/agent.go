@@ -3,11 +3,13 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,9 +19,9 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/internal/safefile"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
 // Defaults match Fleet's orbit (see "Talking to Fleet" in docs/ARCHITECTURE.md).
@@ -34,6 +36,10 @@ const (
 	// 5 minutes, each plus up to 10% so hosts do not retry in step.
 	enrollFirstDelay = 10 * time.Second
 	enrollMaxDelay   = 5 * time.Minute
+	// Waiting for osqueryd's host facts (its install, its start): 1 s
+	// doubling to 30 s, plus up to 10%.
+	factsFirstDelay = time.Second
+	factsMaxDelay   = 30 * time.Second
 	// quietLogEvery rate-limits repeated failure logs after the first ones.
 	quietLogEvery = 30 * time.Minute
 	// statusHeartbeat is how often a successful poll alone rewrites
@@ -44,6 +50,18 @@ const (
 
 // Restarter restarts osqueryd (the supervisor's process implements it).
 type Restarter interface{ Restart() }
+
+// ExtensionSetter receives the osquery extensions Fleet asks for, for this
+// host's platform, sorted by name (the agent installs and loads them).
+type ExtensionSetter interface {
+	SetExtensions(exts []Extension)
+}
+
+// HostFactsSource gives the host facts for the enroll;
+// *osquery.HostFactsReader implements it.
+type HostFactsSource interface {
+	HostFacts(ctx context.Context) (osquery.HostFacts, error)
+}
 
 // ChannelSetter receives the update channels from Fleet (the updater).
 type ChannelSetter interface {
@@ -76,15 +94,25 @@ type Config struct {
 	// period and token rotation; default clock.Real().
 	Clock clock.Clock
 	Rand  Rand // default math/rand/v2
-	// OsquerydPath returns the current osqueryd executable (the updater may
-	// have replaced it); "" or an error running it falls back to Go's view.
-	OsquerydPath    func() string
-	HostInfoTimeout time.Duration
+	// HostFacts gives the enroll facts from the osqueryd orbit runs
+	// (osquery.HostFactsReader). Required: the agent never enrolls with
+	// facts of its own, whose UUID could differ from osqueryd's.
+	HostFacts HostFactsSource
+	// HostIdentifier is osqueryd's --host_identifier ("uuid", the default,
+	// or "instance"); with "instance" the enroll names osquery's instance
+	// id so Fleet can match the two enrollments of a cloned VM.
+	HostIdentifier string
 
 	Restarter     Restarter     // may be nil
 	ChannelSetter ChannelSetter // may be nil
-	Status        StatusSetter  // may be nil
-	Logger        zerolog.Logger
+	// Extensions receives the config's osquery extensions for Platform
+	// (may be nil: orbit without updates cannot install them).
+	Extensions ExtensionSetter
+	// Platform is the update platform the extensions are for (linux,
+	// linux-arm64, macos, windows, windows-arm64).
+	Platform string
+	Status   StatusSetter // may be nil
+	Logger   zerolog.Logger
 
 	// ScriptsEnabled allows running scripts from Fleet; when false every
 	// pending script is answered with exit code -2, as Fleet's orbit does.
@@ -129,9 +157,13 @@ type Agent struct {
 	lastChannels    *UpdateChannels
 	lastCache       []byte
 	lastDropped     string
+	lastExts        []Extension
+	extsSet         bool
+	lastExtsDropped string
 	token           string
 	tokenRegistered bool
 	enrollBackoff   *backoff.Backoff
+	factsBackoff    *backoff.Backoff
 	lastQuietLog    time.Time
 	scriptTimeout   time.Duration
 
@@ -186,7 +218,12 @@ func (cfg Config) Validate() error {
 		return err
 	}
 	if cfg.EnrollSecret == "" {
-		return osqueryd.ErrNoEnrollSecret
+		return osquery.ErrNoEnrollSecret
+	}
+	switch cfg.HostIdentifier {
+	case "", "uuid", "instance":
+	default:
+		return fmt.Errorf("--host-identifier %q is not valid: use uuid or instance", cfg.HostIdentifier)
 	}
 	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
 		return err
@@ -197,7 +234,7 @@ func (cfg Config) Validate() error {
 	if cfg.MaxPackageBytes < 0 {
 		return errors.New("fleet agent: MaxPackageBytes must not be negative")
 	}
-	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.HostInfoTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter, cfg.InstallTimeout, cfg.DownloadTimeout} {
+	for _, d := range []time.Duration{cfg.RequestTimeout, cfg.PingInterval, cfg.TokenTTL, cfg.ReenrollAfter, cfg.InstallTimeout, cfg.DownloadTimeout} {
 		if d < 0 {
 			return fmt.Errorf("fleet agent: durations must not be negative (got %s)", d)
 		}
@@ -209,6 +246,10 @@ func (cfg Config) Validate() error {
 func New(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.HostFacts == nil {
+		// Not in Validate: the command line cannot give it.
+		return nil, errors.New("fleet agent: no host facts source: give it the osqueryd it enrolls for")
 	}
 	client, err := NewClient(ClientConfig{
 		URL:            cfg.URL,
@@ -232,7 +273,6 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	setDefault(&cfg.TokenRemoteCheck, DefaultTokenRemoteCheck)
 	setDefault(&cfg.ReenrollAfter, DefaultReenrollAfter)
-	setDefault(&cfg.HostInfoTimeout, DefaultHostInfoTimeout)
 	setDefault(&cfg.InstallTimeout, DefaultInstallTimeout)
 	setDefault(&cfg.DownloadTimeout, DefaultDownloadTimeout)
 	if cfg.MaxPackageBytes == 0 {
@@ -246,8 +286,16 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	facts, err := backoff.New(backoff.Config{
+		Initial: factsFirstDelay, Max: factsMaxDelay, Jitter: 0.1, Mode: backoff.Extend,
+		Rand: func() float64 { return float64(rnd.Int64N(1<<53)) / (1 << 53) },
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
 		enrollBackoff: enroll,
+		factsBackoff:  facts,
 		cfg:           cfg,
 		client:        client,
 		clock:         cfg.Clock,
@@ -389,7 +437,10 @@ func (a *Agent) readNodeKey() string {
 // enroll obtains a node key, retrying with backoff until it succeeds or ctx
 // ends. The key file is replaced atomically (0600) before the key is used.
 func (a *Agent) enroll(ctx context.Context) error {
-	info := a.hostInfo(ctx)
+	info, err := a.hostInfo(ctx)
+	if err != nil {
+		return err
+	}
 	for {
 		key, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, info)
 		if err == nil {
@@ -465,24 +516,70 @@ func (a *Agent) enrollEndpointMissing(ctx context.Context, err error) error {
 	return ctx.Err()
 }
 
-// hostInfo asks the supervised osqueryd for the host facts, falling back to
-// Go's view of the host.
-func (a *Agent) hostInfo(ctx context.Context) HostInfo {
-	path := ""
-	if a.cfg.OsquerydPath != nil {
-		path = a.cfg.OsquerydPath()
-	}
-	if path != "" {
-		info, err := HostInfoFromOsquery(ctx, path, a.cfg.HostInfoTimeout)
+// hostInfo waits for the host facts from osqueryd, retrying from 1 s up
+// to 30 s (osqueryd may not be installed yet, or be starting): enrolling
+// with facts of our own could give Fleet another UUID than osqueryd's, and
+// two host records it never matches. While it waits osqueryd is not held
+// back. It returns only ctx's error.
+func (a *Agent) hostInfo(ctx context.Context) (HostInfo, error) {
+	waiting := false
+	for {
+		f, err := a.cfg.HostFacts.HostFacts(ctx)
 		if err == nil {
-			a.log.Info().Str("source", "osqueryd").Str("hardware_uuid", info.HardwareUUID).Msg("host facts collected")
-			return info
+			a.factsBackoff.Reset()
+			a.log.Info().Str("hardware_uuid", f.HardwareUUID).Str("host_identifier", a.hostIdentifier()).Msg("host facts collected from osqueryd")
+			return hostInfoOf(f, a.hostIdentifier()), nil
 		}
-		a.log.Warn().Err(err).Msg("osqueryd could not report host facts, using the agent's own view")
+		if ctx.Err() != nil {
+			return HostInfo{}, ctx.Err()
+		}
+		delay := a.factsBackoff.Next(0)
+		ev := a.log.Debug()
+		if !waiting {
+			ev, waiting = a.log.Warn(), true
+		}
+		ev.Err(err).Dur("retry_in_ms", delay).Msg("waiting for osqueryd's host facts before enrolling")
+		a.setStatus(func(s *status.Fleet) {
+			s.Enrolled = false
+			s.LastError = "enroll: waiting for host facts: " + err.Error()
+		})
+		a.markReady() // osqueryd may be what we wait for
+		if err := a.wait(ctx, delay); err != nil {
+			return HostInfo{}, err
+		}
 	}
-	info := GoHostInfo()
-	a.log.Info().Str("source", "agent").Str("hardware_uuid", info.HardwareUUID).Msg("host facts collected")
-	return info
+}
+
+func (a *Agent) hostIdentifier() string {
+	if a.cfg.HostIdentifier == "" {
+		return "uuid"
+	}
+	return a.cfg.HostIdentifier
+}
+
+// hostInfoOf is the enroll request's view of osquery's facts. Fleet
+// matches orbit's host to osqueryd's by hardware_uuid, or by
+// osquery_identifier when set: osquery's instance id with
+// --host-identifier=instance (as Fleet's agent sends), its host UUID
+// otherwise.
+func hostInfoOf(f osquery.HostFacts, hostIdentifier string) HostInfo {
+	id := f.OsqueryUUID
+	if hostIdentifier == "instance" {
+		id = f.InstanceID
+	}
+	if id == "" {
+		id = f.HardwareUUID
+	}
+	return HostInfo{
+		HardwareUUID:      f.HardwareUUID,
+		HardwareSerial:    f.HardwareSerial,
+		Hostname:          f.Hostname,
+		ComputerName:      f.ComputerName,
+		HardwareModel:     f.HardwareModel,
+		Platform:          f.Platform,
+		PlatformLike:      f.PlatformLike,
+		OsqueryIdentifier: id,
+	}
 }
 
 // noteAuth records the outcome of an authenticated call: success ends a 401
@@ -582,6 +679,7 @@ func (a *Agent) applyConfig(cfg *OrbitConfig) {
 		a.scriptTimeout = DefaultScriptTimeout
 	}
 	a.applyFlags(cfg.Flags)
+	a.applyExtensions(cfg.Extensions)
 	if ch := cfg.UpdateChannels; ch != nil && a.cfg.ChannelSetter != nil {
 		if a.lastChannels == nil || *a.lastChannels != *ch {
 			c := *ch
@@ -595,7 +693,7 @@ func (a *Agent) applyConfig(cfg *OrbitConfig) {
 // applyFlags writes osquery.flags when the server's flags differ from the
 // file and then restarts osqueryd, only then.
 func (a *Agent) applyFlags(raw []byte) {
-	flags, err := ParseFlags(raw)
+	flags, err := osquery.ParseServerFlags(raw)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("ignoring osquery flags from fleet")
 		return
@@ -614,7 +712,7 @@ func (a *Agent) applyFlags(raw []byte) {
 	if !flags.Set {
 		return
 	}
-	content := RenderFlagfile(flags.Values)
+	content := osquery.RenderFlagfile(flags.Values)
 	path := a.cfg.Layout.OsqueryFlags()
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, content) {
 		return
@@ -630,6 +728,39 @@ func (a *Agent) applyFlags(raw []byte) {
 	if a.cfg.Restarter != nil {
 		a.cfg.Restarter.Restart()
 	}
+}
+
+// applyExtensions hands the config's extensions to the setter when the
+// list changed (an empty list too: that removes them), with one log line
+// per refused entry when the refused set changes.
+func (a *Agent) applyExtensions(raw json.RawMessage) {
+	exts, dropped, err := ParseExtensions(raw, a.cfg.Platform)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("ignoring osquery extensions from fleet")
+		return
+	}
+	var sig strings.Builder
+	for _, d := range dropped {
+		sig.WriteString(d.Name + "\x00")
+	}
+	if sig.String() != a.lastExtsDropped {
+		a.lastExtsDropped = sig.String()
+		for _, d := range dropped {
+			a.log.Warn().Str("extension", d.Name).Str("reason", d.Reason).Msg("osquery extension from fleet refused")
+		}
+	}
+	if a.extsSet && slices.Equal(exts, a.lastExts) {
+		return
+	}
+	a.extsSet, a.lastExts = true, exts
+	if a.cfg.Extensions == nil {
+		if len(exts) > 0 {
+			a.log.Warn().Int("extensions", len(exts)).Msg("fleet lists osquery extensions, but updates are off: they cannot be installed")
+		}
+		return
+	}
+	a.log.Info().Int("extensions", len(exts)).Msg("osquery extensions from fleet")
+	a.cfg.Extensions.SetExtensions(exts)
 }
 
 // ping refreshes the server capabilities. Every Orbit API answer carries

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/osquery"
 )
 
 func waitCall(t *testing.T, e *testEnv, method, path string) fleettest.Call {
@@ -27,12 +30,16 @@ func waitCall(t *testing.T, e *testEnv, method, path string) fleettest.Call {
 func TestAgentEnrollsWithOsquerydFacts(t *testing.T) {
 	t.Parallel()
 	osqueryd := standinOsqueryd(t)
-	e := newEnv(t, func(c *Config) { c.OsquerydPath = func() string { return osqueryd } })
+	db := filepath.Join(t.TempDir(), "osquery.db")
+	e := newEnv(t, func(c *Config) {
+		c.HostFacts = &osquery.HostFactsReader{Path: func() (string, error) { return osqueryd, nil }, DatabasePath: db}
+	})
 	e.start()
 	e.idle()
 
-	// What the stand-in reports is what must reach Fleet.
-	out, err := exec.Command(osqueryd, "-S", "--json", "select uuid, hostname from system_info").Output()
+	// What the stand-in reports on the daemon's database is what must
+	// reach Fleet.
+	out, err := exec.Command(osqueryd, "-S", "--database_path="+db, "--json", "select uuid, hostname from system_info").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +52,7 @@ func TestAgentEnrollsWithOsquerydFacts(t *testing.T) {
 		t.Fatalf("%d hosts enrolled, want 1", len(hosts))
 	}
 	h := hosts[0]
-	if h.HardwareUUID != rows[0]["uuid"] || h.Hostname != rows[0]["hostname"] || h.OsqueryIdentifier == "" || h.Platform == "" {
+	if h.HardwareUUID != rows[0]["uuid"] || h.Hostname != rows[0]["hostname"] || h.OsqueryIdentifier != h.HardwareUUID || h.Platform == "" {
 		t.Errorf("enrolled host %+v does not match stand-in facts %v", h, rows[0])
 	}
 	key, err := os.ReadFile(e.layout.NodeKey())
@@ -80,20 +87,43 @@ func TestAgentEnrollsWithOsquerydFacts(t *testing.T) {
 	}
 }
 
-func TestAgentEnrollFallsBackWithoutOsqueryd(t *testing.T) {
+// Before osqueryd is installed the agent has no facts it can trust: it
+// waits for them (without holding osqueryd back) rather than enroll with a
+// UUID osqueryd may never report.
+func TestAgentWaitsForOsquerydsHostFacts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *Config) {
-		c.OsquerydPath = func() string { return "/nonexistent/osqueryd" }
-	})
+	src := &factsSource{facts: testFacts.facts, fails: 4}
+	e := newEnv(t, func(c *Config) { c.HostFacts = src; c.HostIdentifier = "instance" })
 	e.start()
-	e.idle()
-	want := GoHostInfo()
-	hosts := e.srv.OrbitHosts()
-	if len(hosts) != 1 || hosts[0].HardwareUUID != want.HardwareUUID || hosts[0].Hostname != want.Hostname {
-		t.Fatalf("hosts %+v, want fallback facts %+v", hosts, want)
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		if got := e.clk.WaitTimer(t); got != want {
+			t.Fatalf("wait %d: %s, want %s", i+1, got, want)
+		}
+		if n := len(e.calls("POST", PathEnroll)); n != 0 {
+			t.Fatalf("enrolled %d times without osqueryd's facts", n)
+		}
+		if i == 0 {
+			select {
+			case <-e.agent.Ready():
+			default:
+				t.Fatal("osqueryd held back while the agent waits for its facts")
+			}
+			if st := e.status.get(); st.Enrolled || !strings.Contains(st.LastError, "waiting for host facts") {
+				t.Fatalf("status %+v while waiting", st)
+			}
+		}
+		e.clk.Advance(want)
 	}
-	if !strings.Contains(e.log.String(), `"source":"agent"`) {
-		t.Errorf("fallback not logged")
+	e.idle()
+	hosts := e.srv.OrbitHosts()
+	if len(hosts) != 1 || hosts[0].HardwareUUID != src.facts.HardwareUUID || hosts[0].OsqueryIdentifier != src.facts.InstanceID {
+		t.Fatalf("hosts %+v, want the facts once osqueryd gave them, with its instance id", hosts)
+	}
+	if n := strings.Count(e.log.String(), "waiting for osqueryd's host facts before enrolling"); n != 4 {
+		t.Fatalf("%d waiting lines, want 4 (one warning, then debug)", n)
+	}
+	if n := strings.Count(e.log.String(), `"level":"warn","component":"fleet","error":"osqueryd is not installed yet`); n != 1 {
+		t.Fatalf("%d warnings about the wait, want 1:\n%s", n, e.log.String())
 	}
 }
 
@@ -195,9 +225,10 @@ func TestAgentFlags(t *testing.T) {
 	}
 
 	log := e.log.String()
-	for _, name := range []string{"database_path", "host_identifier", "pidfile", "tls_hostname"} {
-		if !strings.Contains(log, `"flag":"`+name+`"`) {
-			t.Errorf("refused flag %s not logged", name)
+	// A key that is no flag name is logged quoted ("--pidfile").
+	for _, name := range []string{"database_path", "host_identifier", `\"--pidfile\"`, "tls_hostname"} {
+		if n := strings.Count(log, `"flag":"`+name+`"`); n != 1 {
+			t.Errorf("refused flag %s logged %d times, want once", name, n)
 		}
 	}
 	if strings.Contains(log, "/tmp/evil") {
@@ -508,5 +539,48 @@ func TestAgentDeviceTokenOldServer(t *testing.T) {
 	}
 	if e.agent.MyDeviceURL() != "" {
 		t.Errorf("My device URL published although Fleet does not know the token")
+	}
+}
+
+// The config's extensions reach the setter once per change, for this
+// platform only, and survive a restart with the server down (the cache).
+func TestAgentExtensions(t *testing.T) {
+	t.Parallel()
+	rec := &extRecorder{}
+	e := newEnv(t, func(c *Config) { c.Extensions, c.Platform = rec, "linux" })
+	e.srv.SetExtensions(map[string]fleettest.Extension{
+		"hello": {Platform: "linux", Channel: "stable"}, "mac_only": {Platform: "macos", Channel: "stable"},
+	})
+	e.start()
+	e.idle()
+	want := []Extension{{Name: "hello", Platform: "linux", Channel: "stable"}}
+	if got := rec.calls(); len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Fatalf("setter calls %+v, want one with %+v", got, want)
+	}
+	e.step(30 * time.Second)
+	if n := len(rec.calls()); n != 1 {
+		t.Fatalf("an unchanged list was set again (%d calls)", n)
+	}
+	e.stop()
+
+	// Restart with the server down: the cached list is applied.
+	rec2 := &extRecorder{}
+	e.srv.SetFault(PathConfig, fleettest.Fault{Status: 500})
+	e.agent = e.newAgent(func(c *Config) { c.Extensions, c.Platform = rec2, "linux" })
+	e.start()
+	waitFor := time.Now().Add(10 * time.Second)
+	for len(rec2.calls()) == 0 && time.Now().Before(waitFor) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := rec2.calls(); len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Fatalf("after a restart with Fleet down: %+v, want the cached %+v", got, want)
+	}
+	// Fleet drops it: an empty list removes it.
+	e.srv.ClearFaults()
+	e.srv.SetExtensions(nil)
+	e.step(30 * time.Second)
+	e.step(30 * time.Second)
+	if got := rec2.calls(); len(got) != 2 || len(got[1]) != 0 {
+		t.Fatalf("after Fleet dropped it: %+v, want an empty list last", got)
 	}
 }

@@ -81,7 +81,7 @@ func idleHourOurs(tb testing.TB) traffic {
 	a, err := New(Config{
 		Layout: layout, URL: srv.URL(), EnrollSecret: testSecret,
 		HTTPClient: countingHTTPClient(tb, srv, &sent, &got), Version: "1.0.0",
-		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2)), OsquerydPath: func() string { return "" },
+		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2)), HostFacts: testFacts,
 		Logger: zerolog.Nop(),
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
 
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/internal/safefile"
@@ -16,8 +18,9 @@ import (
 // fields every release.
 type OrbitConfig struct {
 	// Flags is command_line_startup_flags: an object of osquery flag names
-	// (without dashes) to string, boolean or number. Absent or null means the
-	// server manages no flags; see ParseFlags.
+	// (without dashes) to string, boolean or number. Absent means the server
+	// manages no flags; null and {} empty the flagfile, as Fleet's agent
+	// does (see osquery.ParseServerFlags).
 	Flags json.RawMessage `json:"command_line_startup_flags,omitempty"`
 	// Extensions is kept raw: extensions are the updater's business.
 	Extensions json.RawMessage `json:"extensions,omitempty"`
@@ -89,9 +92,6 @@ func DecodeConfig(data []byte) (*OrbitConfig, error) {
 	}
 	if cfg.ScriptExecutionTimeout > maxScriptTimeout {
 		cfg.ScriptExecutionTimeout = maxScriptTimeout
-	}
-	if t := bytes.TrimSpace(cfg.Flags); bytes.Equal(t, []byte("null")) {
-		cfg.Flags = nil
 	}
 	cfg.Notifications.PendingScriptExecutionIDs = cleanIDs(cfg.Notifications.PendingScriptExecutionIDs)
 	cfg.Notifications.PendingSoftwareInstallerIDs = cleanIDs(cfg.Notifications.PendingSoftwareInstallerIDs)
@@ -211,4 +211,75 @@ func saveConfigCache(path string, data []byte) error {
 		return fmt.Errorf("write Fleet config cache: %w", err)
 	}
 	return nil
+}
+
+// Extension is one osquery extension Fleet's config asks this host to run.
+type Extension struct {
+	Name     string
+	Platform string // linux, linux-arm64, macos, windows, windows-arm64
+	Channel  string
+}
+
+// extensionInfo is one entry of the config's extensions object.
+type extensionInfo struct {
+	Platform string `json:"platform"`
+	Channel  string `json:"channel"`
+	// Labels are filtered by the server (Fleet Premium), which sends only
+	// the extensions whose labels the host has, without them; Fleet's
+	// agent does not look at them and neither do we.
+	Labels []string `json:"labels,omitempty"`
+}
+
+// maxExtensions bounds the extensions kept from one config.
+const maxExtensions = 100
+
+// ParseExtensions reads the config's extensions object (name -> platform,
+// channel, labels) and keeps, sorted by name, those for platform, as
+// Fleet's agent does. Absent, null and {} all mean none. Entries whose
+// name or channel could not be a path element under bin/ are refused
+// with a reason (their name is logged quoted); entries for other
+// platforms are left out silently. An error means the object is not one:
+// the caller keeps what it has.
+func ParseExtensions(raw json.RawMessage, platform string) ([]Extension, []DroppedExtension, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, nil, nil
+	}
+	var m map[string]extensionInfo
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil, fmt.Errorf("extensions in the Fleet config are not an object of name to platform and channel: %w", err)
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []Extension
+	var dropped []DroppedExtension
+	for _, n := range names {
+		info := m[n]
+		if info.Platform != platform {
+			continue
+		}
+		if err := component.Extension(n).Validate(); err != nil {
+			dropped = append(dropped, DroppedExtension{Name: strconv.QuoteToASCII(shorten(n, 64)), Reason: err.Error()})
+			continue
+		}
+		if err := component.ValidateChannel(info.Channel); err != nil {
+			dropped = append(dropped, DroppedExtension{Name: n, Reason: "channel " + err.Error()})
+			continue
+		}
+		if len(out) == maxExtensions {
+			dropped = append(dropped, DroppedExtension{Name: n, Reason: fmt.Sprintf("more than %d extensions", maxExtensions)})
+			continue
+		}
+		out = append(out, Extension{Name: n, Platform: info.Platform, Channel: info.Channel})
+	}
+	return out, dropped, nil
+}
+
+// DroppedExtension is an extension of the config left out, and why.
+type DroppedExtension struct {
+	Name   string
+	Reason string
 }

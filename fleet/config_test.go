@@ -2,26 +2,31 @@ package fleet
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/orbitagent/orbit/osquery"
 )
 
 func TestDecodeConfig(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", maxExecutionIDLen+1)
 	for _, tc := range []struct {
-		name     string
-		in       string
-		err      bool
-		ids      []string
-		channels *UpdateChannels
-		timeout  int
-		flagsNil bool
+		name      string
+		in        string
+		err       bool
+		ids       []string
+		channels  *UpdateChannels
+		timeout   int
+		flagsNil  bool
+		flagsNull bool
 	}{
 		{name: "empty object", in: `{}`, flagsNil: true},
 		{name: "full", in: `{"command_line_startup_flags":{"a":1},"update_channels":{"orbit":"stable","osqueryd":"5.12.1","desktop":"edge"},"script_execution_timeout":60,"notifications":{"pending_script_execution_ids":["a","b"]}}`,
 			ids: []string{"a", "b"}, channels: &UpdateChannels{"stable", "5.12.1", "edge"}, timeout: 60},
-		{name: "null flags", in: `{"command_line_startup_flags":null}`, flagsNil: true},
+		// null is kept: it empties the flagfile (Fleet's agent does so).
+		{name: "null flags", in: `{"command_line_startup_flags":null}`, flagsNull: true},
 		{name: "ids cleaned", in: `{"notifications":{"pending_script_execution_ids":["a","","a","b\n","` + long + `","c"]}}`, ids: []string{"a", "c"}, flagsNil: true},
 		{name: "unsafe channel dropped", in: `{"update_channels":{"orbit":"../../etc","osqueryd":"stable","desktop":"stable"}}`, flagsNil: true},
 		{name: "negative timeout", in: `{"script_execution_timeout":-5}`, flagsNil: true},
@@ -52,6 +57,12 @@ func TestDecodeConfig(t *testing.T) {
 			if (cfg.Flags == nil) != tc.flagsNil {
 				t.Errorf("flags %q, want nil %v", cfg.Flags, tc.flagsNil)
 			}
+			if tc.flagsNull {
+				f, err := osquery.ParseServerFlags(cfg.Flags)
+				if err != nil || !f.Set || len(f.Values) != 0 {
+					t.Errorf("null flags parse to %+v, %v: want an empty flagfile", f, err)
+				}
+			}
 		})
 	}
 }
@@ -77,9 +88,9 @@ func TestConfigCacheRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fin, _ := ParseFlags(in.Flags)
-	fout, _ := ParseFlags(out.Flags)
-	if *out.UpdateChannels != *in.UpdateChannels || out.ScriptExecutionTimeout != 9 || !bytes.Equal(RenderFlagfile(fin.Values), RenderFlagfile(fout.Values)) {
+	fin, _ := osquery.ParseServerFlags(in.Flags)
+	fout, _ := osquery.ParseServerFlags(out.Flags)
+	if *out.UpdateChannels != *in.UpdateChannels || out.ScriptExecutionTimeout != 9 || !bytes.Equal(osquery.RenderFlagfile(fin.Values), osquery.RenderFlagfile(fout.Values)) {
 		t.Errorf("round trip %+v", out)
 	}
 	if len(out.Notifications.PendingScriptExecutionIDs) != 0 {
@@ -124,11 +135,11 @@ func FuzzDecodeConfig(f *testing.F) {
 		if c := cfg.UpdateChannels; c != nil && (!validChannel(c.Orbit) || !validChannel(c.Osqueryd) || !validChannel(c.Desktop)) {
 			t.Fatalf("unsafe channel kept: %+v", c)
 		}
-		flags, err := ParseFlags(cfg.Flags)
+		flags, err := osquery.ParseServerFlags(cfg.Flags)
 		if err != nil {
 			return
 		}
-		file := string(RenderFlagfile(flags.Values))
+		file := string(osquery.RenderFlagfile(flags.Values))
 		if file == "" {
 			return
 		}
@@ -137,7 +148,9 @@ func FuzzDecodeConfig(f *testing.F) {
 		}
 		for _, line := range strings.Split(strings.TrimSuffix(file, "\n"), "\n") {
 			name, _, _ := strings.Cut(strings.TrimPrefix(line, "--"), "=")
-			if !strings.HasPrefix(line, "--") || !validFlagName(name) || isProtected(name) || strings.ContainsAny(line, "\r\x00") {
+			_, known := osquery.LookupFlag(name)
+			_, protected := osquery.IsProtected(name)
+			if !strings.HasPrefix(line, "--") || !known || protected || strings.ContainsAny(line, "\r\x00") {
 				t.Fatalf("bad flagfile line %q", line)
 			}
 		}
@@ -145,4 +158,49 @@ func FuzzDecodeConfig(f *testing.F) {
 			t.Fatalf("cannot cache a decoded config: %v", err)
 		}
 	})
+}
+
+func TestParseExtensions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, raw string
+		want      []Extension
+		dropped   []string
+		err       bool
+	}{
+		{name: "absent", raw: ""},
+		{name: "null", raw: "null"},
+		{name: "empty", raw: "{}"},
+		{name: "this platform only, sorted, labels ignored",
+			raw:  `{"zeta":{"platform":"linux","channel":"stable"},"alpha":{"platform":"linux","channel":"edge","labels":["l1"]},"mac":{"platform":"macos","channel":"stable"},"arm":{"platform":"linux-arm64","channel":"stable"}}`,
+			want: []Extension{{"alpha", "linux", "edge"}, {"zeta", "linux", "stable"}}},
+		{name: "hostile names and channels refused",
+			raw:     `{"../../etc/cron.d/x":{"platform":"linux","channel":"stable"},"a/b":{"platform":"linux","channel":"stable"},".hidden":{"platform":"linux","channel":"stable"},"ok":{"platform":"linux","channel":"../x"},"good":{"platform":"linux","channel":"5.12"}}`,
+			want:    []Extension{{"good", "linux", "5.12"}},
+			dropped: []string{`"../../etc/cron.d/x"`, `".hidden"`, `"a/b"`, "ok"}},
+		{name: "hostile names for another platform are ignored", raw: `{"../x":{"platform":"windows","channel":"stable"}}`},
+		{name: "not an object", raw: `[1]`, err: true},
+		{name: "wrong field type", raw: `{"a":{"platform":1}}`, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, dropped, err := ParseExtensions([]byte(tc.raw), "linux")
+			if (err != nil) != tc.err {
+				t.Fatalf("error %v, want error %v", err, tc.err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("extensions %+v, want %+v", got, tc.want)
+			}
+			var names []string
+			for _, d := range dropped {
+				names = append(names, d.Name)
+				if d.Reason == "" {
+					t.Errorf("%s dropped without a reason", d.Name)
+				}
+			}
+			if !slices.Equal(names, tc.dropped) {
+				t.Errorf("dropped %q, want %q", names, tc.dropped)
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -28,6 +30,30 @@ const testSecret = "enroll-s3cret-value-42"
 // newFakeClock starts near real time so file mtimes stamped by the agent
 // are plausible.
 func newFakeClock() *clocktest.Fake { return clocktest.New(time.Now().Truncate(time.Second)) }
+
+// testFacts is a host as osqueryd would describe it.
+var testFacts = &factsSource{facts: osquery.HostFacts{HardwareUUID: "5D8C3F2A-1B2C-4D5E-8F90-A1B2C3D4E5F6",
+	Hostname: "host-1", ComputerName: "host-1", Platform: "ubuntu", PlatformLike: "debian",
+	OsqueryUUID: "5D8C3F2A-1B2C-4D5E-8F90-A1B2C3D4E5F6", InstanceID: "0b7a3c2e-9d1f-4e6a-8b5c-2f4e6a8b0c1d"}}
+
+// factsSource fails its first fails calls (osqueryd not installed yet),
+// then gives facts.
+type factsSource struct {
+	mu    sync.Mutex
+	facts osquery.HostFacts
+	fails int
+	calls int
+}
+
+func (f *factsSource) HostFacts(context.Context) (osquery.HostFacts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.fails {
+		return osquery.HostFacts{}, fmt.Errorf("%w: bin/osqueryd missing", osquery.ErrNotInstalled)
+	}
+	return f.facts, nil
+}
 
 // zeroRand makes jitter zero so schedules are exact.
 type zeroRand struct{}
@@ -71,6 +97,23 @@ func (c *channelRecorder) calls() [][3]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([][3]string(nil), c.got...)
+}
+
+type extRecorder struct {
+	mu  sync.Mutex
+	got [][]Extension
+}
+
+func (e *extRecorder) SetExtensions(exts []Extension) {
+	e.mu.Lock()
+	e.got = append(e.got, exts)
+	e.mu.Unlock()
+}
+
+func (e *extRecorder) calls() [][]Extension {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([][]Extension(nil), e.got...)
 }
 
 type statusRecorder struct {
@@ -201,7 +244,7 @@ func (e *testEnv) newAgent(mod func(*Config)) *Agent {
 		RequestTimeout: 10 * time.Second,
 		Clock:          e.clk,
 		Rand:           zeroRand{},
-		OsquerydPath:   func() string { return "" },
+		HostFacts:      testFacts,
 		Restarter:      e.restarts,
 		ChannelSetter:  e.channels,
 		Status:         e.status,
@@ -289,7 +332,7 @@ func sortedKeys(m map[string]string) []string {
 	return k
 }
 
-func hostUUID() string { return GoHostInfo().HardwareUUID }
+func hostUUID() string { return testFacts.facts.HardwareUUID }
 
 // queueInstall adds an installer and queues it for this host.
 func queueInstall(t *testing.T, srv *fleettest.Server, in fleettest.SoftwareInstaller) string {

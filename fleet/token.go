@@ -76,3 +76,10 @@ func writeToken(path, token string, now time.Time) error {
 	}
 	return nil
 }
+
+// ReadDeviceToken returns the device token in the identifier file (what
+// the tray app reads), or an error when there is none or it is not valid.
+func ReadDeviceToken(path string) (string, error) {
+	t, _, err := readToken(path)
+	return t, err
+}

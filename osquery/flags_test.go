@@ -7,35 +7,44 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbitagent/orbit/internal/golden"
 	"github.com/orbitagent/orbit/rootdir"
-	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
-// TestCurrentBuilderFlagsAreKnown checks every flag today's command line
-// builder (supervisor/osqueryd, read only) puts on osqueryd's argv: each is
-// in the table, with a value of its type.
-func TestCurrentBuilderFlagsAreKnown(t *testing.T) {
+// TestBuilderFlagsAreKnown checks every flag the command line builder puts
+// on osqueryd's argv, in each mode: each is in the table, with a value of
+// its type.
+func TestBuilderFlagsAreKnown(t *testing.T) {
 	t.Parallel()
-	l := rootdir.Layout{Root: "/opt/orbit"}
+	root := t.TempDir()
+	l := rootdir.Layout{Root: root}
+	// Both files present, so --flagfile and --extensions_autoload carry paths.
+	for name, content := range map[string]string{"osquery.flags": "", "extensions.load": "/x/hello.ext\n"} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		name string
-		opts osqueryd.FlagOptions
+		opts FlagOptions
 	}{
-		{"fleet", osqueryd.FlagOptions{Layout: l, FleetURL: "https://fleet.example.com:8443",
-			CertFile: "/etc/fleet.pem", ProxyHost: "proxy:3128"}},
-		{"standalone", osqueryd.FlagOptions{Layout: l, ConfigPath: "/etc/osquery/osquery.conf"}},
-		{"plain", osqueryd.FlagOptions{Layout: l}},
+		{"fleet", FlagOptions{Layout: l, FleetURL: "https://fleet.example.com:8443/prefix",
+			CertFile: "/etc/fleet.pem", ProxyHost: "proxy:3128", HostIdentifier: "instance"}},
+		{"fleet through the insecure proxy", FlagOptions{Layout: l, FleetURL: "https://fleet.example.com",
+			Insecure: &InsecureProxy{Addr: "127.0.0.1:4321", CertFile: "/opt/orbit/insecure-proxy.pem"}}},
+		{"standalone", FlagOptions{Layout: l, ConfigPath: "/etc/osquery/osquery.conf"}},
+		{"plain", FlagOptions{Layout: l}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args, err := osqueryd.Flags(tc.opts)
+			args, err := Flags(tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := CheckCommandLine(args); err != nil {
 				t.Fatalf("argv %q: %v", args, err)
 			}
-			if n := countFlags(t, args); n < 8 {
+			if n := countFlags(t, args); n < 7 {
 				t.Fatalf("only %d flags checked in %q", n, args)
 			}
 		})
@@ -219,5 +228,45 @@ func TestFlagOptionsValidate(t *testing.T) {
 	}
 	if h, err := TLSHostname("https://fleet.example.com:8443/prefix"); err != nil || h != "fleet.example.com:8443" {
 		t.Errorf("TLSHostname = %q, %v", h, err)
+	}
+}
+
+// TestFlagsMatchGolden checks the builder against the one spelling of
+// osqueryd's command line that orbit's real run and the stand-in check too.
+func TestFlagsMatchGolden(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "osquery.flags"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := rootdir.Layout{Root: root}
+	vars := map[string]string{"root": root, "host": "fleet.example.com:8443", "ca": "/etc/fleet.pem",
+		"proxy": "proxy:3128", "config": "/etc/osquery/osquery.conf"}
+	argv := func(sections ...string) []string { return golden.OsquerydArgv(t, vars, sections...) }
+	extra := []string{"--verbose", "--config_refresh=10"}
+	for _, tc := range []struct {
+		name string
+		opts FlagOptions
+		want []string
+	}{
+		{"plain", FlagOptions{Layout: l}, argv("flagfile", "base", "tail")},
+		{"fleet", FlagOptions{Layout: l, FleetURL: "https://fleet.example.com:8443"},
+			argv("fleet-tunable", "flagfile", "base", "fleet", "tail")},
+		{"fleet with CA, proxy and extra args", FlagOptions{Layout: l, FleetURL: "https://fleet.example.com:8443",
+			CertFile: "/etc/fleet.pem", ProxyHost: "proxy:3128", ExtraArgs: extra},
+			slices.Concat(argv("fleet-tunable", "flagfile", "base", "fleet", "fleet-ca", "fleet-proxy", "tail"), extra)},
+		{"standalone", FlagOptions{Layout: l, ConfigPath: "/etc/osquery/osquery.conf"},
+			argv("standalone-tunable", "flagfile", "base", "standalone", "tail")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Flags(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("argv differs from testdata/osqueryd-argv.golden\n got: %s\nwant: %s", strings.Join(got, " "), strings.Join(tc.want, " "))
+			}
+		})
 	}
 }

@@ -125,6 +125,7 @@ type Process struct {
 	backoff *backoff.Backoff
 
 	restart chan struct{} // capacity 1: pending Restart requests coalesce
+	fail    chan string   // capacity 1: a pending Fail, with its reason
 	running atomic.Bool
 
 	mu     sync.Mutex
@@ -196,6 +197,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 		log:     cfg.Logger.With().Str("component", cfg.Name).Logger(),
 		backoff: b,
 		restart: make(chan struct{}, 1),
+		fail:    make(chan string, 1),
 		status:  status.Process{Name: cfg.Name, State: status.StateStopped},
 	}, nil
 }
@@ -222,9 +224,27 @@ func (p *Process) Restart() {
 	}
 }
 
-func (p *Process) drainRestart() {
+// Fail reports that the running child is alive but not working (a health
+// check gave up on it): it is stopped as Restart would, but the run counts
+// as a failure with reason as its error, however long it lasted, so the
+// backoff grows, the crash-loop detector counts it and the updater's
+// rollback watch sees it. The caller logs why; a Fail while no child runs
+// (during a backoff wait) is dropped: that child already failed. It never
+// blocks; a second Fail before the first is served is dropped.
+func (p *Process) Fail(reason string) {
+	select {
+	case p.fail <- reason:
+	default:
+	}
+}
+
+func (p *Process) drainRequests() {
 	select {
 	case <-p.restart:
+	default:
+	}
+	select {
+	case <-p.fail:
 	default:
 	}
 }
@@ -288,6 +308,14 @@ func (p *Process) Run(ctx context.Context) error {
 			p.resetFailures()
 			p.update(func(s *status.Process) { s.PID = 0; s.LastExitCode = res.code })
 			delay = 0
+			continue
+		}
+		if why == stopFailed {
+			// The run proved nothing, however long it lasted: count it as
+			// a short one. The caller logged the reason already.
+			delay = p.failed(0, res.code, res.reason)
+			p.log.Debug().Int("pid", child.PID()).Dur("ran_for_ms", ranFor).Dur("restart_in_ms", delay).
+				Int("consecutive_failures", p.backoff.Failures()).Msg("child stopped after a reported failure; restarting")
 			continue
 		}
 		msg := "child exited: exit status 0"
@@ -387,7 +415,7 @@ func (p *Process) start(ctx context.Context, thr *startThread, out *childLog) (C
 		}
 	}
 	// Requests made until now are served by this start: it reads a fresh Spec.
-	p.drainRestart()
+	p.drainRequests()
 	spec, err := p.cfg.Spec(ctx)
 	if err != nil {
 		return nil, nil, time.Time{}, fmt.Errorf("find what to run for %s: %w", p.cfg.Name, err)
@@ -422,11 +450,14 @@ const (
 	stopExited stopReason = iota
 	stopCtx
 	stopRestart
+	stopFailed
 )
 
 type exitResult struct {
 	code int
 	err  error
+	// reason is Fail's, for stopFailed.
+	reason string
 }
 
 // supervise waits for the child to exit, for ctx, or for a restart request;
@@ -436,7 +467,7 @@ func (p *Process) supervise(ctx context.Context, child Child) (exitResult, stopR
 	exited := make(chan exitResult, 1)
 	go func() {
 		code, err := child.Wait()
-		exited <- exitResult{code, err}
+		exited <- exitResult{code: code, err: err}
 	}()
 	select {
 	case res := <-exited:
@@ -445,6 +476,10 @@ func (p *Process) supervise(ctx context.Context, child Child) (exitResult, stopR
 		return p.stop(child, exited), stopCtx
 	case <-p.restart:
 		return p.stop(child, exited), stopRestart
+	case reason := <-p.fail:
+		res := p.stop(child, exited)
+		res.reason = reason
+		return res, stopFailed
 	}
 }
 

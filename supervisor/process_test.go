@@ -40,7 +40,7 @@ func (c *fakeChild) exitWith(code int) {
 		err = fmt.Errorf("exit status %d", code)
 	}
 	select {
-	case c.exit <- exitResult{code, err}:
+	case c.exit <- exitResult{code: code, err: err}:
 	default:
 	}
 }
@@ -514,4 +514,63 @@ func TestNewProcessValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Fail (a health check gave up on a live child) stops the child as Restart
+// does but counts the run as a failure, however long it lasted: the backoff
+// grows, the crash-loop detector counts it, and the reason is the last
+// error. A Fail while no child runs is dropped.
+func TestProcessFailCountsAsAFailedRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.run(t)
+
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+	for i, delay := range want {
+		c := h.starter.next(t)
+		h.waitStatus(t, "running", running(c.pid))
+		// Long past the stable time: an exit would reset the backoff, a
+		// Fail must not.
+		h.clk.Advance(10 * backoff.DefaultStableAfter)
+		h.p.Fail("osqueryd missed 3 pings")
+		if d := h.clk.WaitTimer(t); d != DefaultStopGrace {
+			t.Fatalf("fail %d: timer %s, want the stop grace %s", i+1, d, DefaultStopGrace)
+		}
+		waitSignal(t, c.terms, "graceful stop of the failed child")
+		if got := h.clk.WaitTimer(t); got != delay {
+			t.Fatalf("fail %d: backoff %s, want %s", i+1, got, delay)
+		}
+		st := h.p.Status()
+		if st.State != status.StateBackoff || st.ConsecutiveFailures != i+1 || st.LastError != "osqueryd missed 3 pings" {
+			t.Fatalf("fail %d: status %+v", i+1, st)
+		}
+		if wantLoop := i+1 >= DefaultCrashLoopThreshold; st.CrashLoop != wantLoop {
+			t.Fatalf("fail %d: CrashLoop = %v, want %v", i+1, st.CrashLoop, wantLoop)
+		}
+		// No child runs during the backoff: this Fail is dropped, it does
+		// not stop the next child.
+		h.p.Fail("late report about the stopped child")
+		h.clk.Advance(delay)
+	}
+	c := h.starter.next(t)
+	st := h.waitStatus(t, "running", running(c.pid))
+	if st.ConsecutiveFailures != len(want) || st.Restarts != len(want) {
+		t.Fatalf("after the last fail: %+v", st)
+	}
+	select {
+	case <-c.terms:
+		t.Fatal("a Fail made during the backoff stopped the next child")
+	default:
+	}
+	// A requested restart still clears the record.
+	h.p.Restart()
+	h.clk.WaitTimer(t)
+	c = h.starter.next(t)
+	if st := h.waitStatus(t, "running", running(c.pid)); st.CrashLoop || st.ConsecutiveFailures != 0 {
+		t.Fatalf("after a requested restart: %+v", st)
+	}
+	if n := len(h.log.withMessage(t, "child is crash-looping")); n != 1 {
+		t.Fatalf("crash-loop warning logged %d times, want once", n)
+	}
+	h.stop(t)
 }

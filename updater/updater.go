@@ -96,7 +96,11 @@ type Updater struct {
 
 	chMu     sync.Mutex
 	channels map[component.Name]string
-	wake     chan struct{}
+	// exts are the osquery extensions Fleet asks for (SetExtensions);
+	// dropped ones are removed from disk at the next check.
+	exts    []Component
+	dropped map[component.Name]bool
+	wake    chan struct{}
 }
 
 // CheckResult says what one check did.
@@ -164,6 +168,7 @@ func New(cfg Config) (*Updater, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("actor", "updater").Logger(),
 		channels: map[component.Name]string{},
+		dropped:  map[component.Name]bool{},
 		wake:     make(chan struct{}, 1),
 		retrying: map[component.Name]failureClass{},
 	}
@@ -279,11 +284,32 @@ func (u *Updater) SetChannels(orbit, osqueryd, desktop string) {
 	}
 	u.chMu.Unlock()
 	if changed {
-		select {
-		case u.wake <- struct{}{}:
-		default:
-		}
+		u.wakeUp()
 	}
+}
+
+// wakeUp asks Run for a check now.
+func (u *Updater) wakeUp() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Channel is the channel in effect for a configured component (Fleet's
+// update_channels may have changed it), "" for one the updater does not
+// keep.
+func (u *Updater) Channel(name component.Name) string {
+	c, ok := u.component(name)
+	if !ok {
+		return ""
+	}
+	u.chMu.Lock()
+	defer u.chMu.Unlock()
+	if ch := u.channels[name]; ch != "" {
+		return ch
+	}
+	return c.Channel
 }
 
 // components returns the configured components with run-time channels
@@ -292,13 +318,14 @@ func (u *Updater) SetChannels(orbit, osqueryd, desktop string) {
 func (u *Updater) components() []Component {
 	u.chMu.Lock()
 	defer u.chMu.Unlock()
-	out := make([]Component, 0, len(u.cfg.Components))
+	out := make([]Component, 0, len(u.cfg.Components)+len(u.exts))
 	for _, c := range u.cfg.Components {
 		if ch := u.channels[c.Name]; ch != "" {
 			c.Channel = ch
 		}
 		out = append(out, c)
 	}
+	out = append(out, u.exts...)
 	sort.SliceStable(out, func(i, j int) bool { return out[j].SelfUpdate && !out[i].SelfUpdate })
 	return out
 }
@@ -321,9 +348,16 @@ func (u *Updater) ExecPath(name component.Name) (string, error) {
 	return "", fmt.Errorf("%s: %w (the updater installs it once the update server is reachable)", name, ErrNotInstalled)
 }
 
-// component returns the configured component called name.
+// component returns the configured component (or extension) called name.
 func (u *Updater) component(name component.Name) (Component, bool) {
 	for _, c := range u.cfg.Components {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	u.chMu.Lock()
+	defer u.chMu.Unlock()
+	for _, c := range u.exts {
 		if c.Name == name {
 			return c, true
 		}
@@ -417,7 +451,7 @@ func (u *Updater) runCheck(ctx context.Context) (again bool) {
 }
 
 func (u *Updater) anyMissing() bool {
-	for _, c := range u.cfg.Components {
+	for _, c := range u.components() {
 		if _, err := u.ExecPath(c.Name); err != nil {
 			return true
 		}
@@ -451,6 +485,7 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 		res.Bytes = stats.bytes.Load()
 	}()
 	u.evaluateWatchesLocked(ctx, &res)
+	u.removeDroppedLocked()
 
 	mctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
 	defer cancel()

@@ -270,7 +270,7 @@ func TestOsquerydArgvFromRealRun(t *testing.T) {
 	var recs []startRecord
 	eventually(t, "osqueryd started", func() bool { recs = daemonStarts(t, record); return len(recs) > 0 })
 	want := append(golden.OsquerydArgv(t, map[string]string{"root": root, "host": "127.0.0.1:1", "ca": ca, "proxy": "127.0.0.1:3128"},
-		"base", "fleet", "fleet-ca", "fleet-proxy", "protected"), "--verbose", "--config_refresh=10")
+		"fleet-tunable", "flagfile", "base", "fleet", "fleet-ca", "fleet-proxy", "tail"), "--verbose", "--config_refresh=10")
 	got := recs[0].Argv[1:]
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("osqueryd argv differs\n got: %q\nwant: %q", got, want)

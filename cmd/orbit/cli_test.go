@@ -61,6 +61,10 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"tray browser host with a path", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--fleet-desktop", "--desktop-path=" + osq, "--fleet-desktop-alternative-browser-host=h/x"}, "must be a host or host:port"},
 		{"end-user email without fleet", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--end-user-email=jane@example.com"}, "--end-user-email needs --fleet-url"},
 		{"bad end-user email", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--fleet-url=https://f.example.com", "--enroll-secret=a", "--end-user-email=jane"}, "--end-user-email must be one email address"},
+		// osqueryd would exit at once on these, and orbit would crash-loop it.
+		{"unknown osqueryd flag after --", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--", "--no_such_flag=1"}, `osqueryd arguments after --: osqueryd defines no flag "no_such_flag"`},
+		{"ill-typed osqueryd flag after --", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--", "--distributed_interval=soon"}, "osqueryd arguments after --"},
+		{"bad host identifier", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--host-identifier=hostname"}, `--host-identifier "hostname" is not valid: use uuid or instance`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

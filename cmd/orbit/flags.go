@@ -44,6 +44,7 @@ const (
 	flagStopGrace            = "stop-grace"
 	flagConfigInterval       = "config-interval"
 	flagTokenCheckInterval   = "device-token-check-interval"
+	flagHostIdentifier       = "host-identifier"
 )
 
 // The tray app's flags (Fleet's names where Fleet has them).
@@ -98,6 +99,7 @@ func agentFlags() []cli.Flag {
 		// Hidden: sessions for the tray app come from this directory laid
 		// out as /run/user instead of logind (tests of a whole orbit).
 		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true},
+		&cli.StringFlag{Name: flagHostIdentifier, Value: "uuid", EnvVars: envVar(flagHostIdentifier), Usage: "how Fleet tells hosts apart: uuid, or instance for cloned VMs that share a hardware UUID"},
 	}
 }
 
@@ -155,6 +157,7 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		DesktopPath:                   c.String(flagDesktopPath),
 		DesktopAlternativeBrowserHost: c.String(flagDesktopAltBrowserHost),
 		DesktopSessionsDir:            c.String(flagDesktopSessionsDirTest),
+		HostIdentifier:                c.String(flagHostIdentifier),
 	}
 	logs := logConfig{
 		Debug:      c.Bool(flagDebug),

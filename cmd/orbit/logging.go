@@ -9,11 +9,15 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/orbitagent/orbit/osquery"
 )
 
 // newLogger logs human-readable lines on a terminal and JSON otherwise (a
 // service's journal, a file), so both people and log shippers are served.
-func newLogger(cfg logConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
+// Every line also goes to ring (when given), which the fleetd_logs table
+// serves through osqueryd.
+func newLogger(cfg logConfig, stderr *os.File, ring *osquery.LogRing) (zerolog.Logger, io.Closer) {
 	level := zerolog.InfoLevel
 	if cfg.Debug {
 		level = zerolog.DebugLevel
@@ -33,6 +37,9 @@ func newLogger(cfg logConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
 		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.DateTime}
 	default:
 		w = stderr
+	}
+	if ring != nil {
+		w = zerolog.MultiLevelWriter(w, ring)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), closer
 }

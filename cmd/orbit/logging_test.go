@@ -2,17 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/orbitagent/orbit/osquery"
 )
 
 func TestLogFileIsJSONAndRotates(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := logConfig{File: filepath.Join(dir, "orbit.log"), MaxSize: 1, MaxBackups: 2, MaxAge: 1}
-	log, closer := newLogger(cfg, os.Stderr)
+	log, closer := newLogger(cfg, os.Stderr, nil)
 	line := strings.Repeat("x", 1000)
 	for range 2500 { // about 2.5 MB: two rotations at 1 MB
 		log.Info().Str("filler", line).Msg("rotation test")
@@ -45,7 +48,7 @@ func TestLogToPipeIsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, _ := newLogger(logConfig{}, w)
+	log, _ := newLogger(logConfig{}, w, nil)
 	log.Info().Str("key_name", "v").Msg("not a terminal")
 	w.Close()
 	buf := make([]byte, 4096)
@@ -53,5 +56,25 @@ func TestLogToPipeIsJSON(t *testing.T) {
 	var ev map[string]any
 	if err := json.Unmarshal(buf[:n], &ev); err != nil || ev["key_name"] != "v" {
 		t.Fatalf("stderr that is not a terminal should get JSON, got %q", buf[:n])
+	}
+}
+
+// Every line orbit logs is kept for the fleetd_logs table too.
+func TestLogLinesReachTheRing(t *testing.T) {
+	t.Parallel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go io.Copy(io.Discard, r)
+	ring := osquery.NewLogRing(osquery.LogRingConfig{})
+	log, _ := newLogger(logConfig{}, w, ring)
+	log.Warn().Str("component", "fleet").Msg("fleet config poll failed")
+	log.Debug().Msg("not at info level: dropped everywhere")
+	w.Close()
+	got := ring.Entries()
+	if len(got) != 1 || got[0].Message != "fleet config poll failed" || got[0].Level != "warn" || !strings.Contains(got[0].Payload, `"component":"fleet"`) {
+		t.Fatalf("ring %+v, want the one warning with its fields", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/agent"
+	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/supervisor"
 )
 
@@ -66,9 +67,10 @@ func exitUnderService(err error) {
 // another orbit is a re-exec, and a new orbit on trial is run in this
 // one's place.
 func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
-	log, closeLog := newLogger(cfg.Log, os.Stderr)
+	ring := osquery.NewLogRing(osquery.LogRingConfig{})
+	log, closeLog := newLogger(cfg.Log, os.Stderr, ring)
 	defer closeLog.Close()
-	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, Signals: interactive})
+	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, Signals: interactive, LogRing: ring})
 	var refused *agent.Refusal
 	if errors.As(err, &refused) {
 		if cfg.Log.File != "" {

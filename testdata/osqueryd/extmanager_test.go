@@ -114,6 +114,8 @@ func TestExtensionManagerRoutesQueriesToExtensionTables(t *testing.T) {
 
 	startExtension(t, sock, "com.example.orbit", "1.2.3")
 	waitFor(t, p, "registration", func() bool { _, ok := extensionNames(t, c)["com.example.orbit"]; return ok })
+	// osquery-go registers before it listens on its own socket.
+	waitFor(t, p, "the extension's socket", func() bool { _, err := c.QueryRows("SELECT version FROM orbit_info"); return err == nil })
 
 	cases := []struct {
 		q    string

@@ -84,25 +84,58 @@ func (d *daemon) newSinks(tl *tlsLogger) *logSinks {
 	return s
 }
 
-func (s *logSinks) appendFile(name string, line []byte) {
+func (s *logSinks) appendFile(name string, line []byte) { s.appendRotated(name, line, false) }
+
+// appendRotated appends one line; with rotate and --logger_rotate, as
+// osquery's LogRotate does after a write that brings the file to
+// --logger_rotate_size: the file becomes <name>.1, <name>.N becomes
+// <name>.N+1, and only --logger_rotate_max_files rotated files are kept.
+// (osquery also compresses <name>.2 and older with zstd, as .N.zst; the
+// stand-in keeps them plain.)
+func (s *logSinks) appendRotated(name string, line []byte, rotate bool) {
 	if s.dir == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, s.mode)
+	path := filepath.Join(s.dir, name)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, s.mode)
 	if err != nil {
 		return
 	}
 	_, _ = f.Write(append(line, '\n'))
+	st, err := f.Stat()
 	f.Close()
+	fs := s.d.fs
+	if !rotate || err != nil || !fs.Bool("logger_rotate") || st.Size() < fs.Int("logger_rotate_size") {
+		return
+	}
+	rotateFile(path, int(fs.Int("logger_rotate_max_files")))
+}
+
+// rotateFile shifts path.N to path.N+1 (dropping those beyond max) and
+// moves path to path.1.
+func rotateFile(path string, max int) {
+	if max < 1 {
+		max = 1
+	}
+	for n := max; ; n++ { // older files from a larger limit go too
+		if _, err := os.Stat(fmt.Sprintf("%s.%d", path, n)); err != nil {
+			break
+		}
+		_ = os.Remove(fmt.Sprintf("%s.%d", path, n))
+	}
+	for n := max - 1; n >= 1; n-- {
+		_ = os.Rename(fmt.Sprintf("%s.%d", path, n), fmt.Sprintf("%s.%d", path, n+1))
+	}
+	_ = os.Rename(path, path+".1")
 }
 
 func (s *logSinks) result(line []byte, snapshot bool) {
 	if snapshot {
-		s.appendFile("osqueryd.snapshots.log", line)
+		s.appendRotated("osqueryd.snapshots.log", line, true)
 	} else {
-		s.appendFile("osqueryd.results.log", line)
+		s.appendRotated("osqueryd.results.log", line, true)
 	}
 	if s.stdout != nil {
 		s.mu.Lock()

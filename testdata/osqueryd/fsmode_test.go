@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,4 +204,66 @@ func TestFilesystemModeMissingConfigKeepsRunning(t *testing.T) {
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// With --logger_rotate the result logs rotate as osquery's LogRotate does:
+// at --logger_rotate_size, into <log>.1, <log>.2, ..., keeping at most
+// --logger_rotate_max_files of them, so results never fill the disk.
+func TestFilesystemLoggerRotates(t *testing.T) {
+	t.Parallel()
+	dir := shortDir(t)
+	logDir := filepath.Join(dir, "log")
+	cfgPath := filepath.Join(dir, "osquery.conf")
+	writeAtomic(t, cfgPath, map[string]any{"schedule": map[string]any{
+		"info": map[string]any{"query": "select * from osquery_info", "interval": 1, "snapshot": true},
+	}})
+	const size, keep = 4096, 3
+	p := startDaemon(t, standin, []string{"OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"},
+		"--config_plugin=filesystem", "--config_path="+cfgPath,
+		"--logger_plugin=filesystem", "--logger_path="+logDir, "--pidfile="+filepath.Join(dir, "osquery.pid"),
+		"--logger_rotate=true", fmt.Sprintf("--logger_rotate_size=%d", size), fmt.Sprintf("--logger_rotate_max_files=%d", keep),
+		"--database_path="+filepath.Join(dir, "osquery.db"))
+	log := filepath.Join(logDir, "osqueryd.snapshots.log")
+	// More rotations than files kept: the oldest file kept no longer
+	// starts with the first snapshot (counter 0), which was dropped.
+	waitFor(t, p, "more rotations than files kept", func() bool {
+		lines := readLines(t, log+fmt.Sprint(".", keep))
+		return len(lines) > 0 && lines[0].Counter > 0
+	})
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+	entries, err := os.ReadDir(logDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "osqueryd.snapshots.log") {
+			names = append(names, e.Name())
+		}
+	}
+	want := []string{"osqueryd.snapshots.log", "osqueryd.snapshots.log.1", "osqueryd.snapshots.log.2", "osqueryd.snapshots.log.3"}
+	if strings.Join(names, " ") != strings.Join(want, " ") && strings.Join(names, " ") != strings.Join(want[1:], " ") {
+		t.Fatalf("log files %v, want %v (the current one may be between rotations)", names, want)
+	}
+	for _, n := range names[len(names)-keep:] {
+		st, err := os.Stat(filepath.Join(logDir, n))
+		if err != nil || st.Size() < size || st.Size() > 2*size {
+			t.Fatalf("%s: %v %v, want a file rotated at %d bytes", n, st.Size(), err, size)
+		}
+	}
+	// Oldest last: .3 holds earlier snapshots than .1.
+	if logCounter(t, filepath.Join(logDir, want[3])) >= logCounter(t, filepath.Join(logDir, want[1])) {
+		t.Fatal("rotated files are not in age order")
+	}
+}
+
+// logCounter is the snapshot counter of a log's last line.
+func logCounter(t *testing.T, path string) int64 {
+	t.Helper()
+	lines := readLines(t, path)
+	if len(lines) == 0 {
+		return -1
+	}
+	return lines[len(lines)-1].Counter
 }

@@ -280,21 +280,25 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 }
 
-// fleetFlags is the argv orbit gives osqueryd in Fleet mode, before the
+// fleetFlags is the argv orbit gives osqueryd in Fleet mode, without the
 // flagfile (testdata/osqueryd-argv.golden).
 func fleetFlags(t *testing.T, root, host, certs string) []string {
-	return golden.OsquerydArgv(t, map[string]string{"root": root, "host": host, "ca": certs}, "base", "fleet", "fleet-ca")
+	return golden.OsquerydArgv(t, map[string]string{"root": root, "host": host, "ca": certs}, "fleet-tunable", "base", "fleet", "fleet-ca", "tail")
 }
 
 func TestFleetFlagListIsAccepted(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	ff := writeFile(t, filepath.Join(root, "osquery.flags"), "--distributed_interval=7\n--verbose=true\n")
-	args := append(fleetFlags(t, root, "fleet.example:8080", "/tmp/certs.pem"), "--flagfile="+ff,
-		"--host_identifier=uuid", "--database_path="+filepath.Join(root, "osquery.db"), "--extensions_autoload=/dev/null")
+	if ff != filepath.Join(root, "osquery.flags") {
+		t.Fatalf("flagfile at %s", ff)
+	}
+	args := golden.OsquerydArgv(t, map[string]string{"root": root, "host": "fleet.example:8080", "ca": "/tmp/certs.pem"},
+		"fleet-tunable", "flagfile", "base", "fleet", "fleet-ca", "tail")
 	got := flagValues(t, args...)
 	want := map[string]string{"distributed_interval": "7", "verbose": "true", "carver_block_size": "2000000",
-		"logger_plugin": "tls,filesystem", "enroll_secret_env": "ENROLL_SECRET", "disable_distributed": "false"}
+		"logger_plugin": "tls", "enroll_secret_env": "ENROLL_SECRET", "disable_distributed": "false",
+		"extensions_autoload": "", "host_identifier": "uuid"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("flag %s = %q, want %q", k, got[k], v)

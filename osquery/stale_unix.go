@@ -1,6 +1,6 @@
 //go:build !windows
 
-package osqueryd
+package osquery
 
 import (
 	"context"

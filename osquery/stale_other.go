@@ -1,6 +1,6 @@
 //go:build !linux && !darwin && !windows
 
-package osqueryd
+package osquery
 
 import "errors"
 

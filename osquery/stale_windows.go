@@ -1,4 +1,4 @@
-package osqueryd
+package osquery
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package osqueryd
+package osquery
 
 import (
 	"context"
@@ -14,12 +14,6 @@ import (
 
 	"github.com/orbitagent/orbit/internal/testbin"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
 
 // startDetached starts a process in its own group, as orbit does, and
 // reaps it in the background so a killed one does not linger as a zombie.
@@ -117,16 +111,5 @@ func TestKillStaleLeavesOthersAlone(t *testing.T) {
 				t.Fatalf("process %d was killed, want it left alone: %v", cmd.Process.Pid, err)
 			}
 		})
-	}
-}
-
-func TestVersionOfTheStandIn(t *testing.T) {
-	t.Parallel()
-	bin := testbin.Build(t, "./testdata/osqueryd", "osqueryd", "-X main.version=5.13.2")
-	if v := Version(bin); v != "5.13.2" {
-		t.Fatalf("Version = %q, want 5.13.2", v)
-	}
-	if v := Version(filepath.Join(t.TempDir(), "missing")); v != "" {
-		t.Fatalf("Version of a missing binary = %q, want empty", v)
 	}
 }
