@@ -30,6 +30,15 @@ func checkDecode(t *testing.T, data []byte, cfg *OrbitConfig, err error) {
 		return
 	}
 	checkConfig(t, cfg)
+	// A null command_line_startup_flags must reach the flagfile writer as
+	// null: it empties the flagfile, as Fleet's agent does.
+	var in struct {
+		Flags *json.RawMessage `json:"command_line_startup_flags"`
+	}
+	if json.Unmarshal(data, &in) == nil && in.Flags != nil && bytes.Equal(bytes.TrimSpace(*in.Flags), []byte("null")) &&
+		!bytes.Equal(bytes.TrimSpace(cfg.Flags), []byte("null")) {
+		t.Fatalf("null flags became %q", cfg.Flags)
+	}
 	enc, err := encodeConfigCache(cfg)
 	if err != nil {
 		t.Fatalf("a decoded config does not encode: %v", err)
@@ -69,9 +78,6 @@ func checkConfig(t *testing.T, cfg *OrbitConfig) {
 	}
 	if cfg.ScriptExecutionTimeout < 0 || cfg.ScriptExecutionTimeout > maxScriptTimeout {
 		t.Fatalf("timeout %d", cfg.ScriptExecutionTimeout)
-	}
-	if bytes.Equal(bytes.TrimSpace(cfg.Flags), []byte("null")) {
-		t.Fatal("null flags kept")
 	}
 }
 
