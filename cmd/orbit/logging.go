@@ -9,15 +9,17 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/orbitagent/orbit/internal/loglevel"
 )
 
 // newLogger logs human-readable lines on a terminal and JSON otherwise (a
 // service's journal, a file), so both people and log shippers are served.
-func newLogger(cfg logConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
-	level := zerolog.InfoLevel
-	if cfg.Debug {
-		level = zerolog.DebugLevel
-	}
+// The logger itself logs at debug; the returned level decides what is
+// written and can be switched while orbit runs (Fleet's debug_logging),
+// with --debug as its floor.
+func newLogger(cfg logConfig, stderr *os.File) (zerolog.Logger, *loglevel.Level, io.Closer) {
+	level := loglevel.New(cfg.Debug)
 	var w io.Writer
 	var closer io.Closer = io.NopCloser(nil)
 	switch {
@@ -34,7 +36,7 @@ func newLogger(cfg logConfig, stderr *os.File) (zerolog.Logger, io.Closer) {
 	default:
 		w = stderr
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), closer
+	return zerolog.New(level.Writer(w)).Level(zerolog.DebugLevel).With().Timestamp().Logger(), level, closer
 }
 
 func absPath(p string) string {

@@ -12,7 +12,7 @@ func TestLogFileIsJSONAndRotates(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := logConfig{File: filepath.Join(dir, "orbit.log"), MaxSize: 1, MaxBackups: 2, MaxAge: 1}
-	log, closer := newLogger(cfg, os.Stderr)
+	log, _, closer := newLogger(cfg, os.Stderr)
 	line := strings.Repeat("x", 1000)
 	for range 2500 { // about 2.5 MB: two rotations at 1 MB
 		log.Info().Str("filler", line).Msg("rotation test")
@@ -45,7 +45,7 @@ func TestLogToPipeIsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, _ := newLogger(logConfig{}, w)
+	log, _, _ := newLogger(logConfig{}, w)
 	log.Info().Str("key_name", "v").Msg("not a terminal")
 	w.Close()
 	buf := make([]byte, 4096)
@@ -53,5 +53,32 @@ func TestLogToPipeIsJSON(t *testing.T) {
 	var ev map[string]any
 	if err := json.Unmarshal(buf[:n], &ev); err != nil || ev["key_name"] != "v" {
 		t.Fatalf("stderr that is not a terminal should get JSON, got %q", buf[:n])
+	}
+}
+
+// The level newLogger returns switches the file's lines while orbit runs,
+// and --debug is its floor.
+func TestLogLevelSwitchesAtRunTime(t *testing.T) {
+	t.Parallel()
+	for _, debugFlag := range []bool{false, true} {
+		cfg := logConfig{File: filepath.Join(t.TempDir(), "orbit.log"), Debug: debugFlag}
+		log, level, closer := newLogger(cfg, os.Stderr)
+		log.Debug().Msg("debug one")
+		level.SetDebug(true)
+		log.Debug().Msg("debug two")
+		level.SetDebug(false)
+		log.Debug().Msg("debug three")
+		log.Info().Msg("info line")
+		closer.Close()
+		data, err := os.ReadFile(cfg.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		for msg, want := range map[string]bool{"debug one": debugFlag, "debug two": true, "debug three": debugFlag, "info line": true} {
+			if got := strings.Contains(s, `"message":"`+msg+`"`); got != want {
+				t.Errorf("--debug=%v: %q written %v, want %v:\n%s", debugFlag, msg, got, want, s)
+			}
+		}
 	}
 }

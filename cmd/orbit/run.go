@@ -65,7 +65,7 @@ func exitUnderService(err error) {
 // line in the file, where an admin of a service looks), a hand-over to
 // another orbit is a re-exec.
 func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
-	log, closeLog := newLogger(cfg.Log, os.Stderr)
+	log, _, closeLog := newLogger(cfg.Log, os.Stderr)
 	defer closeLog.Close()
 	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, Signals: interactive})
 	var refused *agent.Refusal
