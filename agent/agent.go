@@ -39,6 +39,9 @@ type Deps struct {
 	// Sessions lists the graphical sessions the tray app runs in (default
 	// the platform's: session.Default).
 	Sessions peruser.Sessions
+	// LogLevel is the logger's level, which Fleet's debug_logging switches
+	// (nil: the level stays as the logger was built).
+	LogLevel fleet.LevelSetter
 }
 
 // Outcome is how a run ended.
@@ -310,5 +313,6 @@ func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restart
 	fc.ChannelSetter = channels
 	fc.Status = store
 	fc.Logger = deps.Logger
+	fc.LogLevel = deps.LogLevel
 	return fleet.New(fc)
 }

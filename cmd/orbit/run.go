@@ -65,9 +65,9 @@ func exitUnderService(err error) {
 // line in the file, where an admin of a service looks), a hand-over to
 // another orbit is a re-exec.
 func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
-	log, _, closeLog := newLogger(cfg.Log, os.Stderr)
+	log, level, closeLog := newLogger(cfg.Log, os.Stderr)
 	defer closeLog.Close()
-	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, Signals: interactive})
+	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, LogLevel: level, Signals: interactive})
 	var refused *agent.Refusal
 	if errors.As(err, &refused) {
 		if cfg.Log.File != "" {
