@@ -48,6 +48,9 @@ type Deps struct {
 	// HealthClock drives osqueryd's health pings (default Clock), so a
 	// test can step the ping schedule alone.
 	HealthClock clock.Clock
+	// LogLevel is the logger's level, which Fleet's debug_logging switches
+	// (nil: the level stays as the logger was built).
+	LogLevel fleet.LevelSetter
 }
 
 // Outcome is how a run ended.
@@ -401,5 +404,6 @@ func newFleetAgent(cfg Config, deps Deps, store *status.Store, osq fleet.Restart
 	fc.Platform = updater.DefaultPlatform()
 	fc.Status = store
 	fc.Logger = deps.Logger
+	fc.LogLevel = deps.LogLevel
 	return fleet.New(fc)
 }

@@ -113,6 +113,8 @@ type Config struct {
 	Platform string
 	Status   StatusSetter // may be nil
 	Logger   zerolog.Logger
+	// LogLevel is switched by the server's debug_logging; nil ignores it.
+	LogLevel LevelSetter
 
 	// ScriptsEnabled allows running scripts from Fleet; when false every
 	// pending script is answered with exit code -2, as Fleet's orbit does.
@@ -627,6 +629,9 @@ func (a *Agent) pollConfig(ctx context.Context) {
 	now := a.clock.Now()
 	a.lastContact = now
 	a.setStatus(func(s *status.Fleet) { s.LastError = ""; s.LastConfigAt = now.UTC(); s.Enrolled = true })
+	a.applyDebugLogging(cfg)
+	a.log.Debug().Int("pending_scripts", len(cfg.Notifications.PendingScriptExecutionIDs)).
+		Int("pending_installs", len(cfg.Notifications.PendingSoftwareInstallerIDs)).Msg("fleet config received")
 	a.applyConfig(cfg)
 	if data, err := encodeConfigCache(cfg); err == nil && !bytes.Equal(data, a.lastCache) {
 		if err := saveConfigCache(a.cfg.Layout.FleetConfigCache(), data); err != nil {

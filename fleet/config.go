@@ -31,6 +31,10 @@ type OrbitConfig struct {
 	// ScriptExecutionTimeout is in seconds; 0 means the agent's default.
 	ScriptExecutionTimeout int           `json:"script_execution_timeout,omitempty"`
 	Notifications          Notifications `json:"notifications"`
+	// DebugLogging is Fleet's per-host (or per-team) debug logging: true
+	// while a debug period runs, absent otherwise; see applyDebugLogging.
+	// Not cached: it applies from live answers only.
+	DebugLogging *bool `json:"debug_logging,omitempty"`
 }
 
 // UpdateChannels are the TUF channels Fleet wants for each component.

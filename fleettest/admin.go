@@ -216,6 +216,28 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
+	case "PUT /_admin/hosts/debug_logging":
+		var body struct {
+			HardwareUUID string `json:"hardware_uuid"`
+			DebugLogging *bool  `json:"debug_logging"`
+			Duration     string `json:"duration"`
+		}
+		if _, ok := adminDecode(w, r, &body); !ok {
+			return
+		}
+		d := DebugLogging{Value: body.DebugLogging}
+		if body.Duration != "" {
+			var err error
+			if d.Duration, err = time.ParseDuration(body.Duration); err != nil {
+				adminError(w, http.StatusBadRequest, "duration: %v", err)
+				return
+			}
+		}
+		if err := s.SetDebugLogging(body.HardwareUUID, d); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
 	case "PUT /_admin/end_user_auth":
 		var body struct {
 			EnrollSecret string `json:"enroll_secret"`

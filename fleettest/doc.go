@@ -120,6 +120,10 @@
 //     called for its hardware UUID. Hosts already enrolled are not blocked.
 //   - Notifications (SetNotifications) are per host; run_disk_encryption_escrow
 //     is sent once and then cleared, as Fleet's ClearPendingEscrow.
+//   - debug_logging (SetDebugLogging) is per host and top-level in the config
+//     answer, not a notification: true during a period, then omitted once
+//     its duration has passed (Fleet ends the period on the server and
+//     never sends false for it); omitted when not set.
 //   - Responses are JSON indented with two spaces, Content-Type
 //     "application/json; charset=utf-8", like Fleet.
 //
@@ -167,6 +171,7 @@
 //	GET    /_admin/software_installs/results         []SoftwareInstallResult
 //	GET    /_admin/hosts/queue?hardware_uuid=U       []QueueItem
 //	PUT    /_admin/hosts/notifications               body: {"hardware_uuid","notifications":Notifications}
+//	PUT    /_admin/hosts/debug_logging               body: {"hardware_uuid","debug_logging":bool|null,"duration":"1h"}
 //	PUT    /_admin/end_user_auth                     body: {"enroll_secret":"" (all),"required":bool}
 //	PUT    /_admin/end_user_auth/bypass              body: {"allow":bool}
 //	POST   /_admin/end_user_auth/complete            body: {"hardware_uuid"}
@@ -211,6 +216,7 @@
 //	func (s *Server) SoftwareInstallResults() []SoftwareInstallResult
 //	func (s *Server) Queue(hardwareUUID string) []QueueItem
 //	func (s *Server) SetNotifications(hardwareUUID string, n Notifications) error
+//	func (s *Server) SetDebugLogging(hardwareUUID string, d DebugLogging) error
 //	func (s *Server) RequireEndUserAuth(enrollSecret string, required bool)
 //	func (s *Server) AllowEndUserAuthBypass(allow bool)
 //	func (s *Server) CompleteEndUserAuth(hardwareUUID string)

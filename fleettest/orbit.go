@@ -177,6 +177,7 @@ type orbitConfigResponse struct {
 	NudgeConfig      json.RawMessage `json:"nudge_config,omitempty"`
 	Notifications    json.RawMessage `json:"notifications"`
 	UpdateChannels   *UpdateChannels `json:"update_channels,omitempty"`
+	DebugLogging     *bool           `json:"debug_logging,omitempty"`
 }
 
 func (s *Server) orbitConfig(c *reqCtx) {
@@ -213,6 +214,7 @@ func (s *Server) orbitConfig(c *reqCtx) {
 		ScriptExeTimeout: s.st.scriptTimeout,
 		Flags:            s.st.flags,
 		Extensions:       s.st.extensions,
+		DebugLogging:     s.debugLoggingLocked(h.HardwareUUID),
 	}
 	if s.st.channels != nil {
 		ch := *s.st.channels

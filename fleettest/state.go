@@ -29,6 +29,7 @@ type state struct {
 	nextInstallerID uint
 	installResults  []SoftwareInstallResult
 	notifs          map[string]*Notifications // hardware UUID -> notifications
+	debug           map[string]debugState     // hardware UUID -> debug_logging
 	eua             euaState
 	policies        []Policy
 	desktop         DesktopInfo
@@ -67,6 +68,7 @@ func newState() state {
 		activities: map[string]map[string]*activity{},
 		installers: map[uint]*SoftwareInstaller{},
 		notifs:     map[string]*Notifications{},
+		debug:      map[string]debugState{},
 		eua:        euaState{secrets: map[string]bool{}, completed: map[string]bool{}},
 		osqConfig:  json.RawMessage(defaultOsqueryConfig),
 		desktop:    DesktopInfo{TransparencyURL: "https://fleetdm.com/transparency"},

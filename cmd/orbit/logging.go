@@ -10,18 +10,18 @@ import (
 	"github.com/rs/zerolog"
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/orbitagent/orbit/internal/loglevel"
 	"github.com/orbitagent/orbit/osquery"
 )
 
 // newLogger logs human-readable lines on a terminal and JSON otherwise (a
 // service's journal, a file), so both people and log shippers are served.
 // Every line also goes to ring (when given), which the fleetd_logs table
-// serves through osqueryd.
-func newLogger(cfg logConfig, stderr *os.File, ring *osquery.LogRing) (zerolog.Logger, io.Closer) {
-	level := zerolog.InfoLevel
-	if cfg.Debug {
-		level = zerolog.DebugLevel
-	}
+// serves through osqueryd. The logger itself logs at debug; the returned
+// level decides what is written (to both) and can be switched while orbit
+// runs (Fleet's debug_logging), with --debug as its floor.
+func newLogger(cfg logConfig, stderr *os.File, ring *osquery.LogRing) (zerolog.Logger, *loglevel.Level, io.Closer) {
+	level := loglevel.New(cfg.Debug)
 	var w io.Writer
 	var closer io.Closer = io.NopCloser(nil)
 	switch {
@@ -41,7 +41,7 @@ func newLogger(cfg logConfig, stderr *os.File, ring *osquery.LogRing) (zerolog.L
 	if ring != nil {
 		w = zerolog.MultiLevelWriter(w, ring)
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), closer
+	return zerolog.New(level.Writer(w)).Level(zerolog.DebugLevel).With().Timestamp().Logger(), level, closer
 }
 
 func absPath(p string) string {

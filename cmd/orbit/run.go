@@ -68,9 +68,9 @@ func exitUnderService(err error) {
 // one's place.
 func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
 	ring := osquery.NewLogRing(osquery.LogRingConfig{})
-	log, closeLog := newLogger(cfg.Log, os.Stderr, ring)
+	log, level, closeLog := newLogger(cfg.Log, os.Stderr, ring)
 	defer closeLog.Close()
-	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, Signals: interactive, LogRing: ring})
+	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, LogLevel: level, Signals: interactive, LogRing: ring})
 	var refused *agent.Refusal
 	if errors.As(err, &refused) {
 		if cfg.Log.File != "" {
