@@ -32,6 +32,12 @@ func Build(t testing.TB, pkg, name, ldflags string) string {
 	return p
 }
 
+// BuildProgram is Build for a program that is not a test (make bench's
+// report): it returns the error instead of failing a test.
+func BuildProgram(pkg, name, ldflags string) (string, error) {
+	return build(pkg, name, ldflags, runtime.GOOS, runtime.GOARCH)
+}
+
 // BuildFor is Build for another platform (GOOS/GOARCH), for tests that
 // package or inspect a binary rather than run it. The name is used as given.
 func BuildFor(t testing.TB, pkg, name, goos, goarch string) string {
