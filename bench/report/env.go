@@ -123,4 +123,3 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, " | ")
 }
-

@@ -165,4 +165,3 @@ func waitFile(ctx context.Context, path string, timeout time.Duration) error {
 		}
 	}
 }
-
