@@ -55,6 +55,7 @@ func run() int {
 	defer os.RemoveAll(work)
 	defer testbin.Cleanup()
 	env := &Env{Root: root, Work: work, start: time.Now(), log: os.Stderr}
+	loadBefore := loadAvg()
 
 	var ms []Measurement
 	for _, m := range ordered() {
@@ -69,8 +70,8 @@ func run() int {
 	}
 
 	ci := os.Getenv("CI") == "true"
-	fmt.Printf("\nmake bench: %d rows, %s run time, on %d CPUs shared with whatever else runs here\n\n",
-		len(rows), time.Since(env.start).Round(time.Second), numCPU())
+	fmt.Printf("\nmake bench: %d rows, %s run time, %d CPUs, load average %s at the start and %s at the end\n\n",
+		len(rows), time.Since(env.start).Round(time.Second), numCPU(), loadBefore, loadAvg())
 	Print(os.Stdout, rows)
 	counts := map[Verdict]int{}
 	failing := 0

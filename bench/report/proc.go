@@ -132,3 +132,16 @@ func daemonStarts(path string) ([]standinStart, error) {
 	}
 	return out, nil
 }
+
+// loadAvg is the 1-minute load average: how busy the machine was, which
+// the reader needs to judge the timings.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}

@@ -48,7 +48,7 @@ func Peak(xs []float64) Value {
 func Single(xs []float64) Value {
 	v := Peak(xs)
 	if v.Min == v.Max {
-		v.How = "exact"
+		v.How = "1 run, an exact count"
 		if len(xs) > 1 {
 			v.How = fmt.Sprintf("same in %d runs", len(xs))
 		}

@@ -16,7 +16,7 @@ func TestValues(t *testing.T) {
 		{"median even", Median([]float64{4, 1, 3, 2}), 2.5, 1, 4, "median of 4"},
 		{"peak", Peak([]float64{2, 9, 4}), 9, 2, 9, "max of 3"},
 		{"single agreeing", Single([]float64{7, 7}), 7, 7, 7, "same in 2 runs"},
-		{"single one", Single([]float64{7}), 7, 7, 7, "exact"},
+		{"single one", Single([]float64{7}), 7, 7, 7, "1 run, an exact count"},
 		{"single disagreeing", Single([]float64{7, 8}), 8, 7, 8, "max of 2"},
 		{"over", Over(0.05, "over 30 s", []float64{0.01, 0.2}), 0.05, 0.01, 0.2, "over 30 s"},
 	}
