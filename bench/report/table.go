@@ -15,11 +15,11 @@ import (
 func num(v float64) string {
 	a := math.Abs(v)
 	switch {
-	case a >= 1000 || v == math.Trunc(v) && a >= 1:
+	case a >= 100 || v == math.Trunc(v) && a >= 1:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 100:
-		return strconv.FormatFloat(v, 'f', 1, 64)
 	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	case a == 0:
 		return "0"
