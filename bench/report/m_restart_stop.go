@@ -21,7 +21,8 @@ import (
 // at once and warm up, idle, while the idle rows are measured; then, one
 // at a time and alone, each gets its osqueryd killed (a sample of death to
 // exec); then, once settled again, each gets a SIGTERM (a sample of the
-// stop).
+// stop). Samples are a second apart: a process starting or exiting is
+// busy for a while, and under load that would spill into the next one.
 //
 // Death to exec: from just before kill(2) to the instant the new stand-in
 // began its main, as it records; the baseline is the same stand-in,
@@ -31,7 +32,20 @@ import (
 const (
 	restartSamples = 10
 	stableRun      = 61 * time.Second // backoff.DefaultStableAfter and a margin
+	// settleGap separates samples: a process starting or exiting is busy
+	// for a while, and each sample must find the machine as it was.
+	settleGap = time.Second
 )
+
+// pause waits d, or less if ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 func init() {
 	register(Measurement{Name: "orbit restart and stop", Order: 30, Start: startRestartStop})
@@ -85,12 +99,8 @@ func restartStop(ctx context.Context, env *Env, orbits []*orbitProc) []Row {
 	var restarts, stops []float64
 	second := make([]standinStart, len(orbits))
 	for i, o := range orbits {
-		if wait := time.Until(first[i].Time.Add(stableRun)); wait > 0 {
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return fail(rows, ctx.Err())
-			}
+		if err := pause(ctx, time.Until(first[i].Time.Add(stableRun))); err != nil {
+			return fail(rows, err)
 		}
 		killed := time.Now()
 		if err := syscall.Kill(first[i].Pid, syscall.SIGKILL); err != nil {
@@ -102,6 +112,11 @@ func restartStop(ctx context.Context, env *Env, orbits []*orbitProc) []Row {
 		}
 		second[i] = next
 		restarts = append(restarts, ms(next.Time.Sub(killed)))
+		// The new osqueryd's start-up (and orbit's re-registration) must
+		// not fall into the next sample.
+		if err := pause(ctx, settleGap); err != nil {
+			return fail(rows, err)
+		}
 	}
 	// Each stop once its orbit is settled again: the extension registered
 	// with the new osqueryd (a check every 5 s notices the restart).
@@ -116,6 +131,9 @@ func restartStop(ctx context.Context, env *Env, orbits []*orbitProc) []Row {
 			return fail(rows, fmt.Errorf("orbit stop: %w", err))
 		}
 		stops = append(stops, d)
+		if err := pause(ctx, settleGap); err != nil {
+			return fail(rows, err)
+		}
 	}
 	rows[0].Fig = Median(restarts)
 	rows[0].Base = &Baseline{Label: "the stand-in restarted by a bare os/exec loop (Wait, then Start)", Value: Median(bareRestart)}
@@ -208,6 +226,9 @@ func standinAlone(ctx context.Context, env *Env, argv []string, orbitRoot string
 		if err := up(); err != nil {
 			return nil, nil, err
 		}
+		if err := pause(ctx, settleGap); err != nil { // idle, as orbit's osqueryd is
+			return nil, nil, err
+		}
 		killed := time.Now()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -224,6 +245,9 @@ func standinAlone(ctx context.Context, env *Env, argv []string, orbitRoot string
 			}
 		}
 		if err := up(); err != nil {
+			return nil, nil, err
+		}
+		if err := pause(ctx, settleGap); err != nil {
 			return nil, nil, err
 		}
 		exited := make(chan struct{})

@@ -63,6 +63,8 @@ func run() int {
 			ms = append(ms, m)
 		}
 	}
+	env.Logf("building the programs")
+	env.buildPrograms()
 	rows := runAll(ctx, env, ms)
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "report: interrupted")
