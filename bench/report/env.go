@@ -89,6 +89,19 @@ func (e *Env) Tool(name string) (string, error) {
 	return p, nil
 }
 
+// Tools finds several tools, in order.
+func (e *Env) Tools(names ...string) ([]string, error) {
+	paths := make([]string, len(names))
+	for i, n := range names {
+		p, err := e.Tool(n)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = p
+	}
+	return paths, nil
+}
+
 // skipped is how go test says a benchmark skipped itself.
 var skipped = regexp.MustCompile(`(?m)^\s*\S+\.go:\d+: (.*(not installed|missing).*)$`)
 

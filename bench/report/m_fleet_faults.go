@@ -65,22 +65,12 @@ func fleetFaults(ctx context.Context, env *Env) []Row {
 			return fail(rows, err)
 		}
 	}
-	faults := []struct {
-		name  string
-		fault fleettest.Fault
-	}{
-		{"500", fleettest.Fault{Status: 500}},
-		{"slow", fleettest.Fault{Delay: time.Second}},
-		{"oversized", fleettest.Fault{OversizeMiB: 16}},
-		{"malformed", fleettest.Fault{Malformed: true}},
-		{"reset", fleettest.Fault{Reset: true}},
-	}
 	var all []float64
 	for round := 1; round <= 3; round++ {
 		var this []float64
-		for _, f := range faults {
-			srv.SetFault("/api/fleet/orbit/", f.fault)
-			if err := polls(f.name, 3); err != nil {
+		for _, f := range fleettest.EveryFault() {
+			srv.SetFault("/api/fleet/orbit/", f.Fault)
+			if err := polls(f.Name, 3); err != nil {
 				return fail(rows, err)
 			}
 			if err := sample(&this); err != nil {

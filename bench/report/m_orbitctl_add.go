@@ -30,13 +30,9 @@ func orbitctlAdd(ctx context.Context, env *Env) []Row {
 	rows := []Row{
 		{Name: "orbitctl updates add, 100 MB target", Unit: "ms", Goal: RatioAtMost(1.3)},
 	}
-	var tools []string
-	for _, t := range []string{"sha256sum", "sha512sum"} {
-		p, err := env.Tool(t)
-		if err != nil {
-			return fail(rows, err)
-		}
-		tools = append(tools, p)
+	tools, err := env.Tools("sha256sum", "sha512sum")
+	if err != nil {
+		return fail(rows, err)
 	}
 	orbitctl, err := env.Program("./cmd/orbitctl", "orbitctl")
 	if err != nil {

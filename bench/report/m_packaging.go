@@ -32,10 +32,8 @@ func packagingRows(ctx context.Context, env *Env) []Row {
 	for _, f := range formats {
 		rows = append(rows, Row{Name: f + " size against the programs inside", Unit: "MB"})
 	}
-	for _, t := range []string{"dpkg-deb", "wixl", "msibuild"} {
-		if _, err := env.Tool(t); err != nil {
-			return fail(rows, err)
-		}
+	if _, err := env.Tools("dpkg-deb", "wixl", "msibuild"); err != nil {
+		return fail(rows, err)
 	}
 	s, err := env.GoBench(ctx, "./packaging/bench/", "BenchmarkFourPackages", 10)
 	metrics := []string{"build_all_ms", "build_dpkg-deb_ms", "size_dpkg-deb_bytes"}

@@ -29,13 +29,9 @@ func trayIdle(ctx context.Context, env *Env) []Row {
 		{Name: "tray app idle RSS, 30 s (session bus, polling Fleet every 10 s)", Unit: "MiB", Goal: AtMost(20*MB, "<= 20 MB (19.07 MiB)")},
 		{Name: "tray app idle CPU, 30 s (same tray)", Unit: "% core", Goal: Below(0.5, "< 0.5 % of a core")},
 	}
-	var tools []string
-	for _, t := range []string{"dbus-daemon", "status-notifier-watcher"} {
-		p, err := env.Tool(t)
-		if err != nil {
-			return fail(rows, err)
-		}
-		tools = append(tools, p)
+	tools, err := env.Tools("dbus-daemon", "status-notifier-watcher")
+	if err != nil {
+		return fail(rows, err)
 	}
 	tray, err := env.Program("./cmd/desktop", "fleet-desktop")
 	if err != nil {
