@@ -54,7 +54,7 @@ func BenchmarkFirstRestart(b *testing.B) {
 		}
 		d := (<-starts).Sub(killed)
 		samples = append(samples, d)
-		benchrec.Record(b, "runner_restart_ms", ms(d))
+		benchrec.RecordDuration(b, "runner_restart_ms", d)
 	}
 	slices.Sort(samples)
 	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "median-restart-ms")
@@ -85,7 +85,7 @@ func BenchmarkFirstRestart(b *testing.B) {
 		}
 		_ = cmd.Wait()
 		cmd = start()
-		benchrec.Record(b, "bare_restart_ms", ms(time.Since(killed)))
+		benchrec.RecordDuration(b, "bare_restart_ms", time.Since(killed))
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -121,7 +121,7 @@ func BenchmarkStop(b *testing.B) {
 		}
 		d := time.Since(start)
 		total += d
-		benchrec.Record(b, "runner_stop_ms", ms(d))
+		benchrec.RecordDuration(b, "runner_stop_ms", d)
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "stop-ms")
 	// The baseline: SIGTERM to the same child started with os/exec, as
@@ -141,9 +141,6 @@ func BenchmarkStop(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = cmd.Wait()
-		benchrec.Record(b, "bare_stop_ms", ms(time.Since(start)))
+		benchrec.RecordDuration(b, "bare_stop_ms", time.Since(start))
 	}
 }
-
-// ms is d in milliseconds, with its fraction.
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

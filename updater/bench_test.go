@@ -103,8 +103,8 @@ func BenchmarkApply50MB(b *testing.B) {
 		if err != nil || len(res.Installed) != 1 {
 			b.Fatalf("%+v %v", res, err)
 		}
-		benchrec.Record(b, "apply_orbit_ms", ms(orbitTime))
-		benchrec.Record(b, "apply_curl_ms", ms(curlTime))
+		benchrec.RecordDuration(b, "apply_orbit_ms", orbitTime)
+		benchrec.RecordDuration(b, "apply_curl_ms", curlTime)
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(orbitTotal.Milliseconds())/n, "orbit_ms/op")
@@ -126,9 +126,6 @@ func BenchmarkApplyPeakRSS(b *testing.B) {
 		benchrec.Record(b, "apply_rss_200MB_KiB", float64(large))
 	}
 }
-
-// ms is d in milliseconds, with its fraction.
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func TestPeakRSSDoesNotGrowWithTargetSize(t *testing.T) {
 	if testing.Short() {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 )
 
 // Env names the file samples are appended to.
@@ -46,6 +47,12 @@ func Record(tb testing.TB, metric string, value float64) {
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		tb.Fatalf("benchrec: write %s: %v", path, err)
 	}
+}
+
+// RecordDuration records d in milliseconds (name such metrics *_ms).
+func RecordDuration(tb testing.TB, metric string, d time.Duration) {
+	tb.Helper()
+	Record(tb, metric, float64(d)/float64(time.Millisecond))
 }
 
 // Read returns the samples of r by metric, in the order they were recorded.

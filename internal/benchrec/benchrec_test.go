@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRecordThenRead(t *testing.T) {
@@ -14,6 +15,7 @@ func TestRecordThenRead(t *testing.T) {
 	Record(t, "a_ms", 1.5)
 	Record(t, "b", 7)
 	Record(t, "a_ms", 2.25)
+	RecordDuration(t, "d_ms", 1500*time.Microsecond)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +25,7 @@ func TestRecordThenRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][]float64{"a_ms": {1.5, 2.25}, "b": {7}}
+	want := map[string][]float64{"a_ms": {1.5, 2.25}, "b": {7}, "d_ms": {1.5}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Read = %v, want %v", got, want)
 	}

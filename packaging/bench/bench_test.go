@@ -151,16 +151,14 @@ func BenchmarkFourPackages(b *testing.B) {
 			}
 			d := time.Since(t0)
 			all += d
-			benchrec.Record(b, "build_"+f.f.Name()+"_ms", ms(d))
+			benchrec.RecordDuration(b, "build_"+f.f.Name()+"_ms", d)
 			benchrec.Record(b, "size_"+f.f.Name()+"_bytes", float64(buf.Len()))
 			benchrec.Record(b, "programs_"+f.f.Name()+"_bytes", float64(linuxtest.BinaryBytes(f.p)))
 		}
-		benchrec.Record(b, "build_all_ms", ms(all))
+		benchrec.RecordDuration(b, "build_all_ms", all)
 		t0 := time.Now()
 		size := dpkgDeb()
-		benchrec.Record(b, "build_dpkg-deb_ms", ms(time.Since(t0)))
+		benchrec.RecordDuration(b, "build_dpkg-deb_ms", time.Since(t0))
 		benchrec.Record(b, "size_dpkg-deb_bytes", float64(size))
 	}
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
