@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/orbitagent/orbit/internal/benchrec"
 	"github.com/orbitagent/orbit/internal/testbin"
 )
@@ -38,6 +40,16 @@ func (e *Env) Logf(format string, args ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	fmt.Fprintf(e.log, "[%6.1fs] %s\n", time.Since(e.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// settle flushes what earlier measurements left to write back (the
+// updater's targets, the packages): a later measurement that flushes its
+// own file (orbitctl's repository) would otherwise wait for their disk
+// writes, which is none of its work.
+func (e *Env) settle() {
+	t0 := time.Now()
+	unix.Sync()
+	e.Logf("sync: %s", time.Since(t0).Round(time.Millisecond))
 }
 
 // Dir is a new, short directory under Work (a unix socket path under it

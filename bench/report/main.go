@@ -112,6 +112,7 @@ func runAll(ctx context.Context, env *Env, ms []Measurement) []Row {
 			finish[i] = m.Start(ctx, env)
 		}
 	}
+	env.settle()
 	var wg sync.WaitGroup
 	for i, m := range ms {
 		if m.Idle {
@@ -131,6 +132,7 @@ func runAll(ctx context.Context, env *Env, ms []Measurement) []Row {
 			env.Logf("finish: %s", m.Name)
 			results[i] = finish[i]()
 		case !m.Idle:
+			env.settle()
 			env.Logf("alone: %s", m.Name)
 			results[i] = m.Run(ctx, env)
 		}
