@@ -410,6 +410,8 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 		res.Bytes = stats.bytes.Load()
 	}()
 	u.evaluateWatchesLocked(ctx, &res)
+	// Bundled archives need no network: adopt them before asking it.
+	u.adoptBundled(ctx)
 
 	mctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
 	defer cancel()
