@@ -67,7 +67,11 @@ func exitUnderService(err error) {
 func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
 	log, closeLog := newLogger(cfg.Log, os.Stderr)
 	defer closeLog.Close()
-	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, Signals: interactive})
+	deps := agent.Deps{Logger: log, Signals: interactive}
+	if !interactive {
+		deps.ServiceName = serviceName()
+	}
+	out, err := agent.Run(ctx, cfg.Agent, deps)
 	var refused *agent.Refusal
 	if errors.As(err, &refused) {
 		if cfg.Log.File != "" {
