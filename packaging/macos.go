@@ -93,11 +93,11 @@ func (a MacAgent) Scripts() (Scripts, error) {
 	}
 	return Scripts{AfterInstall: fmt.Sprintf(`label=%[1]s
 plist=%[2]s
-mkdir -p %[3]s
 if [ "${4:-/}" != "/" ]; then
 	echo "%[1]s: installed on $4, not the running system: launchd starts it at that system's boot"
 	return 0
 fi
+mkdir -p %[3]s
 # An older job (an upgrade, a reinstall) is unloaded first; launchd may take
 # a moment to let it go before the new definition can be bootstrapped.
 launchctl bootout "system/$label" 2>/dev/null || true
