@@ -99,9 +99,6 @@ func LaunchdPlist(cfg ServiceConfig) (string, error) {
 			return "false"
 		}
 	}
-	// As for the unit: kardianos's template language is a subset of
-	// text/template in which a bare name is a lookup, so each name here is
-	// a function returning what kardianos would look up.
 	funcs := template.FuncMap{
 		"Name":              func() string { return cfg.Name },
 		"Path":              func() string { return cfg.Executable },
@@ -112,13 +109,5 @@ func LaunchdPlist(cfg ServiceConfig) (string, error) {
 		"StandardErrorPath": func() string { return stderr },
 		"html":              plistEscape.Replace,
 	}
-	t, err := template.New("plist").Funcs(funcs).Parse(script)
-	if err != nil {
-		return "", fmt.Errorf("launchd plist: parse the template: %w", err)
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, nil); err != nil {
-		return "", fmt.Errorf("launchd plist: render the template: %w", err)
-	}
-	return b.String(), nil
+	return renderServiceTemplate("launchd plist", script, funcs)
 }

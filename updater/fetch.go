@@ -104,15 +104,8 @@ func Fetch(ctx context.Context, cfg FetchConfig, dir string, names ...string) ([
 			return nil, fmt.Errorf("target name %q is not a clean relative path", n)
 		}
 	}
-	if cfg.HTTPClient == nil {
-		c, err := httpclient.New(httpclient.Config{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTPClient = c
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real()
+	if err := defaultClients(&cfg.HTTPClient, &cfg.Clock); err != nil {
+		return nil, err
 	}
 	setDefault(&cfg.MetadataTimeout, 2*time.Minute)
 	setDefault(&cfg.DownloadTimeout, 30*time.Minute)
@@ -190,4 +183,20 @@ func Fetch(ctx context.Context, cfg FetchConfig, dir string, names ...string) ([
 	}
 	ok = true
 	return out, nil
+}
+
+// defaultClients fills an unset HTTP client (the project's default one) and
+// clock (the real one), for New and Fetch alike.
+func defaultClients(client **http.Client, clk *clock.Clock) error {
+	if *client == nil {
+		c, err := httpclient.New(httpclient.Config{})
+		if err != nil {
+			return err
+		}
+		*client = c
+	}
+	if *clk == nil {
+		*clk = clock.Real()
+	}
+	return nil
 }

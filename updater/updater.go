@@ -21,7 +21,6 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/component"
-	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -124,15 +123,8 @@ func New(cfg Config) (*Updater, error) {
 	if cfg.MaxSelfBoots <= 0 {
 		cfg.MaxSelfBoots = 3
 	}
-	if cfg.HTTPClient == nil {
-		c, err := httpclient.New(httpclient.Config{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTPClient = c
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real()
+	if err := defaultClients(&cfg.HTTPClient, &cfg.Clock); err != nil {
+		return nil, err
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))

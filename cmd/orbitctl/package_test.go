@@ -1,9 +1,7 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,15 +25,8 @@ func appArchive(t *testing.T, dir, exe string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	tw.WriteHeader(&tar.Header{Name: "osquery.app/Contents/MacOS/osqueryd", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg})
-	tw.Write(data)
-	tw.Close()
-	zw.Close()
 	p := filepath.Join(dir, "osqueryd.app.tar.gz")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, testbin.TarGz(t, map[string][]byte{"osquery.app/Contents/MacOS/osqueryd": data}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net"
@@ -61,16 +59,8 @@ func trayArchive(t *testing.T, exe string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	tw.WriteHeader(&tar.Header{Name: "fleet-desktop/", Mode: 0o755, Typeflag: tar.TypeDir})
-	tw.WriteHeader(&tar.Header{Name: "fleet-desktop/fleet-desktop", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg})
-	tw.Write(data)
-	tw.Close()
-	zw.Close()
 	p := filepath.Join(t.TempDir(), "desktop.tar.gz")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": data}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

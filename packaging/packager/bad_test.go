@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
@@ -40,11 +41,11 @@ func TestBadInput(t *testing.T) {
 			o.OrbitPath = write(dir, "orbit", prog(t, "linux", "arm64"))
 		}, "is a Linux arm64 executable (ELFCLASS64), not amd64"},
 		{"linux program in the macOS archive", "pkg", func(o *Options, dir string) {
-			o.OsquerydPath = write(dir, "osqueryd.app.tar.gz", tarGz(t, map[string][]byte{"osquery.app/Contents/MacOS/osqueryd": prog(t, "linux", "arm64")}))
+			o.OsquerydPath = write(dir, "osqueryd.app.tar.gz", testbin.TarGz(t, map[string][]byte{"osquery.app/Contents/MacOS/osqueryd": prog(t, "linux", "arm64")}))
 		}, "has osquery.app/Contents/MacOS/osqueryd, which is a Linux ELF, not a macOS Mach-O executable"},
 		{"tray archive without the program", "deb", func(o *Options, dir string) {
 			o.FleetDesktop = true
-			o.DesktopPath = write(dir, "desktop.tar.gz", tarGz(t, map[string][]byte{"other/fleet-desktop": prog(t, "linux", "amd64")}))
+			o.DesktopPath = write(dir, "desktop.tar.gz", testbin.TarGz(t, map[string][]byte{"other/fleet-desktop": prog(t, "linux", "amd64")}))
 		}, "has no fleet-desktop/fleet-desktop, where the updater runs the component from"},
 		{"fleet url without a secret", "deb", func(o *Options, _ string) { o.EnrollSecretPath = "" }, "--fleet-url needs an enroll secret"},
 		{"secret without fleet", "deb", func(o *Options, _ string) { o.FleetURL = "" }, "--enroll-secret-path needs --fleet-url"},

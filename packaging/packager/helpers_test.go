@@ -1,9 +1,6 @@
 package packager
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -51,35 +48,6 @@ func prog(t testing.TB, goos, arch string) []byte {
 	return b
 }
 
-func tarGz(t testing.TB, files map[string][]byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	dirs := map[string]bool{}
-	for name := range files {
-		for d := filepath.Dir(name); d != "."; d = filepath.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	for d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, data := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(data)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
 // published is one target of the test repository.
 type published struct {
 	name, platform, file, version string
@@ -91,11 +59,11 @@ var components = []published{
 	{"orbit", "linux", "orbit", "1.2.3", func(t testing.TB) []byte { return prog(t, "linux", "amd64") }},
 	{"osqueryd", "linux", "osqueryd", "5.12.1", func(t testing.TB) []byte { return append(prog(t, "linux", "amd64"), "osqueryd"...) }},
 	{"desktop", "linux", "desktop.tar.gz", "1.30.0", func(t testing.TB) []byte {
-		return tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": prog(t, "linux", "amd64")})
+		return testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": prog(t, "linux", "amd64")})
 	}},
 	{"orbit", "macos", "orbit", "1.2.3", func(t testing.TB) []byte { return prog(t, "darwin", "arm64") }},
 	{"osqueryd", "macos-app", "osqueryd.app.tar.gz", "5.12.1", func(t testing.TB) []byte {
-		return tarGz(t, map[string][]byte{"osquery.app/Contents/MacOS/osqueryd": prog(t, "darwin", "arm64")})
+		return testbin.TarGz(t, map[string][]byte{"osquery.app/Contents/MacOS/osqueryd": prog(t, "darwin", "arm64")})
 	}},
 	{"orbit", "windows", "orbit.exe", "1.2.3", func(t testing.TB) []byte { return prog(t, "windows", "amd64") }},
 	{"osqueryd", "windows", "osqueryd.exe", "5.12.1", func(t testing.TB) []byte { return append(prog(t, "windows", "amd64"), "osqueryd"...) }},
