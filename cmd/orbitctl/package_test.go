@@ -178,23 +178,12 @@ func TestCLIPackageBadInput(t *testing.T) {
 			if strings.Contains(r.stdout+r.stderr, pkgSecret) {
 				t.Error("orbitctl printed the enroll secret")
 			}
-			if got := entriesOf(t, dir); slices.ContainsFunc(got, func(n string) bool { return strings.HasPrefix(n, "orbit") || strings.HasPrefix(n, ".orbit") }) {
-				t.Errorf("a refused build left %v", got)
+			// The package, or a temporary file beside it (.orbit.deb.tmp-*).
+			if left, _ := filepath.Glob(filepath.Join(dir, "*orbit*")); len(left) > 0 {
+				t.Errorf("a refused build left %v", left)
 			}
 		})
 	}
-}
-
-func entriesOf(t *testing.T, dir string) []string {
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 // An enroll secret on argv is warned about; from ORBIT_ENROLL_SECRET it is
