@@ -86,6 +86,8 @@ func TestBadInput(t *testing.T) {
 		{"authenticode key missing", "msi", func(o *Options, dir string) {
 			o.AuthenticodeCert, o.AuthenticodeKey = write(dir, "c.pem", testCertPEM(t)), filepath.Join(dir, "none.key")
 		}, "authenticode: read key"},
+		{"updates off on macOS", "pkg", func(o *Options, _ string) { o.DisableUpdates = true }, "the bundled macOS osqueryd (osqueryd.app.tar.gz) is an archive the updater unpacks"},
+		{"updates off with the linux tray", "deb", func(o *Options, _ string) { o.DisableUpdates, o.FleetDesktop = true, true }, "tray app (desktop.tar.gz) is an archive"},
 		{"a value the msi cannot carry", "msi", func(o *Options, _ string) { o.FleetURL = "https://fleet.example.com/$x" }, "contains '$'"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

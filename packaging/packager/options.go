@@ -154,6 +154,13 @@ func (o Options) Validate() error {
 	if o.UpdateInterval < 0 {
 		return fmt.Errorf("--update-interval %s is negative", o.UpdateInterval)
 	}
+	if o.DisableUpdates && (hostOS == "darwin" || o.FleetDesktop && hostOS != "windows") {
+		what := "macOS osqueryd (osqueryd.app.tar.gz)"
+		if hostOS != "darwin" {
+			what = "tray app (desktop.tar.gz)"
+		}
+		return fmt.Errorf("--disable-updates with a %s: the bundled %s is an archive the updater unpacks at the first start; keep updates on and pin the channel (--osqueryd-channel 5.12.1) to hold a version", o.Type, what)
+	}
 	if o.SignKey != "" && hostOS != "linux" {
 		return fmt.Errorf("--sign-key signs deb and rpm packages, not a %s: sign a pkg with productsign on a Mac, an msi with --authenticode-cert", o.Type)
 	}
