@@ -33,50 +33,49 @@ func packageEnv(flag string) []string {
 }
 
 func packageFlags() []cli.Flag {
-	s := func(name, env, usage string, value ...string) *cli.StringFlag {
-		f := &cli.StringFlag{Name: name, Usage: usage}
-		if env == "agent" {
-			f.EnvVars = agentEnv(name)
-		} else {
-			f.EnvVars = packageEnv(name)
+	// a is a flag that is one of orbit's settings, p one about the package.
+	str := func(env func(string) []string) func(name, usage string, value ...string) *cli.StringFlag {
+		return func(name, usage string, value ...string) *cli.StringFlag {
+			f := &cli.StringFlag{Name: name, Usage: usage, EnvVars: env(name)}
+			if len(value) > 0 {
+				f.Value = value[0]
+			}
+			return f
 		}
-		if len(value) > 0 {
-			f.Value = value[0]
-		}
-		return f
 	}
+	a, p := str(agentEnv), str(packageEnv)
 	b := func(name, usage string) *cli.BoolFlag {
 		return &cli.BoolFlag{Name: name, EnvVars: agentEnv(name), Usage: usage}
 	}
 	return []cli.Flag{
-		s("type", "package", "package type: deb, rpm, pkg (macOS) or msi (Windows)"),
-		s("arch", "package", "architecture: amd64 or arm64", "amd64"),
-		s("identifier", "package", "reverse-DNS name: the launchd label, the pkg identifier, the seed of the msi's codes", supervisor.DefaultIdentifier),
-		s("version", "package", "the package's version, X.Y.Z (default: the bundled orbit's)"),
-		s("fleet-url", "agent", "Fleet server URL (https://host[:port])"),
-		s("enroll-secret", "agent", "enroll secret (prefer --enroll-secret-path or ORBIT_ENROLL_SECRET: argv is visible to local users)"),
-		s("enroll-secret-path", "agent", "file holding the enroll secret"),
-		s("fleet-certificate", "agent", "CA bundle (PEM) that signs the Fleet server's certificate; bundled"),
+		p("type", "package type: deb, rpm, pkg (macOS) or msi (Windows)"),
+		p("arch", "architecture: amd64 or arm64", "amd64"),
+		p("identifier", "reverse-DNS name: the launchd label, the pkg identifier, the seed of the msi's codes", supervisor.DefaultIdentifier),
+		p("version", "the package's version, X.Y.Z (default: the bundled orbit's)"),
+		a("fleet-url", "Fleet server URL (https://host[:port])"),
+		a("enroll-secret", "enroll secret (prefer --enroll-secret-path or ORBIT_ENROLL_SECRET: argv is visible to local users)"),
+		a("enroll-secret-path", "file holding the enroll secret"),
+		a("fleet-certificate", "CA bundle (PEM) that signs the Fleet server's certificate; bundled"),
 		b("insecure", "agents do not verify the Fleet server's TLS certificate (testing only)"),
-		s("update-url", "agent", "TUF repository the agents update from (and the components come from)", defaultUpdateURL),
-		s("update-roots", "agent", "trusted TUF root: JSON inline or a path to root.json (default with --local-repo: its root.json)"),
-		s("orbit-channel", "agent", "update channel of orbit", "stable"),
-		s("osqueryd-channel", "agent", "update channel of osqueryd", "stable"),
-		s("desktop-channel", "agent", "update channel of the tray app", "stable"),
+		a("update-url", "TUF repository the agents update from (and the components come from)", defaultUpdateURL),
+		a("update-roots", "trusted TUF root: JSON inline or a path to root.json (default with --local-repo: its root.json)"),
+		a("orbit-channel", "update channel of orbit", "stable"),
+		a("osqueryd-channel", "update channel of osqueryd", "stable"),
+		a("desktop-channel", "update channel of the tray app", "stable"),
 		b("disable-updates", "agents never update; they run what the package bundles"),
 		&cli.DurationFlag{Name: "update-interval", EnvVars: agentEnv("update-interval"), Usage: "how often the agents check for updates (0: orbit's default, 15m)"},
 		b("fleet-desktop", "bundle and run the tray app (Fleet Desktop)"),
 		b("enable-scripts", "agents run scripts sent by the Fleet server"),
-		s("osquery-flagfile", "package", "osqueryd flagfile to bundle (in Fleet mode the server's startup flags replace it)"),
-		s("osquery-config", "package", "standalone mode: an osquery config with its packs, bundled; no Fleet"),
-		s("output", "package", "the package file (default: a name of the format's kind here)"),
-		s("local-repo", "package", "take the components from this repository directory (made by orbitctl updates) instead of --update-url"),
-		s("orbit-path", "package", "bundle this orbit instead of the repository's"),
-		s("osqueryd-path", "package", "bundle this osqueryd (macOS: osqueryd.app.tar.gz) instead of the repository's"),
-		s("desktop-path", "package", "bundle this tray app (desktop.tar.gz, fleet-desktop.exe, desktop.app.tar.gz) instead of the repository's"),
-		s("sign-key", "package", "OpenPGP secret key to sign a deb or rpm with (passphrase in ORBIT_SIGN_PASSPHRASE)"),
-		s("authenticode-cert", "package", "PEM certificate chain to sign orbit.exe and the msi with"),
-		s("authenticode-key", "package", "PEM private key of --authenticode-cert"),
+		p("osquery-flagfile", "osqueryd flagfile to bundle (in Fleet mode the server's startup flags replace it)"),
+		p("osquery-config", "standalone mode: an osquery config with its packs, bundled; no Fleet"),
+		p("output", "the package file (default: a name of the format's kind here)"),
+		p("local-repo", "take the components from this repository directory (made by orbitctl updates) instead of --update-url"),
+		p("orbit-path", "bundle this orbit instead of the repository's"),
+		p("osqueryd-path", "bundle this osqueryd (macOS: osqueryd.app.tar.gz) instead of the repository's"),
+		p("desktop-path", "bundle this tray app (desktop.tar.gz, fleet-desktop.exe, desktop.app.tar.gz) instead of the repository's"),
+		p("sign-key", "OpenPGP secret key to sign a deb or rpm with (passphrase in ORBIT_SIGN_PASSPHRASE)"),
+		p("authenticode-cert", "PEM certificate chain to sign orbit.exe and the msi with"),
+		p("authenticode-key", "PEM private key of --authenticode-cert"),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -180,6 +181,11 @@ func TestFormatsAccepted(t *testing.T) {
 				if !strings.Contains(out, w) {
 					t.Errorf("dpkg-deb --contents lacks %q:\n%s", w, out)
 				}
+			}
+			// The product, not only the format's fixture, passes lintian.
+			lint, err := exec.Command(tooltest.Need(t, "lintian"), "--fail-on", "error,warning", file).CombinedOutput()
+			if err != nil {
+				t.Errorf("lintian: %v\n%s", err, lint)
 			}
 		}},
 		{"rpm", "amd64", func(t *testing.T, file string) {
