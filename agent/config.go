@@ -30,6 +30,9 @@ type Config struct {
 	// FleetURL switches on Fleet mode; the options below it need it.
 	FleetURL     string
 	EnrollSecret string
+	// EnrollSecretPath is the file EnrollSecret was read from, if any
+	// (protected again at each start under the Windows SCM).
+	EnrollSecretPath string
 	// SecretOnArgv says the secret came on the command line, where local
 	// users can read it: Run warns about it.
 	SecretOnArgv       bool

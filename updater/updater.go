@@ -22,7 +22,6 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/component"
-	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -79,6 +78,10 @@ type Config struct {
 type Updater struct {
 	cfg Config
 	log zerolog.Logger
+
+	// bundleTried holds components whose bundled archive failed to be
+	// adopted this run; guarded by checkMu.
+	bundleTried map[component.Name]bool
 
 	// checkMu serializes checks, rollbacks and MarkHealthy; stMu guards st
 	// for quick readers such as ExecPath while a download is running.
@@ -140,15 +143,8 @@ func New(cfg Config) (*Updater, error) {
 	if cfg.MaxSelfBoots <= 0 {
 		cfg.MaxSelfBoots = 3
 	}
-	if cfg.HTTPClient == nil {
-		c, err := httpclient.New(httpclient.Config{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTPClient = c
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real()
+	if err := defaultClients(&cfg.HTTPClient, &cfg.Clock); err != nil {
+		return nil, err
 	}
 	if cfg.Executable == "" {
 		cfg.Executable, _ = os.Executable()
@@ -486,6 +482,8 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 	}()
 	u.evaluateWatchesLocked(ctx, &res)
 	u.removeDroppedLocked()
+	// Bundled archives need no network: adopt them before asking it.
+	u.adoptBundled(ctx)
 
 	mctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
 	defer cancel()

@@ -181,6 +181,7 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 			return nil, fmt.Errorf("read --enroll-secret-path: %w", err)
 		}
 		cfg.EnrollSecret = strings.TrimSpace(string(data))
+		cfg.EnrollSecretPath = absPath(p)
 		if cfg.EnrollSecret == "" {
 			return nil, fmt.Errorf("--enroll-secret-path %s is empty: put the enroll secret from Fleet's Add hosts page in it", p)
 		}
