@@ -37,17 +37,27 @@ func expiryFlags(roles ...string) []cli.Flag {
 	return fs
 }
 
+// maxLifetimeDays bounds a metadata lifetime: 100 years, far more than any
+// role needs, and far from where days turned into a time.Duration
+// overflow (about 106,751 days) and wrap to a value the repository would
+// silently replace with its default.
+const maxLifetimeDays = 36500
+
 // parseLifetime accepts a Go duration, "Nd" or a bare number of days.
 func parseLifetime(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n > 0 {
+	invalid := fmt.Errorf("invalid lifetime %q: use a Go duration like 720h or days like 30d, at most %dd", s, maxLifetimeDays)
+	if n, err := strconv.ParseInt(strings.TrimSuffix(s, "d"), 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n <= 0 || n > maxLifetimeDays {
+			return 0, invalid
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("invalid lifetime %q: use a Go duration like 720h or days like 30d", s)
+	if err != nil || d <= 0 || d > maxLifetimeDays*24*time.Hour {
+		return 0, invalid
 	}
 	return d, nil
 }
