@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/capped"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/supervisor/osqueryd"
 )
 
@@ -131,7 +132,7 @@ func formatUUID(s string) string {
 }
 
 func readTrim(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadLimited(path, safefile.MaxState) // sysfs files claim a page
 	if err != nil {
 		return ""
 	}

@@ -2,8 +2,10 @@ package fleet
 
 import (
 	"bufio"
-	"os"
+	"bytes"
 	"strings"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 func platformHostInfo() HostInfo {
@@ -27,12 +29,11 @@ func platformHostInfo() HostInfo {
 // osRelease returns ID and ID_LIKE from /etc/os-release, which is what
 // osquery's os_version.platform and platform_like report on Linux.
 func osRelease() (id, like string) {
-	f, err := os.Open("/etc/os-release")
+	data, err := safefile.ReadLimited("/etc/os-release", safefile.MaxState)
 	if err != nil {
 		return "linux", ""
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {

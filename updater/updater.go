@@ -22,6 +22,7 @@ import (
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -510,7 +511,7 @@ func (u *Updater) trustedRoot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cached, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	cached, err := safefile.ReadLimited(filepath.Join(u.cfg.Layout.TUF(), "root.json"), safefile.MaxRoot)
 	if err != nil {
 		return bundled, nil
 	}
