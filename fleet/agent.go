@@ -140,11 +140,15 @@ type scriptJob struct {
 	timeout time.Duration
 }
 
-// Shortest intervals Config accepts (the CLI's --config-interval and
-// --device-token-check-interval).
+// Shortest and longest intervals Config accepts (the CLI's
+// --config-interval and --device-token-check-interval). The maxima keep
+// the jittered waits from overflowing, and a token checked less than
+// hourly would outlive the server's one-hour lifetime.
 const (
 	MinConfigInterval     = time.Second
+	MaxConfigInterval     = 24 * time.Hour
 	MinTokenCheckInterval = 100 * time.Millisecond
+	MaxTokenCheckInterval = time.Hour
 )
 
 // ValidateIntervals is the rule for the poll intervals (0 takes the default).
@@ -152,8 +156,14 @@ func ValidateIntervals(configInterval, tokenCheck time.Duration) error {
 	if configInterval != 0 && configInterval < MinConfigInterval {
 		return fmt.Errorf("--config-interval %s is too short: use at least 1s (default 30s)", configInterval)
 	}
+	if configInterval > MaxConfigInterval {
+		return fmt.Errorf("--config-interval %s is too long: use at most 24h (default 30s)", configInterval)
+	}
 	if tokenCheck != 0 && tokenCheck < MinTokenCheckInterval {
 		return fmt.Errorf("--device-token-check-interval %s is too short: use at least 100ms (default 30s)", tokenCheck)
+	}
+	if tokenCheck > MaxTokenCheckInterval {
+		return fmt.Errorf("--device-token-check-interval %s is too long: use at most 1h (default 30s)", tokenCheck)
 	}
 	return nil
 }
@@ -168,6 +178,10 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.EnrollSecret == "" {
 		return osqueryd.ErrNoEnrollSecret
+	}
+	if len(cfg.EnrollSecret) > safefile.MaxSecret {
+		// It goes into osqueryd's environment, which the kernel limits.
+		return fmt.Errorf("the enroll secret is longer than %d bytes: give the secret from Fleet's Add hosts page", safefile.MaxSecret)
 	}
 	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
 		return err
@@ -334,7 +348,7 @@ func (a *Agent) wait(ctx context.Context, d time.Duration) error {
 }
 
 func (a *Agent) readNodeKey() string {
-	data, err := os.ReadFile(a.cfg.Layout.NodeKey())
+	data, err := safefile.ReadLimited(a.cfg.Layout.NodeKey(), safefile.MaxSecret)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			a.log.Warn().Err(err).Msg("orbit node key unreadable, enrolling again")
@@ -520,7 +534,7 @@ func (a *Agent) applyFlags(raw []byte) {
 	}
 	content := RenderFlagfile(flags.Values)
 	path := a.cfg.Layout.OsqueryFlags()
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, content) {
+	if cur, err := safefile.ReadLimited(path, safefile.MaxState); err == nil && bytes.Equal(cur, content) {
 		return
 	}
 	// 0644 as Fleet's orbit: the flagfile is meant to be readable and

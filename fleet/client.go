@@ -109,6 +109,9 @@ func ValidateURL(raw string) error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("invalid Fleet URL %q: pass --fleet-url as https://host[:port]", raw)
 	}
+	if err := httpclient.CheckPort(u); err != nil {
+		return fmt.Errorf("--fleet-url %q: %w", raw, err)
+	}
 	return nil
 }
 

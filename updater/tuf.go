@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -14,10 +13,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
-
-// maxRootJSON bounds a root given on the command line or in a file.
-const maxRootJSON = 512 << 10
 
 // ErrNoRoots means updates are on but no trusted root was given.
 var ErrNoRoots = errors.New("updates need a trusted root: pass --update-roots (the repository's root.json, inline or a path) or --disable-updates")
@@ -45,19 +42,14 @@ func ReadRoots(value string) ([]byte, error) {
 		return nil, ErrNoRoots
 	}
 	if strings.HasPrefix(v, "{") {
+		if len(v) > safefile.MaxRoot {
+			return nil, fmt.Errorf("inline update roots are larger than %d bytes: a TUF root.json is smaller", safefile.MaxRoot)
+		}
 		return []byte(v), nil
 	}
-	f, err := os.Open(v)
+	data, err := safefile.ReadLimited(v, safefile.MaxRoot)
 	if err != nil {
-		return nil, fmt.Errorf("open update roots file: %w (pass the root JSON inline or a readable file path)", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRootJSON+1))
-	if err != nil {
-		return nil, fmt.Errorf("read update roots file %s: %w", v, err)
-	}
-	if len(data) > maxRootJSON {
-		return nil, fmt.Errorf("update roots file %s is larger than %d bytes: it is not a TUF root.json", v, maxRootJSON)
+		return nil, fmt.Errorf("update roots file: %w (pass the root JSON inline or the path of the repository's root.json)", err)
 	}
 	return data, nil
 }
@@ -70,6 +62,11 @@ func rootVersion(data []byte) (int64, error) {
 	m, err := metadata.Root().FromBytes(data)
 	if err != nil {
 		return 0, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
+	}
+	// A root must carry its own keys' signatures: go-tuf refuses it
+	// otherwise on every check, long after orbit has started and said so.
+	if err := m.VerifyDelegate(metadata.ROOT, m); err != nil {
+		return 0, fmt.Errorf("update roots are not signed by their own root keys: %w (print the repository's with `orbitctl updates roots`)", err)
 	}
 	return m.Signed.Version, nil
 }

@@ -17,10 +17,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Defaults of Config.
@@ -92,11 +94,27 @@ func parseProxy(raw string) (*url.URL, error) {
 	if err != nil || u.Host == "" {
 		return nil, errors.New("use one like http://proxy.example.com:3128")
 	}
+	if err := CheckPort(u); err != nil {
+		return nil, err
+	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 		return u, nil
 	}
 	return nil, fmt.Errorf("scheme %q is not supported: use http, https, socks5 or socks5h", u.Scheme)
+}
+
+// CheckPort refuses a URL whose port is outside 1-65535: url.Parse takes
+// any digits, and the dial would only fail later, on every try.
+func CheckPort(u *url.URL) error {
+	p := u.Port()
+	if p == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %s is out of range: use a port from 1 to 65535", p)
+	}
+	return nil
 }
 
 // errCredentials is CheckNoCredentials' error; it reads after the
@@ -128,13 +146,9 @@ func New(cfg Config) (*http.Client, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12} // osquery requires TLS >= 1.2 too
 	switch {
 	case cfg.CAFile != "":
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := LoadCABundle(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("read CA bundle: %w (pass a readable PEM file)", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate: pass the PEM bundle of the CAs that sign the server's certificate", cfg.CAFile)
+			return nil, err
 		}
 		tlsCfg.RootCAs = pool
 	case cfg.Insecure:
@@ -159,6 +173,21 @@ func New(cfg Config) (*http.Client, error) {
 		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: cfg.CheckRedirect}, nil
+}
+
+// LoadCABundle reads a PEM bundle of CA certificates (at most
+// safefile.MaxCABundle, a regular file) into a pool. New calls it; callers
+// that must refuse a bad bundle before they change anything call it first.
+func LoadCABundle(path string) (*x509.CertPool, error) {
+	pem, err := safefile.ReadLimited(path, safefile.MaxCABundle)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w (pass a readable PEM file)", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate: pass the PEM bundle of the CAs that sign the server's certificate", path)
+	}
+	return pool, nil
 }
 
 // ErrBodyTooLarge is ReadBody's error for a body over its limit.
