@@ -129,8 +129,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 	}
 	c := &Client{
-		base:       u,
-		http:       hc,
+		base: u,
+		// The enroll secret and the node key are in request bodies, which
+		// a 307 or 308 would re-send: no redirect leaves Fleet's origin.
+		http:       httpclient.WithSameOrigin(hc),
 		userAgent:  userAgent(cfg.Version),
 		caps:       strings.Join(cfg.Capabilities, ","),
 		timeout:    cfg.RequestTimeout,

@@ -132,6 +132,9 @@ func New(cfg Config) (*Updater, error) {
 		}
 		cfg.HTTPClient = c
 	}
+	// Whatever client it was given, the fetcher stays on the repository's
+	// origin and never downgrades to http.
+	cfg.HTTPClient = httpclient.WithSameOrigin(cfg.HTTPClient)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,8 +51,7 @@ type Config struct {
 	// Timeout bounds a whole exchange, body included [none: callers bound
 	// long downloads with their own deadlines].
 	Timeout time.Duration
-	// CheckRedirect is the redirect policy; nil is net/http's (at most 10
-	// redirects, to anywhere).
+	// CheckRedirect is the redirect policy; nil is SameOrigin.
 	CheckRedirect func(req *http.Request, via []*http.Request) error
 	// Logger receives the insecure warning.
 	Logger zerolog.Logger
@@ -172,7 +172,55 @@ func New(cfg Config) (*http.Client, error) {
 		MaxIdleConnsPerHost:   2,
 		ForceAttemptHTTP2:     true,
 	}
+	if cfg.CheckRedirect == nil {
+		cfg.CheckRedirect = SameOrigin
+	}
 	return &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: cfg.CheckRedirect}, nil
+}
+
+// ErrRedirectRefused is the error of a redirect SameOrigin does not follow.
+var ErrRedirectRefused = errors.New("redirect refused")
+
+// maxRedirects is as many hops as net/http follows by default.
+const maxRedirects = 10
+
+// SameOrigin is the redirect policy of orbit's clients (the Orbit API, the
+// update fetcher, the tray app's device API): a redirect is followed only
+// to the scheme, host and port of the first request. net/http's default
+// follows any redirect, and re-sends the body on a 307 or 308, so a server
+// (or anyone who can answer for it) could have the enroll secret, the node
+// key or the device token sent to another host, or over plain http. The
+// error names the origins, never a path (a device token is in one).
+func SameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) == 0 {
+		return nil
+	}
+	from, to := origin(via[0].URL), origin(req.URL)
+	if from != to {
+		return fmt.Errorf("%w: %s redirected to %s; orbit follows redirects only within one scheme, host and port: point orbit at the address the server redirects to", ErrRedirectRefused, from, to)
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("%w: %s redirected %d times", ErrRedirectRefused, from, len(via))
+	}
+	return nil
+}
+
+// WithSameOrigin returns a copy of hc that follows the SameOrigin policy,
+// for clients that carry a secret whatever client they were given.
+func WithSameOrigin(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = SameOrigin
+	return &c
+}
+
+// origin is scheme://host:port, with the scheme's default port spelled
+// out and the host in lower case.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u.Scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // LoadCABundle reads a PEM bundle of CA certificates (at most
