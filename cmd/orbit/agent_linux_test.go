@@ -130,6 +130,59 @@ func TestSecondOrbitOnSameRootIsRefused(t *testing.T) {
 	}
 }
 
+// Removing orbit.lock from under a running orbit does not let a second
+// one run on the same root: the root directory itself is locked.
+func TestSecondOrbitIsRefusedAfterTheLockFileIsRemoved(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "orbit")
+	first := startOrbit(t, root, nil)
+	waitOsquerydRunning(t, root, 0)
+	if err := os.Remove(filepath.Join(root, "orbit.lock")); err != nil {
+		t.Fatal(err)
+	}
+	second := startOrbit(t, root, nil)
+	err := second.wait(t, 30*time.Second)
+	if code := exitCode(err); code != exitBadInput {
+		t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
+	}
+	if out := second.log.String(); !strings.Contains(out, "already running with this root directory") {
+		t.Fatalf("second orbit said %q", out)
+	}
+	select {
+	case <-first.done:
+		t.Fatal("first orbit exited")
+	default:
+	}
+}
+
+// A symbolic link at orbit.lock is refused, and the file it points at is
+// not overwritten with orbit's pid.
+func TestLockFileSymlinkIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "orbit")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(target, []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(root, "orbit.lock")); err != nil {
+		t.Fatal(err)
+	}
+	p := startOrbit(t, root, nil)
+	if code := exitCode(p.wait(t, 30*time.Second)); code != exitBadInput {
+		t.Fatalf("exit code %d, want %d; output:\n%s", code, exitBadInput, p.log.String())
+	}
+	if out := p.log.String(); !strings.Contains(out, "symbolic link") {
+		t.Fatalf("output %q does not name the link", out)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "root:x:0:0:root:/root:/bin/sh\n" {
+		t.Fatalf("the link's target was overwritten: %q", b)
+	}
+}
+
 func TestSecretNeverInArgvOrLogs(t *testing.T) {
 	t.Parallel()
 	const secret = "Sup3r-s3cret-enroll-value"

@@ -5,11 +5,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 )
+
+type readCase struct {
+	name    string
+	path    string
+	wantLen int
+	wantErr error
+	msg     string
+}
 
 func TestReadLimited(t *testing.T) {
 	t.Parallel()
@@ -27,13 +33,7 @@ func TestReadLimited(t *testing.T) {
 	if err := os.Symlink(atMax, link); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name    string
-		path    string
-		wantLen int
-		wantErr error
-		msg     string
-	}{
+	tests := []readCase{
 		{"at the limit", atMax, 4096, nil, ""},
 		{"a link to a file", link, 4096, nil, ""},
 		{"empty", write("empty", 0), 0, nil, ""},
@@ -41,27 +41,7 @@ func TestReadLimited(t *testing.T) {
 		{"a directory", dir, 0, ErrNotRegular, "it is a directory"},
 		{"missing", filepath.Join(dir, "missing"), 0, fs.ErrNotExist, ""},
 	}
-	if runtime.GOOS != "windows" {
-		tests = append(tests, struct {
-			name    string
-			path    string
-			wantLen int
-			wantErr error
-			msg     string
-		}{"an endless device", "/dev/zero", 0, ErrNotRegular, "it is a device"})
-		fifo := filepath.Join(dir, "fifo")
-		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		// With no writer, a plain open of a FIFO blocks forever.
-		tests = append(tests, struct {
-			name    string
-			path    string
-			wantLen int
-			wantErr error
-			msg     string
-		}{"a FIFO without a writer", fifo, 0, ErrNotRegular, "it is a FIFO"})
-	}
+	tests = append(tests, specialFiles(t, dir)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := ReadLimited(tt.path, 4096)
