@@ -116,9 +116,13 @@ type Agent struct {
 	lastDropped     string
 	token           string
 	tokenRegistered bool
-	enrollBackoff   *backoff.Backoff
-	lastQuietLog    time.Time
-	scriptTimeout   time.Duration
+	// tokenBorn is when token was made, as a reading of the agent's clock
+	// (real clocks carry a monotonic reading, which Sub uses): within a
+	// run, a step of the wall clock does not change the token's age.
+	tokenBorn     time.Time
+	enrollBackoff *backoff.Backoff
+	lastQuietLog  time.Time
+	scriptTimeout time.Duration
 
 	authMu      sync.Mutex
 	unauthSince time.Time
@@ -573,13 +577,14 @@ func (a *Agent) checkToken(ctx context.Context) {
 	tok, mtime, err := readToken(path)
 	now := a.clock.Now()
 	rotationAllowed := a.client.HasCapability(CapabilityTokenRotation)
+	born := a.tokenBirth(tok, mtime, now)
 	switch {
 	case err != nil:
 		if !errors.Is(err, os.ErrNotExist) {
 			a.log.Warn().Err(err).Msg("device token file unusable, generating a new token")
 		}
 		a.rotateToken(ctx, now)
-	case rotationAllowed && now.Sub(mtime) >= a.cfg.TokenTTL:
+	case rotationAllowed && now.Sub(born) >= a.cfg.TokenTTL:
 		a.rotateToken(ctx, now)
 	case !a.tokenRegistered || tok != a.token:
 		// A token from an earlier run, or one changed on disk: make sure
@@ -589,7 +594,7 @@ func (a *Agent) checkToken(ctx context.Context) {
 		if errors.Is(err, ErrNotFound) {
 			// An old Fleet without the endpoint: do not ask again every check.
 			a.log.Warn().Msg("fleet has no device token endpoint, the My device page is unavailable")
-			a.tokenRegistered, a.token = true, tok
+			a.tokenRegistered, a.token, a.tokenBorn = true, tok, born
 			return
 		}
 		if err != nil {
@@ -597,9 +602,26 @@ func (a *Agent) checkToken(ctx context.Context) {
 			return
 		}
 		a.lastContact = now
-		a.tokenRegistered, a.token = true, tok
+		a.tokenRegistered, a.token, a.tokenBorn = true, tok, born
 		a.publishToken(tok)
 	}
+}
+
+// tokenBirth is when the token in the file was made. The agent's own
+// token is as old as the agent's clock says. One it did not make in this
+// run (an earlier run's, or one changed on disk) is dated by the file's
+// mtime, the only record across runs; an mtime in the future (the wall
+// clock went back since it was written) makes it stale, so a backward
+// step can never keep a token past the server's lifetime.
+func (a *Agent) tokenBirth(tok string, mtime, now time.Time) time.Time {
+	if tok == a.token && !a.tokenBorn.IsZero() {
+		return a.tokenBorn
+	}
+	if mtime.After(now) {
+		return now.Add(-a.cfg.TokenTTL)
+	}
+	// now carries the clock's monotonic reading, and so does the result.
+	return now.Add(-now.Sub(mtime))
 }
 
 func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
@@ -623,7 +645,7 @@ func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
 		// Nothing to register with: keep a token on disk for the tray app
 		// and do not retry every check.
 		a.log.Warn().Msg("fleet has no device token endpoint, the My device page is unavailable")
-		a.tokenRegistered, a.token = true, tok
+		a.tokenRegistered, a.token, a.tokenBorn = true, tok, now
 		return
 	}
 	a.lastContact = now
@@ -632,7 +654,7 @@ func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
 	} else {
 		a.log.Info().Msg("device token rotated")
 	}
-	a.tokenRegistered, a.token = true, tok
+	a.tokenRegistered, a.token, a.tokenBorn = true, tok, now
 	a.publishToken(tok)
 }
 
