@@ -241,6 +241,16 @@ func TestRefusesWritableRootDir(t *testing.T) {
 			}
 			return os.Chmod(bin, 0o775) // WriteFile's mode is masked by umask
 		}, func(root string) string { return filepath.Join(root, "bin", "osqueryd", "linux", "stable", "osqueryd") }},
+		// Not only the root and bin/: every directory orbit writes into.
+		{"staging world-writable", func(root string) error {
+			if err := os.Mkdir(filepath.Join(root, "staging"), 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(filepath.Join(root, "staging"), 0o777)
+		}, func(root string) string { return filepath.Join(root, "staging") }},
+		// And the directories above the root.
+		{"parent world-writable", func(root string) error { return os.Chmod(filepath.Dir(root), 0o777) },
+			func(root string) string { return filepath.Dir(root) + ", on the way to " + root + "," }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
