@@ -154,35 +154,29 @@ func TestAncestorsOfTheRoot(t *testing.T) {
 			return filepath.Join(p, "orbit")
 		}, "is owned by uid 4242, who could move what is in it: run `chown root", ""},
 		{"sticky parent, root exists", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			return mkdirs(t, p, "orbit")
 		}, "the root directory cannot sit directly in it", ""},
 		{"sticky parent, root missing", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			return filepath.Join(p, "orbit")
 		}, "the root directory cannot sit directly in it", ""},
 		{"sticky grandparent, root's parent exists and is root's", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			return filepath.Join(mkdirs(t, p, "private"), "orbit")
 		}, "", ""},
 		{"sticky grandparent, root's parent missing", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			return filepath.Join(p, "missing", "orbit")
 		}, "and " + filepath.Join("BASE", "tmp", "missing") + " does not exist: orbit does not create names where anyone could take them first", ""},
 		{"sticky grandparent, root's parent another user's", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			q := mkdirs(t, p, "alice")
 			chown(t, q, 4242)
 			return filepath.Join(q, "orbit")
 		}, "owned by uid 4242", ""},
 		{"sticky grandparent owned by another user", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			chown(t, p, 4242)
 			return filepath.Join(mkdirs(t, p, "private"), "orbit")
 		}, "owned by uid 4242", ""},
@@ -209,8 +203,7 @@ func TestAncestorsOfTheRoot(t *testing.T) {
 			return link
 		}, "", ""},
 		{"link in a sticky directory owned by another user", func(t *testing.T, base string) string {
-			p := mkdirs(t, base, "tmp")
-			chmod(t, p, 0o777|os.ModeSticky)
+			p := stickyDir(t, base)
 			mkdirs(t, base, "data")
 			link := filepath.Join(p, "data")
 			symlink(t, filepath.Join(base, "data"), link)
@@ -308,6 +301,14 @@ func TestCheckWritableDir(t *testing.T) {
 	if err := l.CheckWritableDir(l.Staging()); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
 		t.Errorf("staging linked to a world-writable directory: %v", err)
 	}
+}
+
+// stickyDir is base/tmp, a sticky world-writable directory as /tmp is.
+func stickyDir(t *testing.T, base string) string {
+	t.Helper()
+	p := mkdirs(t, base, "tmp")
+	chmod(t, p, 0o777|os.ModeSticky)
+	return p
 }
 
 func chmod(t *testing.T, p string, m os.FileMode) {

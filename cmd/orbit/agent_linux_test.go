@@ -105,53 +105,48 @@ func TestStaleOsquerydIsCleanedUpAtStart(t *testing.T) {
 	}
 }
 
+// A second orbit on the same root is refused, also after orbit.lock was
+// removed from under the first: the root directory itself is locked.
 func TestSecondOrbitOnSameRootIsRefused(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join(t.TempDir(), "orbit")
-	first := startOrbit(t, root, nil)
-	waitOsquerydRunning(t, root, 0)
-
-	second := startOrbit(t, root, nil)
-	err := second.wait(t, 30*time.Second)
-	if code := exitCode(err); code != exitBadInput {
-		t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
-	}
-	out := strings.TrimSpace(second.log.String())
-	if want := fmt.Sprintf("already running with this root directory (pid %d", first.cmd.Process.Pid); !strings.Contains(out, want) {
-		t.Fatalf("second orbit said %q, want it to contain %q", out, want)
-	}
-	if strings.Count(out, "\n") != 0 {
-		t.Fatalf("want one line, got:\n%s", out)
-	}
-	select {
-	case <-first.done:
-		t.Fatal("first orbit exited")
-	default:
-	}
-}
-
-// Removing orbit.lock from under a running orbit does not let a second
-// one run on the same root: the root directory itself is locked.
-func TestSecondOrbitIsRefusedAfterTheLockFileIsRemoved(t *testing.T) {
-	t.Parallel()
-	root := filepath.Join(t.TempDir(), "orbit")
-	first := startOrbit(t, root, nil)
-	waitOsquerydRunning(t, root, 0)
-	if err := os.Remove(filepath.Join(root, "orbit.lock")); err != nil {
-		t.Fatal(err)
-	}
-	second := startOrbit(t, root, nil)
-	err := second.wait(t, 30*time.Second)
-	if code := exitCode(err); code != exitBadInput {
-		t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
-	}
-	if out := second.log.String(); !strings.Contains(out, "already running with this root directory") {
-		t.Fatalf("second orbit said %q", out)
-	}
-	select {
-	case <-first.done:
-		t.Fatal("first orbit exited")
-	default:
+	for _, tc := range []struct {
+		name       string
+		removeLock bool
+		want       func(first int) string
+	}{
+		{"lock file in place", false, func(first int) string {
+			return fmt.Sprintf("already running with this root directory (pid %d", first)
+		}},
+		{"lock file removed", true, func(int) string { return "already running with this root directory" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "orbit")
+			first := startOrbit(t, root, nil)
+			waitOsquerydRunning(t, root, 0)
+			if tc.removeLock {
+				if err := os.Remove(filepath.Join(root, "orbit.lock")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			second := startOrbit(t, root, nil)
+			err := second.wait(t, 30*time.Second)
+			if code := exitCode(err); code != exitBadInput {
+				t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
+			}
+			out := strings.TrimSpace(second.log.String())
+			if want := tc.want(first.cmd.Process.Pid); !strings.Contains(out, want) {
+				t.Fatalf("second orbit said %q, want it to contain %q", out, want)
+			}
+			if strings.Count(out, "\n") != 0 {
+				t.Fatalf("want one line, got:\n%s", out)
+			}
+			select {
+			case <-first.done:
+				t.Fatal("first orbit exited")
+			default:
+			}
+		})
 	}
 }
 
