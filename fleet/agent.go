@@ -305,18 +305,21 @@ func (a *Agent) Run(ctx context.Context) error {
 	pingT := a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
 	defer func() { configT.Stop(); tokenT.Stop(); pingT.Stop() }()
 	for {
+		// The timer that fired is re-armed last, after any re-enroll: until
+		// then the agent is not idle (tests wait for its three timers).
+		var rearm func()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-configT.C():
 			a.pollConfig(ctx)
-			configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
+			rearm = func() { configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval)) }
 		case <-tokenT.C():
 			a.checkToken(ctx)
-			tokenT = a.clock.NewTimer(a.cfg.TokenCheckInterval)
+			rearm = func() { tokenT = a.clock.NewTimer(a.cfg.TokenCheckInterval) }
 		case <-pingT.C():
 			a.ping(ctx)
-			pingT = a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
+			rearm = func() { pingT = a.clock.NewTimer(a.jitter(a.cfg.PingInterval)) }
 		}
 		if a.reenrollArmed() {
 			if err := a.enroll(ctx); err != nil {
@@ -327,6 +330,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.pollConfig(ctx)
 			a.checkToken(ctx)
 		}
+		rearm()
 	}
 }
 
