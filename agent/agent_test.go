@@ -171,6 +171,10 @@ func TestRunRefusesALooseRoot(t *testing.T) {
 	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "writable by group or others") {
 		t.Fatalf("Run = %v, want a Refusal about the root's mode", err)
 	}
+	// Refused before anything is created in it.
+	if entries, err := os.ReadDir(cfg.Layout.Root); err != nil || len(entries) != 0 {
+		t.Fatalf("the refused root holds %v (%v)", entries, err)
+	}
 }
 
 // A CA bundle that is no PEM is refused before Run touches the root
