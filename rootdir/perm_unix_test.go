@@ -260,11 +260,10 @@ func TestSystemDirectoriesAreRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Only the read-only check: a regression must not get a Create
+		// into /usr. Create calls it first (TestAncestorsOfTheRoot).
 		if err := l.CheckAncestors(); err == nil || !strings.Contains(err.Error(), "is a system directory") {
 			t.Errorf("root %s: %v", root, err)
-		}
-		if err := l.Create(); err == nil {
-			t.Errorf("Create(%s) succeeded", root)
 		}
 	}
 }
