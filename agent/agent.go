@@ -93,10 +93,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Outcome, error) {
 	}
 	log := deps.Logger
 	layout := cfg.Layout
-	if err := layout.Create(); err != nil {
+	// Checked first, so a refused root is left as it was; what Create
+	// adds is orbit's own and made tight.
+	if err := layout.CheckPermissions(); err != nil {
 		return Outcome{}, refuse(err)
 	}
-	if err := layout.CheckPermissions(); err != nil {
+	if err := layout.Create(); err != nil {
 		return Outcome{}, refuse(err)
 	}
 	lock, err := supervisor.AcquireLock(layout.Lock())

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/supervisor"
@@ -129,18 +131,28 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	// The files are read here, not only where they are used: a refusal
+	// must come before Run touches the root directory.
 	for _, f := range []struct{ flag, path string }{
 		{"desktop-path", c.DesktopPath},
 		{"fleet-certificate", c.FleetCertificate},
-		{"osquery-config", c.OsqueryConfig},
-		{"osqueryd-path", c.OsquerydPath},
 		{"update-tls-certificate", c.UpdateTLSCertificate},
 	} {
 		if f.path == "" {
 			continue
 		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("--%s %s: file not found or unreadable: %w", f.flag, f.path, err)
+		if _, err := httpclient.LoadCABundle(f.path); err != nil {
+			return fmt.Errorf("--%s: %w", f.flag, err)
+		}
+	}
+	if c.OsqueryConfig != "" {
+		if _, err := safefile.ReadLimited(c.OsqueryConfig, safefile.MaxConfig); err != nil {
+			return fmt.Errorf("--osquery-config: %w", err)
+		}
+	}
+	if c.OsquerydPath != "" {
+		if err := checkExecutable(c.OsquerydPath); err != nil {
+			return fmt.Errorf("--osqueryd-path %s: %w", c.OsquerydPath, err)
 		}
 	}
 	if !c.DisableUpdates {
@@ -151,6 +163,22 @@ func (c Config) Validate() error {
 		if _, err := os.Stat(c.managedOsquerydPath()); err != nil {
 			return fmt.Errorf("--disable-updates with no osqueryd installed at %s: pass --osqueryd-path or enable updates", c.managedOsquerydPath())
 		}
+	}
+	return nil
+}
+
+// checkExecutable refuses what osqueryd cannot be: a missing file, a
+// directory, or (off Windows) a file without an execute bit. Each would
+// only fail at every start, behind the restart backoff.
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("file not found or unreadable: %w", err)
+	case !fi.Mode().IsRegular():
+		return errors.New("is not a file: give the path of the osqueryd executable")
+	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("is not executable (mode %#o): run `chmod 0755` on it or give the osqueryd executable", fi.Mode().Perm())
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/orbitagent/orbit/component"
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -103,7 +103,7 @@ func (t BundledTarget) info() (targetInfo, error) {
 // readBundle reads the manifest; a missing one is an empty manifest.
 func readBundle(l rootdir.Layout) (Bundle, error) {
 	var b Bundle
-	data, err := regularfile.ReadFile(BundleManifestPath(l), maxBundleManifest)
+	data, err := safefile.ReadLimited(BundleManifestPath(l), maxBundleManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return b, nil
 	}

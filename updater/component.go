@@ -140,11 +140,18 @@ func targetName(c Component, platform, channel string) string {
 // retries start at 10 s and grow up to the interval.
 const MinInterval = missingRetryFirst
 
+// MaxInterval is the longest Config.Interval: longer is a typo, and the
+// waits derived from it must not overflow.
+const MaxInterval = 30 * 24 * time.Hour
+
 // ValidateInterval is the rule for the check interval (0 takes the
 // default).
 func ValidateInterval(d time.Duration) error {
 	if d != 0 && d < MinInterval {
 		return fmt.Errorf("--update-interval %s is too short: use at least %s (default 15m)", d, MinInterval)
+	}
+	if d > MaxInterval {
+		return fmt.Errorf("--update-interval %s is too long: use at most 720h (30 days; default 15m)", d)
 	}
 	return nil
 }
@@ -160,6 +167,9 @@ func ValidateURL(raw string) error {
 	}
 	if err := httpclient.CheckNoCredentials(raw); err != nil {
 		return fmt.Errorf("--update-url %w", err)
+	}
+	if err := httpclient.CheckPort(u); err != nil {
+		return fmt.Errorf("--update-url %q: %w", raw, err)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -114,9 +115,13 @@ func Fetch(ctx context.Context, cfg FetchConfig, dir string, names ...string) ([
 		return nil, fmt.Errorf("create a metadata directory: %w (check TMPDIR)", err)
 	}
 	defer os.RemoveAll(work)
-	layout := rootdir.Layout{Root: work}
-	if err := os.Mkdir(layout.TUF(), 0o700); err != nil {
-		return nil, fmt.Errorf("create a metadata directory: %w", err)
+	// The layout's root is one level down: its parent is then this run's
+	// private directory, which the host-side checks accept.
+	layout := rootdir.Layout{Root: filepath.Join(work, "root")}
+	for _, d := range []string{layout.Root, layout.TUF(), layout.Staging()} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create a metadata directory: %w", err)
+		}
 	}
 	// The updater's own refresh and download, on a private layout: the
 	// same verification, the same limits, one downloader.
@@ -167,11 +172,15 @@ func Fetch(ctx context.Context, cfg FetchConfig, dir string, names ...string) ([
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
 		}
-		tmp, err := u.download(ctx, stats, filepath.Dir(dst), ti, consistent)
+		tmp, err := u.download(ctx, stats, layout.Staging(), ti, consistent)
 		if err != nil {
 			return nil, err
 		}
 		err = os.Rename(tmp.path, dst)
+		if err != nil {
+			// dir may be on another filesystem than TMPDIR.
+			err = safefile.CopyFile(tmp.path, dst, 0o755)
+		}
 		tmp.Close() // the download's own directory
 		if err != nil {
 			return nil, fmt.Errorf("move %s into place: %w", ti.Name, err)

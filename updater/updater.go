@@ -22,6 +22,8 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -149,6 +151,9 @@ func New(cfg Config) (*Updater, error) {
 	if cfg.Executable == "" {
 		cfg.Executable, _ = os.Executable()
 	}
+	// Whatever client it was given, the fetcher stays on the repository's
+	// origin and never downgrades to http.
+	cfg.HTTPClient = httpclient.WithSameOrigin(cfg.HTTPClient)
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -157,8 +162,8 @@ func New(cfg Config) (*Updater, error) {
 	}
 	// The trusted root and the record of what is installed (which says what
 	// runs as root) live there.
-	if err := checkPrivateDir(cfg.Layout.TUF()); err != nil {
-		return nil, fmt.Errorf("updater: %w", err)
+	if err := cfg.Layout.CheckWritableDir(cfg.Layout.TUF()); err != nil {
+		return nil, fmt.Errorf("updater: %w: %w", errOpenDir, err)
 	}
 	u := &Updater{
 		cfg:      cfg,
@@ -640,7 +645,7 @@ func (u *Updater) trustedRoot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cached, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	cached, err := safefile.ReadLimited(filepath.Join(u.cfg.Layout.TUF(), "root.json"), safefile.MaxRoot)
 	if err != nil {
 		return bundled, nil
 	}

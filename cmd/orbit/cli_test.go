@@ -2,16 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runOrbit(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(orbitBin(t), args...)
+	// A refusal is immediate; an orbit that runs instead is killed, so the
+	// test fails on its exit code rather than hanging.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, orbitBin(t), args...)
+	cmd.WaitDelay = 5 * time.Second // osqueryd children may hold the output pipes
 	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/agent"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/updater"
 )
@@ -176,9 +177,9 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		cfg.SecretOnArgv = os.Getenv(envVar(flagEnrollSecret)[0]) != s
 	}
 	if p := c.String(flagEnrollSecretPath); p != "" {
-		data, err := os.ReadFile(p)
+		data, err := safefile.ReadLimited(p, safefile.MaxSecret)
 		if err != nil {
-			return nil, fmt.Errorf("read --enroll-secret-path: %w", err)
+			return nil, fmt.Errorf("--enroll-secret-path: %w", err)
 		}
 		cfg.EnrollSecret = strings.TrimSpace(string(data))
 		cfg.EnrollSecretPath = absPath(p)
@@ -200,6 +201,14 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 	}
 	if logs.MaxSize < 1 || logs.MaxBackups < 0 || logs.MaxAge < 0 {
 		return nil, errors.New("--log-file-max-size must be at least 1 (MB); backups and age cannot be negative")
+	}
+	if logs.MaxSize > maxLogFileSize || logs.MaxAge > maxLogFileAge {
+		return nil, fmt.Errorf("--log-file-max-size is at most %d (MB) and --log-file-max-age at most %d (days)", maxLogFileSize, maxLogFileAge)
+	}
+	if logs.File != "" {
+		if err := checkLogFile(logs.File); err != nil {
+			return nil, err
+		}
 	}
 	if v := c.String(flagUpdateRoots); v != "" && !cfg.DisableUpdates {
 		if cfg.UpdateRoots, err = updater.ReadRoots(v); err != nil {

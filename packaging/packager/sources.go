@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/packaging/binfmt"
 	"github.com/orbitagent/orbit/updater"
@@ -74,7 +74,7 @@ func (j *job) gather(ctx context.Context) error {
 			names = append(names, p.target)
 			continue
 		}
-		data, err := regularfile.ReadFile(p.file, maxProgram)
+		data, err := safefile.ReadLimited(p.file, maxProgram)
 		if err != nil {
 			return fmt.Errorf("--%s: %w", p.flag, err)
 		}
@@ -231,7 +231,7 @@ func (j *job) readInputs() error {
 	s.FleetDesktop, s.EnableScripts, s.UpdateRoots = o.FleetDesktop, o.EnableScripts, true
 	s.EnrollSecret = o.EnrollSecret
 	if o.EnrollSecretPath != "" {
-		b, err := regularfile.ReadFile(o.EnrollSecretPath, maxSecret)
+		b, err := safefile.ReadLimited(o.EnrollSecretPath, maxSecret)
 		if err != nil {
 			return fmt.Errorf("--enroll-secret-path: %w", err)
 		}
@@ -243,7 +243,7 @@ func (j *job) readInputs() error {
 		}
 	}
 	if o.FleetCertificate != "" {
-		b, err := regularfile.ReadFile(o.FleetCertificate, maxPEM)
+		b, err := safefile.ReadLimited(o.FleetCertificate, maxPEM)
 		if err != nil {
 			return fmt.Errorf("--fleet-certificate: %w", err)
 		}
@@ -253,7 +253,7 @@ func (j *job) readInputs() error {
 		s.FleetCertificate = b
 	}
 	if o.OsqueryFlagfile != "" {
-		b, err := regularfile.ReadFile(o.OsqueryFlagfile, maxFlagfile)
+		b, err := safefile.ReadLimited(o.OsqueryFlagfile, maxFlagfile)
 		if err != nil {
 			return fmt.Errorf("--osquery-flagfile: %w", err)
 		}
@@ -263,7 +263,7 @@ func (j *job) readInputs() error {
 		s.OsqueryFlagfile = b
 	}
 	if o.OsqueryConfig != "" {
-		b, err := regularfile.ReadFile(o.OsqueryConfig, maxConfig)
+		b, err := safefile.ReadLimited(o.OsqueryConfig, maxConfig)
 		if err != nil {
 			return fmt.Errorf("--osquery-config: %w", err)
 		}
