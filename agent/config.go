@@ -134,7 +134,6 @@ func (c Config) Validate() error {
 	// The files are read here, not only where they are used: a refusal
 	// must come before Run touches the root directory.
 	for _, f := range []struct{ flag, path string }{
-		{"desktop-path", c.DesktopPath},
 		{"fleet-certificate", c.FleetCertificate},
 		{"update-tls-certificate", c.UpdateTLSCertificate},
 	} {
@@ -150,9 +149,15 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--osquery-config: %w", err)
 		}
 	}
-	if c.OsquerydPath != "" {
-		if err := checkExecutable(c.OsquerydPath); err != nil {
-			return fmt.Errorf("--osqueryd-path %s: %w", c.OsquerydPath, err)
+	for _, p := range []struct{ flag, path, what string }{
+		{"osqueryd-path", c.OsquerydPath, "the osqueryd executable"},
+		{"desktop-path", c.DesktopPath, "the tray app's executable"},
+	} {
+		if p.path == "" {
+			continue
+		}
+		if err := checkExecutable(p.path, p.what); err != nil {
+			return fmt.Errorf("--%s %s: %w", p.flag, p.path, err)
 		}
 	}
 	if !c.DisableUpdates {
@@ -170,15 +175,15 @@ func (c Config) Validate() error {
 // checkExecutable refuses what osqueryd cannot be: a missing file, a
 // directory, or (off Windows) a file without an execute bit. Each would
 // only fail at every start, behind the restart backoff.
-func checkExecutable(path string) error {
+func checkExecutable(path, what string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err != nil:
 		return fmt.Errorf("file not found or unreadable: %w", err)
 	case !fi.Mode().IsRegular():
-		return errors.New("is not a file: give the path of the osqueryd executable")
+		return fmt.Errorf("is not a file: give the path of %s", what)
 	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0:
-		return fmt.Errorf("is not executable (mode %#o): run `chmod 0755` on it or give the osqueryd executable", fi.Mode().Perm())
+		return fmt.Errorf("is not executable (mode %#o): run `chmod 0755` on it or give %s", fi.Mode().Perm(), what)
 	}
 	return nil
 }

@@ -45,6 +45,10 @@ func TestValidate(t *testing.T) {
 	if err := os.WriteFile(pem, []byte("pem"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	exe := filepath.Join(t.TempDir(), "fleet-desktop")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	fleet := func(c *Config) { c.FleetURL, c.EnrollSecret = "https://fleet.example.com", "s" }
 	tray := func(c *Config, path string) { fleet(c); c.FleetDesktop, c.DesktopPath = true, path }
 	tests := []struct {
@@ -96,12 +100,13 @@ func TestValidate(t *testing.T) {
 		{"updates without root", func(c *Config) { c.DisableUpdates = false }, "pass --update-roots"},
 		{"updates with a bad root", func(c *Config) { c.DisableUpdates, c.UpdateRoots = false, []byte("{}") }, "not a valid TUF root.json"},
 		{"updates from ftp", func(c *Config) { c.DisableUpdates, c.UpdateURL = false, "ftp://updates" }, "--update-url \"ftp://updates\" must be an http(s) URL"},
-		{"tray from a path", func(c *Config) { tray(c, pem) }, ""},
-		{"tray browser host", func(c *Config) { tray(c, pem); c.DesktopAlternativeBrowserHost = "fleet.corp:8443" }, ""},
+		{"tray from a path", func(c *Config) { tray(c, exe) }, ""},
+		{"tray not executable", func(c *Config) { tray(c, pem) }, "--desktop-path " + pem + ": is not executable"},
+		{"tray browser host", func(c *Config) { tray(c, exe); c.DesktopAlternativeBrowserHost = "fleet.corp:8443" }, ""},
 		{"nothing installs the tray", func(c *Config) { tray(c, "") }, "--fleet-desktop with --disable-updates needs --desktop-path"},
 		{"relative tray path", func(c *Config) { tray(c, "fleet-desktop") }, `--desktop-path "fleet-desktop" must be an absolute path`},
-		{"missing tray", func(c *Config) { tray(c, pem+".nope") }, "--desktop-path " + pem + ".nope: file not found"},
-		{"tray browser host with a scheme", func(c *Config) { tray(c, pem); c.DesktopAlternativeBrowserHost = "https://fleet.corp" },
+		{"missing tray", func(c *Config) { tray(c, exe+".nope") }, "--desktop-path " + exe + ".nope: file not found"},
+		{"tray browser host with a scheme", func(c *Config) { tray(c, exe); c.DesktopAlternativeBrowserHost = "https://fleet.corp" },
 			`FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST "https://fleet.corp" must be a host or host:port`},
 	}
 	for _, tc := range tests {

@@ -159,10 +159,10 @@ func TestParseRootsRefusesBySize(t *testing.T) {
 		has   string
 	}{
 		"inline":  {"{" + strings.Repeat(" ", safefile.MaxRoot) + "}", nil, "larger than"},
-		"file":    {huge, safefile.ErrTooLarge, "1099511627776 bytes"},
-		"fifo":    {fifo, safefile.ErrNotRegular, "is a FIFO"},
-		"device":  {"/dev/zero", safefile.ErrNotRegular, "is a device"},
-		"missing": {filepath.Join(dir, "none"), os.ErrNotExist, "read update roots file"},
+		"file":    {huge, safefile.ErrTooLarge, "the limit for this file is 512 KiB"},
+		"fifo":    {fifo, safefile.ErrNotRegular, "it is a FIFO"},
+		"device":  {"/dev/zero", safefile.ErrNotRegular, "it is a device"},
+		"missing": {filepath.Join(dir, "none"), os.ErrNotExist, "update roots file: open"},
 	} {
 		_, err := ParseRoots(c.value)
 		if err == nil || !strings.Contains(err.Error(), c.has) || (c.is != nil && !errors.Is(err, c.is)) {
