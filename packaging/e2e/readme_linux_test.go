@@ -899,3 +899,58 @@ func TestTroubleshootingGrepsExactMessages(t *testing.T) {
 		}
 	}
 }
+
+// Every relative link of the README and docs/ leads to a file of the
+// repository and, with a #fragment, to one of its headings (GitHub's
+// anchors: lower case, punctuation dropped, spaces as dashes).
+func TestDocLinks(t *testing.T) {
+	t.Parallel()
+	root, err := testbin.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, filepath.Join(root, "README.md"))
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	anchors := func(path string) map[string]bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		out := map[string]bool{}
+		drop := regexp.MustCompile("[^a-z0-9 _-]")
+		for _, l := range strings.Split(string(b), "\n") {
+			if h, ok := strings.CutPrefix(strings.TrimLeft(l, "#"), " "); ok && strings.HasPrefix(l, "#") {
+				out[strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(h), ""), " ", "-")] = true
+			}
+		}
+		return out
+	}
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, frag, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), file)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s links to %s, which does not exist", filepath.Base(page), target)
+				continue
+			}
+			if frag != "" && !anchors(path)[frag] {
+				t.Errorf("%s links to %s, which has no heading #%s", filepath.Base(page), target, frag)
+			}
+		}
+	}
+}
