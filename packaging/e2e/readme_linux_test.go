@@ -258,14 +258,7 @@ const (
 // machine cannot run (macOS, Windows, journald) are listed with what
 // covers them.
 func TestReadmeCommands(t *testing.T) {
-	root, err := testbin.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, readme := repoFile(t, "README.md")
 	cmds, other, cronEnv := parseReadme(string(readme))
 	steps := readmeSteps()
 	checkStepsMatch(t, cmds, steps)
@@ -313,6 +306,20 @@ func TestReadmeCommands(t *testing.T) {
 			}
 		}
 	}
+}
+
+// repoFile reads a file of the repository and returns the module's root.
+func repoFile(t *testing.T, rel ...string) (root string, data []byte) {
+	t.Helper()
+	root, err := testbin.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err = os.ReadFile(filepath.Join(append([]string{root}, rel...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, data
 }
 
 // checkStepsMatch fails unless the README's commands are the steps, in
@@ -855,16 +862,9 @@ func fleetModeRunning(r *readmeRun) bool {
 // grepping for nothing.
 func TestTroubleshootingGrepsExactMessages(t *testing.T) {
 	t.Parallel()
-	root, err := testbin.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, err := os.ReadFile(filepath.Join(root, "docs", "troubleshooting.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, page := repoFile(t, "docs", "troubleshooting.md")
 	var code strings.Builder
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -905,10 +905,7 @@ func TestTroubleshootingGrepsExactMessages(t *testing.T) {
 // anchors: lower case, punctuation dropped, spaces as dashes).
 func TestDocLinks(t *testing.T) {
 	t.Parallel()
-	root, err := testbin.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, _ := repoFile(t, "README.md")
 	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
