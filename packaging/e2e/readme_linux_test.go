@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -281,7 +280,6 @@ func TestReadmeCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.fleet.Close)
-	r.serve = freeAddr(t)
 	r.fixtures()
 	t.Cleanup(r.stopAll)
 
@@ -343,16 +341,6 @@ func checkStepsMatch(t *testing.T, cmds []readmeCommand, steps []readmeStep) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // fixtures are the files the README assumes the reader has: the Fleet CA
 // and enroll secret from Fleet, the standalone osquery config; the shell
 // session starts with a HOME of its own and orbit's root in the scratch
@@ -405,10 +393,14 @@ func (r *readmeRun) fixtures() {
 
 // substitute maps the README's example addresses and paths to the test's.
 func (r *readmeRun) substitute() {
+	serve := r.serve
+	if serve == "" {
+		serve = "127.0.0.1:0" // until the server says where it listens
+	}
 	pairs := []string{
 		"https://fleet.example.com", r.fleet.URL(),
-		"https://updates.example.com", "http://" + r.serve,
-		"127.0.0.1:8081", r.serve,
+		"https://updates.example.com", "http://" + serve,
+		"127.0.0.1:8081", serve,
 		"make build", "make -C " + r.root + " BUILD=$PWD/build build",
 		"/usr/bin/osqueryd", filepath.Join(r.dir, "build", "osqueryd"),
 		"/etc/osquery/osquery.conf", filepath.Join(r.dir, "etc-osquery.conf"),
@@ -748,7 +740,18 @@ func checkFluentdPath(t *testing.T, r *readmeRun) {
 	t.Error("the README's fluentd example is gone")
 }
 
+// serving waits for the repository server's address (it listens on a
+// free port, not the README's 8081) and for it to answer.
 func serving(r *readmeRun) bool {
+	if r.serve == "" {
+		p := r.bg["orbitctl updates serve --path ./tuf --addr 127.0.0.1:8081"]
+		m := regexp.MustCompile(`Serving \S+ on http://(127\.0\.0\.1:\d+)`).FindStringSubmatch(p.log.String())
+		if m == nil {
+			return false
+		}
+		r.serve = m[1]
+		r.substitute()
+	}
 	resp, err := http.Get("http://" + r.serve + "/timestamp.json")
 	if err != nil {
 		return false
