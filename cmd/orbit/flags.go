@@ -93,13 +93,13 @@ func agentFlags() []cli.Flag {
 		&cli.DurationFlag{Name: flagStopGrace, Value: 10 * time.Second, EnvVars: envVar(flagStopGrace), Usage: "time children get to exit after SIGTERM before they are killed"},
 		// Hidden: how often the device token's age is checked; lowered by
 		// tests to see an hourly rotation without waiting.
-		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true},
+		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true, Usage: "how often the device token's age is checked (it is rotated hourly)"},
 		&cli.DurationFlag{Name: flagConfigInterval, Value: 30 * time.Second, EnvVars: envVar(flagConfigInterval), Usage: "how often to fetch the Fleet server's config"},
 		&cli.StringFlag{Name: flagDesktopPath, EnvVars: envVar(flagDesktopPath), Usage: "with --fleet-desktop: run this tray app instead of the one the updater manages (development)"},
 		&cli.StringFlag{Name: flagDesktopAltBrowserHost, EnvVars: envVar(flagDesktopAltBrowserHost), Usage: "host[:port] the tray app's pages open on, when people reach Fleet by another name"},
 		// Hidden: sessions for the tray app come from this directory laid
 		// out as /run/user instead of logind (tests of a whole orbit).
-		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true},
+		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true, Usage: "with --fleet-desktop: take the graphical sessions from this directory, laid out as /run/user, instead of logind"},
 		&cli.StringFlag{Name: flagHostIdentifier, Value: "uuid", EnvVars: envVar(flagHostIdentifier), Usage: "how Fleet tells hosts apart: uuid, or instance for cloned VMs that share a hardware UUID"},
 	}
 }
