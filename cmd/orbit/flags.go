@@ -55,10 +55,6 @@ const (
 	flagDesktopSessionsDirTest = "desktop-sessions-dir"
 )
 
-// DefaultUpdateURL is Fleet's public update repository, so an agent built
-// from this repo works with Fleet's published osqueryd out of the box.
-const DefaultUpdateURL = "https://updates.fleetdm.com"
-
 func envVar(flag string) []string {
 	return []string{"ORBIT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
@@ -72,7 +68,10 @@ func agentFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagFleetCertificate, EnvVars: envVar(flagFleetCertificate), Usage: "CA bundle (PEM) that signs the Fleet server's certificate"},
 		&cli.BoolFlag{Name: flagInsecure, EnvVars: envVar(flagInsecure), Usage: "do not verify the Fleet server's TLS certificate (testing only)"},
 		&cli.StringFlag{Name: flagFleetProxy, EnvVars: envVar(flagFleetProxy), Usage: "HTTPS proxy URL for orbit's and osqueryd's calls to Fleet"},
-		&cli.StringFlag{Name: flagUpdateURL, Value: DefaultUpdateURL, EnvVars: envVar(flagUpdateURL), Usage: "TUF update repository URL"},
+		// No default: Fleet's public repository serves Fleet's own orbit as
+		// orbit/<platform>/stable, which an orbit pointed there by default
+		// would replace itself with. The repository is a choice, like its root.
+		&cli.StringFlag{Name: flagUpdateURL, EnvVars: envVar(flagUpdateURL), Usage: "TUF update repository URL (required with updates, as --update-roots)"},
 		&cli.StringFlag{Name: flagUpdateRoots, EnvVars: envVar(flagUpdateRoots), Usage: "trusted TUF root: JSON inline (starting with '{') or a path to root.json"},
 		&cli.StringFlag{Name: flagUpdateTLSCertificate, EnvVars: envVar(flagUpdateTLSCertificate), Usage: "CA bundle (PEM) for the update server"},
 		&cli.StringFlag{Name: flagOrbitChannel, Value: "stable", EnvVars: envVar(flagOrbitChannel), Usage: "update channel of orbit"},
