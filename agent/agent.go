@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/rs/zerolog"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/osquery/tlsproxy"
+	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/peruser"
@@ -51,6 +53,10 @@ type Deps struct {
 	// LogLevel is the logger's level, which Fleet's debug_logging switches
 	// (nil: the level stays as the logger was built).
 	LogLevel fleet.LevelSetter
+	// ServiceName is the service orbit runs as under a service manager
+	// ("" when run from a terminal). On Windows the agent then sets the
+	// service's recovery actions and protects its secret files.
+	ServiceName string
 }
 
 // Outcome is how a run ended.
@@ -87,10 +93,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Outcome, error) {
 	}
 	log := deps.Logger
 	layout := cfg.Layout
-	if err := layout.Create(); err != nil {
+	// Checked first, so a refused root is left as it was; what Create
+	// adds is orbit's own and made tight.
+	if err := layout.CheckPermissions(); err != nil {
 		return Outcome{}, refuse(err)
 	}
-	if err := layout.CheckPermissions(); err != nil {
+	if err := layout.Create(); err != nil {
 		return Outcome{}, refuse(err)
 	}
 	lock, err := supervisor.AcquireLock(layout.Lock())
@@ -98,6 +106,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) (Outcome, error) {
 		return Outcome{}, refuse(err)
 	}
 	defer lock.Release()
+	if runtime.GOOS == "windows" && deps.ServiceName != "" {
+		secureService(cfg, deps.ServiceName, log, serviceHooks{recovery: supervisor.SetRecoveryActions, protect: rootdir.ProtectSecret})
+	}
 	log.Info().Str("version", cfg.Version).Str("root_dir", layout.Root).Str("fleet_url", cfg.FleetURL).Msg("orbit starting")
 	if cfg.SecretOnArgv {
 		log.Warn().Msg("enroll secret given on the command line, where local users can read it; use --enroll-secret-path or ORBIT_ENROLL_SECRET instead")

@@ -171,10 +171,15 @@ func TestRunRefusesALooseRoot(t *testing.T) {
 	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "writable by group or others") {
 		t.Fatalf("Run = %v, want a Refusal about the root's mode", err)
 	}
+	// Refused before anything is created in it.
+	if entries, err := os.ReadDir(cfg.Layout.Root); err != nil || len(entries) != 0 {
+		t.Fatalf("the refused root holds %v (%v)", entries, err)
+	}
 }
 
-// A CA bundle that is no PEM is found when the client is built: a refusal
-// that says which connection.
+// A CA bundle that is no PEM is refused before Run touches the root
+// directory (it used to be found when the client was built, after the
+// root, the lock and a state.json saying "running" were written).
 func TestRunRefusesAFleetCABundleThatIsNoPEM(t *testing.T) {
 	t.Parallel()
 	cfg := standalone(t)
@@ -185,8 +190,11 @@ func TestRunRefusesAFleetCABundleThatIsNoPEM(t *testing.T) {
 	cfg.FleetURL, cfg.EnrollSecret, cfg.FleetCertificate = "https://127.0.0.1:1", "s", notPEM
 	_, err := Run(context.Background(), cfg, Deps{Logger: zerolog.Nop(), Clock: newFakeClock(), Starter: newFakeStarter()})
 	var refused *Refusal
-	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "connect to Fleet") || !strings.Contains(err.Error(), "no PEM certificate") {
-		t.Fatalf("Run = %v, want a Refusal naming the Fleet connection and the bad bundle", err)
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "--fleet-certificate") || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("Run = %v, want a Refusal naming --fleet-certificate and the bad bundle", err)
+	}
+	if _, err := os.Stat(cfg.Layout.Root); !os.IsNotExist(err) {
+		t.Fatalf("the refused run created the root dir: %v", err)
 	}
 }
 

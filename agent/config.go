@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/fleet"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/supervisor"
@@ -30,6 +32,9 @@ type Config struct {
 	// FleetURL switches on Fleet mode; the options below it need it.
 	FleetURL     string
 	EnrollSecret string
+	// EnrollSecretPath is the file EnrollSecret was read from, if any
+	// (protected again at each start under the Windows SCM).
+	EnrollSecretPath string
 	// SecretOnArgv says the secret came on the command line, where local
 	// users can read it: Run warns about it.
 	SecretOnArgv       bool
@@ -126,18 +131,33 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	// The files are read here, not only where they are used: a refusal
+	// must come before Run touches the root directory.
 	for _, f := range []struct{ flag, path string }{
-		{"desktop-path", c.DesktopPath},
 		{"fleet-certificate", c.FleetCertificate},
-		{"osquery-config", c.OsqueryConfig},
-		{"osqueryd-path", c.OsquerydPath},
 		{"update-tls-certificate", c.UpdateTLSCertificate},
 	} {
 		if f.path == "" {
 			continue
 		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("--%s %s: file not found or unreadable: %w", f.flag, f.path, err)
+		if _, err := httpclient.LoadCABundle(f.path); err != nil {
+			return fmt.Errorf("--%s: %w", f.flag, err)
+		}
+	}
+	if c.OsqueryConfig != "" {
+		if _, err := safefile.ReadLimited(c.OsqueryConfig, safefile.MaxConfig); err != nil {
+			return fmt.Errorf("--osquery-config: %w", err)
+		}
+	}
+	for _, p := range []struct{ flag, path, what string }{
+		{"osqueryd-path", c.OsquerydPath, "the osqueryd executable"},
+		{"desktop-path", c.DesktopPath, "the tray app's executable"},
+	} {
+		if p.path == "" {
+			continue
+		}
+		if err := checkExecutable(p.path, p.what); err != nil {
+			return fmt.Errorf("--%s %s: %w", p.flag, p.path, err)
 		}
 	}
 	if !c.DisableUpdates {
@@ -148,6 +168,22 @@ func (c Config) Validate() error {
 		if _, err := os.Stat(c.managedOsquerydPath()); err != nil {
 			return fmt.Errorf("--disable-updates with no osqueryd installed at %s: pass --osqueryd-path or enable updates", c.managedOsquerydPath())
 		}
+	}
+	return nil
+}
+
+// checkExecutable refuses what osqueryd cannot be: a missing file, a
+// directory, or (off Windows) a file without an execute bit. Each would
+// only fail at every start, behind the restart backoff.
+func checkExecutable(path, what string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("file not found or unreadable: %w", err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("is not a file: give the path of %s", what)
+	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("is not executable (mode %#o): run `chmod 0755` on it or give %s", fi.Mode().Perm(), what)
 	}
 	return nil
 }

@@ -45,6 +45,10 @@ func TestValidate(t *testing.T) {
 	if err := os.WriteFile(pem, []byte("pem"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	exe := filepath.Join(t.TempDir(), "fleet-desktop")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	fleet := func(c *Config) { c.FleetURL, c.EnrollSecret = "https://fleet.example.com", "s" }
 	tray := func(c *Config, path string) { fleet(c); c.FleetDesktop, c.DesktopPath = true, path }
 	tests := []struct {
@@ -75,19 +79,34 @@ func TestValidate(t *testing.T) {
 		{"zero grace", func(c *Config) { c.StopGrace = 0 }, "--stop-grace 0s must be between 0 and 10m"},
 		{"long grace", func(c *Config) { c.StopGrace = time.Hour }, "--stop-grace 1h0m0s must be between"},
 		{"missing osqueryd", func(c *Config) { c.OsquerydPath += ".nope" }, "--osqueryd-path"},
-		{"missing fleet CA", func(c *Config) { fleet(c); c.FleetCertificate = pem + ".nope" }, "--fleet-certificate " + pem + ".nope: file not found"},
-		{"missing update CA", func(c *Config) { c.UpdateTLSCertificate = pem + ".nope" }, "--update-tls-certificate " + pem + ".nope: file not found"},
+		{"missing fleet CA", func(c *Config) { fleet(c); c.FleetCertificate = pem + ".nope" }, "--fleet-certificate: read CA bundle: open " + pem + ".nope"},
+		{"missing update CA", func(c *Config) { c.UpdateTLSCertificate = pem + ".nope" }, "--update-tls-certificate: read CA bundle: open " + pem + ".nope"},
 		{"missing osquery config", func(c *Config) { c.OsqueryConfig = pem + ".nope" }, "--osquery-config"},
+		// Refused here, before Run creates the root directory, not when the
+		// client is built.
+		{"fleet CA not PEM", func(c *Config) { fleet(c); c.FleetCertificate = pem }, "--fleet-certificate: CA bundle " + pem + " holds no PEM certificate"},
+		{"update CA not PEM", func(c *Config) { c.UpdateTLSCertificate = pem }, "--update-tls-certificate: CA bundle " + pem + " holds no PEM certificate"},
+		{"osquery config is a directory", func(c *Config) { c.OsqueryConfig = filepath.Dir(pem) }, "--osquery-config: read " + filepath.Dir(pem) + ": not a regular file"},
+		{"osqueryd is a directory", func(c *Config) { c.OsquerydPath = filepath.Dir(c.OsquerydPath) }, "is not a file"},
+		{"osqueryd not executable", func(c *Config) { c.OsquerydPath = pem }, "--osqueryd-path " + pem + ": is not executable"},
+		{"fleet port out of range", func(c *Config) { fleet(c); c.FleetURL = "https://fleet.example.com:70000" }, "port 70000 is out of range"},
+		{"update port out of range", func(c *Config) { c.DisableUpdates, c.UpdateURL = false, "https://updates.example.com:99999" }, "port 99999 is out of range"},
+		{"proxy port out of range", func(c *Config) { fleet(c); c.FleetProxy = "http://proxy:0" }, "port 0 is out of range"},
+		{"long config interval", func(c *Config) { c.ConfigInterval = 2562047 * time.Hour }, "--config-interval 2562047h0m0s is too long"},
+		{"long token check", func(c *Config) { c.TokenCheckInterval = 2 * time.Hour }, "--device-token-check-interval 2h0m0s is too long"},
+		{"long update interval", func(c *Config) { c.UpdateInterval = 2562047 * time.Hour }, "--update-interval 2562047h0m0s is too long"},
+		{"secret too long", func(c *Config) { fleet(c); c.EnrollSecret = strings.Repeat("s", 4097) }, "longer than 4096 bytes"},
 		{"no osqueryd and no updates", func(c *Config) { c.OsquerydPath = "" }, "--disable-updates with no osqueryd installed"},
 		{"updates without root", func(c *Config) { c.DisableUpdates = false }, "pass --update-roots"},
 		{"updates with a bad root", func(c *Config) { c.DisableUpdates, c.UpdateRoots = false, []byte("{}") }, "not a valid TUF root.json"},
 		{"updates from ftp", func(c *Config) { c.DisableUpdates, c.UpdateURL = false, "ftp://updates" }, "--update-url \"ftp://updates\" must be an http(s) URL"},
-		{"tray from a path", func(c *Config) { tray(c, pem) }, ""},
-		{"tray browser host", func(c *Config) { tray(c, pem); c.DesktopAlternativeBrowserHost = "fleet.corp:8443" }, ""},
+		{"tray from a path", func(c *Config) { tray(c, exe) }, ""},
+		{"tray not executable", func(c *Config) { tray(c, pem) }, "--desktop-path " + pem + ": is not executable"},
+		{"tray browser host", func(c *Config) { tray(c, exe); c.DesktopAlternativeBrowserHost = "fleet.corp:8443" }, ""},
 		{"nothing installs the tray", func(c *Config) { tray(c, "") }, "--fleet-desktop with --disable-updates needs --desktop-path"},
 		{"relative tray path", func(c *Config) { tray(c, "fleet-desktop") }, `--desktop-path "fleet-desktop" must be an absolute path`},
-		{"missing tray", func(c *Config) { tray(c, pem+".nope") }, "--desktop-path " + pem + ".nope: file not found"},
-		{"tray browser host with a scheme", func(c *Config) { tray(c, pem); c.DesktopAlternativeBrowserHost = "https://fleet.corp" },
+		{"missing tray", func(c *Config) { tray(c, exe+".nope") }, "--desktop-path " + exe + ".nope: file not found"},
+		{"tray browser host with a scheme", func(c *Config) { tray(c, exe); c.DesktopAlternativeBrowserHost = "https://fleet.corp" },
 			`FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST "https://fleet.corp" must be a host or host:port`},
 	}
 	for _, tc := range tests {

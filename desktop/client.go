@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/httpclient"
 )
 
 // Limits of one device API call.
@@ -56,12 +58,10 @@ type Client struct {
 }
 
 // NewClient returns a client for the Fleet at base over hc. Redirects are
-// not followed: the device API never redirects a JSON call, and following
-// one could carry the token's path elsewhere.
+// followed only within Fleet's origin (httpclient.SameOrigin, as orbit's
+// own clients): one elsewhere would carry the token's path there.
 func NewClient(hc *http.Client, base *url.URL) *Client {
-	c := *hc
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{http: &c, base: base}
+	return &Client{http: httpclient.WithSameOrigin(hc), base: base}
 }
 
 // desktopResponse is the part of Fleet's DesktopSummary the tray uses;

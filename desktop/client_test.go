@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/httpclient/httpclienttest"
 )
 
 func clientFor(t *testing.T, h http.HandlerFunc) *Client {
@@ -58,13 +61,13 @@ func TestClientAnswers(t *testing.T) {
 		{"negative count", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"failing_policies_count": -1}`))
 		}, nil, nil, "not the JSON Fleet sends"},
-		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {
+		{"redirect within Fleet followed", func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/desktop") {
 				http.Redirect(w, r, "/elsewhere", http.StatusFound)
 				return
 			}
-			_, _ = w.Write([]byte(`{}`))
-		}, nil, nil, "desktop answered 302"},
+			_, _ = w.Write([]byte(`{"failing_policies_count": 2}`))
+		}, uptr(2), nil, ""},
 		{"oversized", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"x":"`))
 			chunk := []byte(strings.Repeat("a", 64<<10))
@@ -96,6 +99,30 @@ func TestClientAnswers(t *testing.T) {
 				t.Fatalf("Summary = {%v %v}, want {%v %v}", show(sum.FailingPolicies), showB(sum.SelfService), show(tt.count), showB(tt.self))
 			}
 		})
+	}
+}
+
+// A redirect to another port, or from https to http, is not followed: the
+// token in the path never reaches the other address.
+func TestClientFollowsNoRedirectToAnotherOrigin(t *testing.T) {
+	t.Parallel()
+	trap := httpclienttest.NewTrap(t)
+	for _, srv := range []*httptest.Server{
+		httptest.NewServer(httpclienttest.Redirect(trap.URL, http.StatusTemporaryRedirect)),
+		httptest.NewTLSServer(httpclienttest.Redirect(trap.URL, http.StatusFound)),
+	} {
+		t.Cleanup(srv.Close)
+		base, err := url.Parse(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = NewClient(srv.Client(), base).Summary(context.Background(), tokA)
+		if !errors.Is(err, httpclient.ErrRedirectRefused) || strings.Contains(err.Error(), tokA) {
+			t.Fatalf("Summary from %s = %v, want a refused redirect without the token", srv.URL, err)
+		}
+	}
+	if conns, data := trap.Received(); conns != 0 || strings.Contains(string(data), tokA) {
+		t.Fatalf("the other address received %d connections: %q", conns, data)
 	}
 }
 

@@ -164,10 +164,14 @@ type Agent struct {
 	lastExtsDropped string
 	token           string
 	tokenRegistered bool
-	enrollBackoff   *backoff.Backoff
-	factsBackoff    *backoff.Backoff
-	lastQuietLog    time.Time
-	scriptTimeout   time.Duration
+	// tokenBorn is when token was made, as a reading of the agent's clock
+	// (real clocks carry a monotonic reading, which Sub uses): within a
+	// run, a step of the wall clock does not change the token's age.
+	tokenBorn     time.Time
+	enrollBackoff *backoff.Backoff
+	factsBackoff  *backoff.Backoff
+	lastQuietLog  time.Time
+	scriptTimeout time.Duration
 
 	authMu      sync.Mutex
 	unauthSince time.Time
@@ -193,11 +197,15 @@ type Agent struct {
 	readyOnce sync.Once
 }
 
-// Shortest intervals Config accepts (the CLI's --config-interval and
-// --device-token-check-interval).
+// Shortest and longest intervals Config accepts (the CLI's
+// --config-interval and --device-token-check-interval). The maxima keep
+// the jittered waits from overflowing, and a token checked less than
+// hourly would outlive the server's one-hour lifetime.
 const (
 	MinConfigInterval     = time.Second
+	MaxConfigInterval     = 24 * time.Hour
 	MinTokenCheckInterval = 100 * time.Millisecond
+	MaxTokenCheckInterval = time.Hour
 )
 
 // ValidateIntervals is the rule for the poll intervals (0 takes the default).
@@ -205,8 +213,14 @@ func ValidateIntervals(configInterval, tokenCheck time.Duration) error {
 	if configInterval != 0 && configInterval < MinConfigInterval {
 		return fmt.Errorf("--config-interval %s is too short: use at least 1s (default 30s)", configInterval)
 	}
+	if configInterval > MaxConfigInterval {
+		return fmt.Errorf("--config-interval %s is too long: use at most 24h (default 30s)", configInterval)
+	}
 	if tokenCheck != 0 && tokenCheck < MinTokenCheckInterval {
 		return fmt.Errorf("--device-token-check-interval %s is too short: use at least 100ms (default 30s)", tokenCheck)
+	}
+	if tokenCheck > MaxTokenCheckInterval {
+		return fmt.Errorf("--device-token-check-interval %s is too long: use at most 1h (default 30s)", tokenCheck)
 	}
 	return nil
 }
@@ -226,6 +240,10 @@ func (cfg Config) Validate() error {
 	case "", "uuid", "instance":
 	default:
 		return fmt.Errorf("--host-identifier %q is not valid: use uuid or instance", cfg.HostIdentifier)
+	}
+	if len(cfg.EnrollSecret) > safefile.MaxSecret {
+		// It goes into osqueryd's environment, which the kernel limits.
+		return fmt.Errorf("the enroll secret is longer than %d bytes: give the secret from Fleet's Add hosts page", safefile.MaxSecret)
 	}
 	if err := ValidateIntervals(cfg.ConfigInterval, cfg.TokenCheckInterval); err != nil {
 		return err
@@ -370,25 +388,28 @@ func (a *Agent) Run(ctx context.Context) error {
 	pingT := a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
 	defer func() { configT.Stop(); tokenT.Stop(); pingT.Stop() }()
 	for {
+		// The timer that fired is re-armed last, after any re-enroll: until
+		// then the agent is not idle (tests wait for its three timers).
+		var rearm func()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-configT.C():
 			a.pollConfig(ctx)
-			configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
+			rearm = func() { configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval)) }
 		case <-a.pollNow:
 			// A result was posted: the server lists the next queued item
 			// now, so poll at once rather than at the next tick.
 			configT.Stop()
 			a.pollConfig(ctx)
-			configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval))
+			rearm = func() { configT = a.clock.NewTimer(a.jitter(a.cfg.ConfigInterval)) }
 		case <-tokenT.C():
 			a.checkToken(ctx)
 			a.checkTokenRemote(ctx)
-			tokenT = a.clock.NewTimer(a.cfg.TokenCheckInterval)
+			rearm = func() { tokenT = a.clock.NewTimer(a.cfg.TokenCheckInterval) }
 		case <-pingT.C():
 			a.ping(ctx)
-			pingT = a.clock.NewTimer(a.jitter(a.cfg.PingInterval))
+			rearm = func() { pingT = a.clock.NewTimer(a.jitter(a.cfg.PingInterval)) }
 		}
 		if a.reenrollArmed() {
 			if err := a.enroll(ctx); err != nil {
@@ -401,6 +422,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.pollConfig(ctx)
 			a.checkToken(ctx)
 		}
+		rearm()
 	}
 }
 
@@ -426,7 +448,7 @@ func (a *Agent) wait(ctx context.Context, d time.Duration) error {
 }
 
 func (a *Agent) readNodeKey() string {
-	data, err := os.ReadFile(a.cfg.Layout.NodeKey())
+	data, err := safefile.ReadLimited(a.cfg.Layout.NodeKey(), safefile.MaxSecret)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			a.log.Warn().Err(err).Msg("orbit node key unreadable, enrolling again")
@@ -719,7 +741,7 @@ func (a *Agent) applyFlags(raw []byte) {
 	}
 	content := osquery.RenderFlagfile(flags.Values)
 	path := a.cfg.Layout.OsqueryFlags()
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, content) {
+	if cur, err := safefile.ReadLimited(path, safefile.MaxState); err == nil && bytes.Equal(cur, content) {
 		return
 	}
 	// 0644 as Fleet's orbit: the flagfile is meant to be readable and
@@ -791,13 +813,14 @@ func (a *Agent) checkToken(ctx context.Context) {
 	tok, mtime, err := readToken(path)
 	now := a.clock.Now()
 	rotationAllowed := a.client.HasCapability(CapabilityTokenRotation)
+	born := a.tokenBirth(tok, mtime, now)
 	switch {
 	case err != nil:
 		if !errors.Is(err, os.ErrNotExist) {
 			a.log.Warn().Err(err).Msg("device token file unusable, generating a new token")
 		}
 		a.rotateToken(ctx, now)
-	case rotationAllowed && now.Sub(mtime) >= a.cfg.TokenTTL:
+	case rotationAllowed && now.Sub(born) >= a.cfg.TokenTTL:
 		a.rotateToken(ctx, now)
 	case !a.tokenRegistered || tok != a.token:
 		// A token from an earlier run, or one changed on disk: make sure
@@ -807,7 +830,7 @@ func (a *Agent) checkToken(ctx context.Context) {
 		if errors.Is(err, ErrNotFound) {
 			// An old Fleet without the endpoint: do not ask again every check.
 			a.log.Warn().Msg("fleet has no device token endpoint, the My device page is unavailable")
-			a.tokenRegistered, a.token = true, tok
+			a.tokenRegistered, a.token, a.tokenBorn = true, tok, born
 			return
 		}
 		if err != nil {
@@ -815,9 +838,26 @@ func (a *Agent) checkToken(ctx context.Context) {
 			return
 		}
 		a.lastContact = now
-		a.tokenRegistered, a.token = true, tok
+		a.tokenRegistered, a.token, a.tokenBorn = true, tok, born
 		a.publishToken(tok)
 	}
+}
+
+// tokenBirth is when the token in the file was made. The agent's own
+// token is as old as the agent's clock says. One it did not make in this
+// run (an earlier run's, or one changed on disk) is dated by the file's
+// mtime, the only record across runs; an mtime in the future (the wall
+// clock went back since it was written) makes it stale, so a backward
+// step can never keep a token past the server's lifetime.
+func (a *Agent) tokenBirth(tok string, mtime, now time.Time) time.Time {
+	if tok == a.token && !a.tokenBorn.IsZero() {
+		return a.tokenBorn
+	}
+	if mtime.After(now) {
+		return now.Add(-a.cfg.TokenTTL)
+	}
+	// now carries the clock's monotonic reading, and so does the result.
+	return now.Add(-now.Sub(mtime))
 }
 
 func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
@@ -841,7 +881,7 @@ func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
 		// Nothing to register with: keep a token on disk for the tray app
 		// and do not retry every check.
 		a.log.Warn().Msg("fleet has no device token endpoint, the My device page is unavailable")
-		a.tokenRegistered, a.token = true, tok
+		a.tokenRegistered, a.token, a.tokenBorn = true, tok, now
 		return
 	}
 	a.lastContact = now
@@ -850,7 +890,7 @@ func (a *Agent) rotateToken(ctx context.Context, now time.Time) {
 	} else {
 		a.log.Info().Msg("device token rotated")
 	}
-	a.tokenRegistered, a.token = true, tok
+	a.tokenRegistered, a.token, a.tokenBorn = true, tok, now
 	a.publishToken(tok)
 }
 

@@ -112,6 +112,9 @@ func ValidateURL(raw string) error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("invalid Fleet URL %q: pass --fleet-url as https://host[:port]", raw)
 	}
+	if err := httpclient.CheckPort(u); err != nil {
+		return fmt.Errorf("--fleet-url %q: %w", raw, err)
+	}
 	return nil
 }
 
@@ -131,9 +134,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	dl := *hc
 	dl.Timeout = 0
 	c := &Client{
-		base:       u,
-		http:       hc,
-		download:   &dl,
+		base: u,
+		// The enroll secret and the node key are in request bodies, which
+		// a 307 or 308 would re-send: no redirect leaves Fleet's origin.
+		http:       httpclient.WithSameOrigin(hc),
+		download:   httpclient.WithSameOrigin(&dl),
 		userAgent:  userAgent(cfg.Version),
 		caps:       strings.Join(cfg.Capabilities, ","),
 		timeout:    cfg.RequestTimeout,

@@ -180,7 +180,7 @@ func (c cachedConfig) config() *OrbitConfig {
 
 // loadConfigCache reads the cached config; a missing file is (nil, nil).
 func loadConfigCache(path string) (*OrbitConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadLimited(path, safefile.MaxConfig)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -49,11 +49,7 @@ func validToken(t string) bool {
 
 // readToken returns the token in the identifier file and its mtime.
 func readToken(path string) (string, time.Time, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	data, err := os.ReadFile(path)
+	data, st, err := safefile.ReadLimitedInfo(path, safefile.MaxSecret)
 	if err != nil {
 		return "", time.Time{}, err
 	}

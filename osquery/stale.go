@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // KillStale stops an osqueryd left behind by an earlier orbit (for example
@@ -20,7 +22,7 @@ import (
 // and whose command line carries this root's --pidfile. A recycled pid that
 // now belongs to something else is left alone.
 func KillStale(ctx context.Context, pidFile string, log zerolog.Logger) error {
-	data, err := os.ReadFile(pidFile)
+	data, err := safefile.ReadLimited(pidFile, safefile.MaxState)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

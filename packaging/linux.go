@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
 	"regexp"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/updater"
 )
 
 // Where the systemd unit goes. Debian (bookworm and the Ubuntus of its
@@ -41,13 +41,10 @@ type Target struct {
 // LinuxPlatform is the update platform of a Go architecture on Linux, as
 // the updater names it (updater.DefaultPlatform on that host).
 func LinuxPlatform(arch string) (string, error) {
-	switch arch {
-	case "amd64":
-		return "linux", nil
-	case "arm64":
-		return "linux-arm64", nil
+	if arch != "amd64" && arch != "arm64" {
+		return "", fmt.Errorf("unknown arch %q: use amd64 or arm64", arch)
 	}
-	return "", fmt.Errorf("unknown arch %q: use amd64 or arm64", arch)
+	return updater.PlatformFor("linux", arch)
 }
 
 // LinuxAgent is the agent as a deb or rpm installs it: the bundled
@@ -73,6 +70,9 @@ type LinuxAgent struct {
 	// Targets are the bundled components; one of them is orbit, which
 	// the stable path <Root>/bin/orbit/orbit links to and the unit runs.
 	Targets []Target
+	// RootFiles go under Root as well: the Fleet CA bundle, osquery's
+	// flagfile or config, the bundle manifest.
+	RootFiles []RootFile
 	// Copyright is /usr/share/doc/<Name>/copyright, which Debian policy
 	// requires of every deb.
 	Copyright []byte
@@ -88,16 +88,24 @@ func (a LinuxAgent) check() error {
 	if !safeNameRE.MatchString(a.Name) {
 		return fmt.Errorf("linux agent: name %q must be lowercase letters, digits, '.', '+' or '-'", a.Name)
 	}
-	// Root is pasted into the scripts (rm -rf on purge): only plain
-	// characters, and never a top-level directory.
-	if !safePathRE.MatchString(a.Root) || path.Clean(a.Root) != a.Root || strings.Count(a.Root, "/") < 2 {
-		return fmt.Errorf("linux agent: root %q must be a clean absolute path at least two levels deep (/opt/orbit), of letters, digits and . _ + -", a.Root)
+	if err := checkUnixRoot(a.Root); err != nil {
+		return fmt.Errorf("linux agent: %w", err)
 	}
 	if len(a.TrustedRoot) == 0 {
 		return fmt.Errorf("linux agent: no trusted TUF root: the package must carry root.json")
 	}
 	if a.StopGrace < 0 {
 		return fmt.Errorf("linux agent: negative stop grace %v", a.StopGrace)
+	}
+	return nil
+}
+
+// checkUnixRoot is the rule for the root of a Unix package. The root is
+// pasted into the scripts (rm -rf on purge): only plain characters, and
+// never a top-level directory.
+func checkUnixRoot(root string) error {
+	if !safePathRE.MatchString(root) || path.Clean(root) != root || strings.Count(root, "/") < 2 {
+		return fmt.Errorf("root %q must be a clean absolute path at least two levels deep (/opt/orbit), of letters, digits and . _ + -", root)
 	}
 	return nil
 }
@@ -128,33 +136,14 @@ func (a LinuxAgent) Files(format string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := []File{
-		{Path: a.Root, Mode: fs.ModeDir | 0o755},
-		{Path: a.Root + "/bin", Mode: fs.ModeDir | 0o755},
-		{Path: a.Root + "/tuf", Mode: fs.ModeDir | 0o700},
-		{Path: a.Root + "/tuf/root.json", Mode: 0o644, Data: a.TrustedRoot},
+	files, err := rootTree{
+		join:        func(rel string) string { return strings.TrimSuffix(a.Root+"/"+rel, "/") },
+		trustedRoot: a.TrustedRoot, targets: a.Targets, files: a.RootFiles,
+		stable: "orbit", link: true,
+	}.build()
+	if err != nil {
+		return nil, fmt.Errorf("linux agent: %w", err)
 	}
-	var orbit string
-	for _, t := range a.Targets {
-		for _, part := range []string{t.Component, t.Platform, t.Channel, t.File} {
-			if !safeNameRE.MatchString(part) {
-				return nil, fmt.Errorf("linux agent: target %s/%s/%s/%s: each part must be lowercase letters, digits, '.', '+' or '-'", t.Component, t.Platform, t.Channel, t.File)
-			}
-		}
-		rel := t.Platform + "/" + t.Channel + "/" + t.File
-		files = append(files, File{Path: a.Root + "/bin/" + t.Component + "/" + rel, Mode: 0o755, Data: t.Data})
-		if t.Component == "orbit" {
-			if orbit != "" {
-				return nil, fmt.Errorf("linux agent: two orbit targets (%s and %s): bundle one", orbit, rel)
-			}
-			orbit = rel
-		}
-	}
-	if orbit == "" {
-		return nil, fmt.Errorf("linux agent: no orbit target: the unit runs %s, which must link to a bundled orbit", a.StableOrbit())
-	}
-	// Relative, as the updater writes it (so it recognises the link).
-	files = append(files, File{Path: a.StableOrbit(), Mode: fs.ModeSymlink | 0o777, LinkTarget: orbit})
 
 	grace := a.StopGrace
 	if grace == 0 {

@@ -85,7 +85,8 @@ type Scripts struct {
 	// BeforeInstall runs before the files are unpacked. $1 is "install"
 	// on a first install and "upgrade" when a version (the same one, for
 	// a reinstall) is already installed. pkg always passes "install":
-	// the macOS installer does not tell the two apart.
+	// the macOS installer does not tell the two apart; its own arguments
+	// follow ($4 is the target volume).
 	BeforeInstall string
 	// AfterInstall runs once the files are in place, with $1 as for
 	// BeforeInstall.

@@ -4,45 +4,64 @@ package rootdir
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
+	"runtime"
 	"syscall"
 )
 
-// CheckPermissions refuses a root directory, or a binary under bin/, that
-// group or others can write or that another user owns: orbit runs them as
-// root, so such a file lets a local user run code as root. Symlinks are
-// followed (a root dir may be a link to a data volume; the stable orbit
-// path is a link into bin/), and what they point at is checked.
-func (l Layout) CheckPermissions() error {
-	if err := checkSafe(l.Root); err != nil {
-		return err
+// inspect reads the owner and mode bits of p (fi is its Stat).
+func inspect(p string, fi os.FileInfo) (verdict, error) {
+	v := verdict{ownerOK: true}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		v.ownerOK = trustedUID(int(st.Uid))
+		v.owner = fmt.Sprintf("uid %d", st.Uid)
 	}
-	bin := l.join("bin")
-	return filepath.WalkDir(bin, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) && path == bin {
-				return nil
-			}
-			return err
+	m := fi.Mode()
+	v.why = fmt.Sprintf("mode %#o", m.Perm())
+	if m.Perm()&0o022 != 0 {
+		v.others = accessWrite
+		if fi.IsDir() && m&os.ModeSticky != 0 {
+			// Others may add entries, but only an entry's owner (or the
+			// directory's, or root) may rename or remove it.
+			v.others = accessCreate
+			v.why = fmt.Sprintf("mode %#o, sticky", m.Perm())
 		}
-		return checkSafe(path)
-	})
+	}
+	return v, nil
 }
 
-func checkSafe(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("check permissions of %s: %w", path, err)
-	}
-	if m := fi.Mode().Perm(); m&0o022 != 0 {
-		return fmt.Errorf("%s is writable by group or others (mode %#o): run `chmod go-w %s` and start orbit again", path, m, path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() {
-			return fmt.Errorf("%s is owned by uid %d, not by root or orbit's user: run `chown root %s` and start orbit again", path, uid, path)
-		}
-	}
-	return nil
+// inspectLink reads the owner of the link itself (fi is its Lstat): in a
+// sticky directory its owner may replace it.
+func inspectLink(p string, fi os.FileInfo) (verdict, error) {
+	return inspect(p, fi)
 }
+
+// trustedUID is root, or the user orbit runs as (tests, a user's own
+// orbit): someone who can already do what orbit does.
+func trustedUID(uid int) bool { return uid == 0 || uid == os.Geteuid() }
+
+func fixWritable(p string) string { return "run `chmod go-w " + p + "`" }
+func fixOwner(p string) string    { return "run `chown root " + p + "`" }
+
+// systemDirs are directories that belong to the system or to other
+// software; none of them can be orbit's root.
+func systemDirs() []string {
+	dirs := []string{
+		"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
+		"/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+		"/usr", "/usr/bin", "/usr/lib", "/usr/libexec", "/usr/local", "/usr/local/bin",
+		"/usr/local/lib", "/usr/local/sbin", "/usr/sbin", "/usr/share",
+		"/var", "/var/cache", "/var/lib", "/var/log", "/var/opt", "/var/run", "/var/tmp",
+	}
+	if runtime.GOOS == "darwin" {
+		dirs = append(dirs, "/Applications", "/Library", "/System", "/Users", "/Volumes", "/cores",
+			"/private", "/private/etc", "/private/tmp", "/private/var", "/private/var/tmp",
+			"/Library/Application Support")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, home)
+	}
+	return append(dirs, os.TempDir())
+}
+
+func sameDir(a, b string) bool { return a == b }

@@ -6,6 +6,7 @@ package rootdir
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -103,9 +104,17 @@ func (l Layout) ExtensionsSocket() string {
 	return l.join("orbit-osquery.em")
 }
 
-// Create makes the root directory (0755) and its fixed subdirectories. The
-// tuf directory holds trusted metadata and is 0700.
+// Create makes the root directory (0755) and its fixed subdirectories,
+// after checking the directories on the way to it (CheckAncestors), so a
+// refused root is never created. The tuf directory holds trusted metadata
+// and is 0700. Only what Create makes is given its mode; an existing
+// directory keeps its own: CheckPermissions refuses a
+// loose one instead of silently changing what an admin set up, or hiding
+// that someone loosened it.
 func (l Layout) Create() error {
+	if err := l.CheckAncestors(); err != nil {
+		return err
+	}
 	dirs := []struct {
 		path string
 		mode os.FileMode
@@ -117,19 +126,34 @@ func (l Layout) Create() error {
 		{l.OsqueryLogDir(), 0o755},
 	}
 	for _, d := range dirs {
-		// An existing directory keeps its mode: CheckPermissions refuses a
-		// loose one instead of silently tightening what an admin set up.
-		if _, err := os.Stat(d.path); err == nil {
-			continue
+		if err := mkdirTight(d.path, d.mode); err != nil {
+			return err
 		}
-		if err := os.MkdirAll(d.path, d.mode); err != nil {
-			return fmt.Errorf("create %s: %w (check that orbit runs as root and the disk is writable)", d.path, err)
+	}
+	return nil
+}
+
+// mkdirTight creates path and any missing parent, each with exactly its
+// mode (Mkdir's is narrowed by the umask: a 077 umask would hide bin/ from
+// the tray app's user). Existing directories are left alone.
+func mkdirTight(path string, mode os.FileMode) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if parent := filepath.Dir(path); parent != path {
+		if err := mkdirTight(parent, 0o755); err != nil {
+			return err
 		}
-		// MkdirAll is subject to umask, so set the mode explicitly.
-		if runtime.GOOS != "windows" {
-			if err := os.Chmod(d.path, d.mode); err != nil {
-				return fmt.Errorf("set mode of %s: %w", d.path, err)
-			}
+	}
+	if err := os.Mkdir(path, mode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return fmt.Errorf("create %s: %w (check that orbit runs as root and the disk is writable)", path, err)
+	}
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(path, mode); err != nil {
+			return fmt.Errorf("set mode of %s: %w", path, err)
 		}
 	}
 	return nil

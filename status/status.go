@@ -228,7 +228,7 @@ var ErrNoState = errors.New("no state file: orbit has not run with this root dir
 
 // Read loads a state file written by a running (or past) agent.
 func Read(path string) (Snapshot, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadLimited(path, safefile.MaxState)
 	if errors.Is(err, os.ErrNotExist) {
 		return Snapshot{}, fmt.Errorf("%s: %w", path, ErrNoState)
 	}

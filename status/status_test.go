@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 func TestStoreRoundTrip(t *testing.T) {
@@ -48,6 +50,23 @@ func TestStoreRoundTrip(t *testing.T) {
 	s2 := NewStore(path, "1.2.4", nil)
 	if len(s2.Snapshot().Updates) != maxUpdateEvents || len(s2.Snapshot().Components) != 0 {
 		t.Fatalf("new store: %+v", s2.Snapshot())
+	}
+}
+
+func TestReadRefusesHugeOrSpecialFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "state.json")
+	// Valid JSON, but more than a state file ever holds: orbit status must
+	// not read it all.
+	if err := os.WriteFile(huge, append(append([]byte("{"), bytes.Repeat([]byte(" "), 5<<20)...), '}'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(huge); !errors.Is(err, safefile.ErrTooLarge) {
+		t.Fatalf("Read of a 5 MiB state file = %v, want ErrTooLarge", err)
+	}
+	if _, err := Read(dir); !errors.Is(err, safefile.ErrNotRegular) {
+		t.Fatalf("Read of a directory = %v, want ErrNotRegular", err)
 	}
 }
 

@@ -65,9 +65,12 @@ func serviceOptions(cfg ServiceConfig) service.KeyValue {
 		// systemd
 		"SystemdScript": strings.ReplaceAll(systemdUnit, "{{TimeoutStopSec}}", fmt.Sprint(stop)),
 		"Restart":       "always",
-		// launchd
-		"KeepAlive": true,
-		"RunAtLoad": true,
+		// launchd: our plist (LaunchdPlist renders the same), logs under
+		// LaunchdLogDir.
+		"KeepAlive":     true,
+		"RunAtLoad":     true,
+		"LaunchdConfig": launchdPlist,
+		"LogDirectory":  LaunchdLogDir,
 		// Windows SCM recovery: restart after 1 s, reset the failure count daily.
 		"OnFailure":              "restart",
 		"OnFailureDelayDuration": "1s",
@@ -196,6 +199,13 @@ var ErrManagerNotRunning = errors.New("service manager not running; the change t
 
 // Install writes the service definition and registers it.
 func (s *Service) Install() error {
+	if SystemName() == "darwin-launchd" {
+		// launchd opens the job's log files but does not create their
+		// directory.
+		if err := os.MkdirAll(LaunchdLogDir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", LaunchdLogDir, err)
+		}
+	}
 	err := s.Service.Install()
 	if err != nil && s.offlineSystemd() && s.unitExists() {
 		return fmt.Errorf("%w (%v)", ErrManagerNotRunning, err)

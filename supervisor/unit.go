@@ -53,15 +53,7 @@ func SystemdUnit(cfg ServiceConfig) (string, error) {
 		"cmd":       func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` },
 		"cmdEscape": func(s string) string { return strings.ReplaceAll(s, " ", `\x20`) },
 	}
-	t, err := template.New("unit").Funcs(funcs).Parse(script)
-	if err != nil {
-		return "", fmt.Errorf("systemd unit: parse the template: %w", err)
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, nil); err != nil {
-		return "", fmt.Errorf("systemd unit: render the template: %w", err)
-	}
-	return b.String(), nil
+	return renderServiceTemplate("systemd unit", script, funcs)
 }
 
 func unitSafe(s string) error {

@@ -140,11 +140,18 @@ func targetName(c Component, platform, channel string) string {
 // retries start at 10 s and grow up to the interval.
 const MinInterval = missingRetryFirst
 
+// MaxInterval is the longest Config.Interval: longer is a typo, and the
+// waits derived from it must not overflow.
+const MaxInterval = 30 * 24 * time.Hour
+
 // ValidateInterval is the rule for the check interval (0 takes the
 // default).
 func ValidateInterval(d time.Duration) error {
 	if d != 0 && d < MinInterval {
 		return fmt.Errorf("--update-interval %s is too short: use at least %s (default 15m)", d, MinInterval)
+	}
+	if d > MaxInterval {
+		return fmt.Errorf("--update-interval %s is too long: use at most 720h (30 days; default 15m)", d)
 	}
 	return nil
 }
@@ -152,7 +159,7 @@ func ValidateInterval(d time.Duration) error {
 // ValidateURL is the rule for the repository URL.
 func ValidateURL(raw string) error {
 	if raw == "" {
-		return errors.New("update URL is empty: pass --update-url")
+		return errors.New("updates need a repository: pass --update-url (the TUF repository your release owner publishes with orbitctl updates), or --disable-updates")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -160,6 +167,9 @@ func ValidateURL(raw string) error {
 	}
 	if err := httpclient.CheckNoCredentials(raw); err != nil {
 		return fmt.Errorf("--update-url %w", err)
+	}
+	if err := httpclient.CheckPort(u); err != nil {
+		return fmt.Errorf("--update-url %q: %w", raw, err)
 	}
 	return nil
 }

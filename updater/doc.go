@@ -33,7 +33,7 @@
 // streamed into a private directory under staging, never read beyond the
 // signed length + 1, checked against the signed length and hashes on the
 // descriptor of what was written, exec-checked and installed from there;
-// staging (and tuf/) must be closed to other users (checkPrivateDir).
+// staging (and tuf/) must be closed to other users (checkDir, on rootdir.Layout.CheckWritableDir).
 //
 // # Failures
 //

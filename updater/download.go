@@ -195,7 +195,7 @@ func (u *Updater) download(ctx context.Context, stats *netStats, staging string,
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return nil, fmt.Errorf("create staging directory %s: %w (check disk space and permissions)", staging, err)
 	}
-	if err := checkPrivateDir(staging); err != nil {
+	if err := u.checkDir(staging); err != nil {
 		return nil, fmt.Errorf("refusing to install %s through staging: %w", ti.Name, err)
 	}
 	dir, err := os.MkdirTemp(staging, stagingPrefix+"*")

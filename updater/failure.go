@@ -102,5 +102,5 @@ func isNetworkErr(err error) bool {
 }
 
 // errOpenDir means a directory the updater installs from is open to other
-// users (see checkPrivateDir).
+// users (see checkDir).
 var errOpenDir = errors.New("another user could replace the download before it is installed")

@@ -17,13 +17,13 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	"github.com/orbitagent/orbit/internal/fuzzcorpus"
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // FuzzParseRoots: whatever the --update-roots value (inline, or the
 // content of a file it names), ParseRoots never panics, is deterministic,
 // and accepts only a root.json that go-tuf loads as its trusted root, of at
-// most maxRootJSON bytes, returned as given.
+// most safefile.MaxRoot bytes, returned as given.
 func FuzzParseRoots(f *testing.F) {
 	f.Fuzz(func(t *testing.T, asFile bool, data []byte) {
 		value := string(data)
@@ -46,8 +46,8 @@ func FuzzParseRoots(f *testing.F) {
 			}
 			return
 		}
-		if len(got) > maxRootJSON {
-			t.Fatalf("accepted %d bytes, more than %d", len(got), maxRootJSON)
+		if len(got) > safefile.MaxRoot {
+			t.Fatalf("accepted %d bytes, more than %d", len(got), safefile.MaxRoot)
 		}
 		want := data
 		if !asFile {
@@ -158,11 +158,11 @@ func TestParseRootsRefusesBySize(t *testing.T) {
 		is    error
 		has   string
 	}{
-		"inline":  {"{" + strings.Repeat(" ", maxRootJSON) + "}", nil, "larger than"},
-		"file":    {huge, regularfile.ErrTooLarge, "1099511627776 bytes"},
-		"fifo":    {fifo, regularfile.ErrNotRegular, "is a FIFO"},
-		"device":  {"/dev/zero", regularfile.ErrNotRegular, "is a device"},
-		"missing": {filepath.Join(dir, "none"), os.ErrNotExist, "read update roots file"},
+		"inline":  {"{" + strings.Repeat(" ", safefile.MaxRoot) + "}", nil, "larger than"},
+		"file":    {huge, safefile.ErrTooLarge, "the limit for this file is 512 KiB"},
+		"fifo":    {fifo, safefile.ErrNotRegular, "it is a FIFO"},
+		"device":  {"/dev/zero", safefile.ErrNotRegular, "it is a device"},
+		"missing": {filepath.Join(dir, "none"), os.ErrNotExist, "update roots file: open"},
 	} {
 		_, err := ParseRoots(c.value)
 		if err == nil || !strings.Contains(err.Error(), c.has) || (c.is != nil && !errors.Is(err, c.is)) {

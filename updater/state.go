@@ -97,7 +97,7 @@ func newState() *state {
 // file is reported so the caller can start over rather than stop the agent.
 func loadState(l rootdir.Layout) (*state, error) {
 	s := newState()
-	data, err := os.ReadFile(statePath(l))
+	data, err := safefile.ReadLimited(statePath(l), safefile.MaxState)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}

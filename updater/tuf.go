@@ -15,11 +15,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	"github.com/orbitagent/orbit/internal/httpclient"
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
-
-// maxRootJSON bounds a root given on the command line or in a file.
-const maxRootJSON = 512 << 10
 
 // ErrNoRoots means updates are on but no trusted root was given.
 var ErrNoRoots = errors.New("updates need a trusted root: pass --update-roots (the repository's root.json, inline or a path) or --disable-updates")
@@ -47,14 +44,14 @@ func ReadRoots(value string) ([]byte, error) {
 		return nil, ErrNoRoots
 	}
 	if strings.HasPrefix(v, "{") {
-		if len(v) > maxRootJSON {
-			return nil, fmt.Errorf("inline update roots are %d bytes, larger than %d: it is not a TUF root.json", len(v), maxRootJSON)
+		if len(v) > safefile.MaxRoot {
+			return nil, fmt.Errorf("inline update roots are larger than %d bytes: a TUF root.json is smaller", safefile.MaxRoot)
 		}
 		return []byte(v), nil
 	}
-	data, err := regularfile.ReadFile(v, maxRootJSON)
+	data, err := safefile.ReadLimited(v, safefile.MaxRoot)
 	if err != nil {
-		return nil, fmt.Errorf("read update roots file: %w (pass the root JSON inline or the path of a root.json)", err)
+		return nil, fmt.Errorf("update roots file: %w (pass the root JSON inline or the path of the repository's root.json)", err)
 	}
 	return data, nil
 }
@@ -102,6 +99,11 @@ func rootVersion(data []byte) (int64, error) {
 	m, err := metadata.Root().FromBytes(data)
 	if err != nil {
 		return 0, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
+	}
+	// A root must carry its own keys' signatures: go-tuf refuses it
+	// otherwise on every check, long after orbit has started and said so.
+	if err := m.VerifyDelegate(metadata.ROOT, m); err != nil {
+		return 0, fmt.Errorf("update roots are not signed by their own root keys: %w (print the repository's with `orbitctl updates roots`)", err)
 	}
 	return m.Signed.Version, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/component"
 	"github.com/orbitagent/orbit/internal/httpclient"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
@@ -79,6 +80,10 @@ type Config struct {
 type Updater struct {
 	cfg Config
 	log zerolog.Logger
+
+	// bundleTried holds components whose bundled archive failed to be
+	// adopted this run; guarded by checkMu.
+	bundleTried map[component.Name]bool
 
 	// checkMu serializes checks, rollbacks and MarkHealthy; stMu guards st
 	// for quick readers such as ExecPath while a download is running.
@@ -140,19 +145,15 @@ func New(cfg Config) (*Updater, error) {
 	if cfg.MaxSelfBoots <= 0 {
 		cfg.MaxSelfBoots = 3
 	}
-	if cfg.HTTPClient == nil {
-		c, err := httpclient.New(httpclient.Config{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTPClient = c
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real()
+	if err := defaultClients(&cfg.HTTPClient, &cfg.Clock); err != nil {
+		return nil, err
 	}
 	if cfg.Executable == "" {
 		cfg.Executable, _ = os.Executable()
 	}
+	// Whatever client it was given, the fetcher stays on the repository's
+	// origin and never downgrades to http.
+	cfg.HTTPClient = httpclient.WithSameOrigin(cfg.HTTPClient)
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -161,8 +162,8 @@ func New(cfg Config) (*Updater, error) {
 	}
 	// The trusted root and the record of what is installed (which says what
 	// runs as root) live there.
-	if err := checkPrivateDir(cfg.Layout.TUF()); err != nil {
-		return nil, fmt.Errorf("updater: %w", err)
+	if err := cfg.Layout.CheckWritableDir(cfg.Layout.TUF()); err != nil {
+		return nil, fmt.Errorf("updater: %w: %w", errOpenDir, err)
 	}
 	u := &Updater{
 		cfg:      cfg,
@@ -486,6 +487,8 @@ func (u *Updater) check(ctx context.Context) (res CheckResult, selfPath string, 
 	}()
 	u.evaluateWatchesLocked(ctx, &res)
 	u.removeDroppedLocked()
+	// Bundled archives need no network: adopt them before asking it.
+	u.adoptBundled(ctx)
 
 	mctx, cancel := context.WithTimeout(ctx, u.cfg.MetadataTimeout)
 	defer cancel()
@@ -642,7 +645,7 @@ func (u *Updater) trustedRoot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cached, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	cached, err := safefile.ReadLimited(filepath.Join(u.cfg.Layout.TUF(), "root.json"), safefile.MaxRoot)
 	if err != nil {
 		return bundled, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -664,6 +665,12 @@ func TestParseRoots(t *testing.T) {
 		{"missing file", file + ".nope", false},
 		{"empty", "", false},
 		{"not root", `{"signed":{"_type":"targets"}}`, false},
+		// Well-formed roots that go-tuf would refuse at every check: refused
+		// at start instead.
+		{"unsigned root", string(editRoot(t, r.bundled, func(m map[string]any) { m["signatures"] = []any{} })), false},
+		{"tampered root", string(editRoot(t, r.bundled, func(m map[string]any) { m["signed"].(map[string]any)["version"] = 7 })), false},
+		{"a device", "/dev/zero", false},
+		{"a directory", t.TempDir(), false},
 	}
 	for _, c := range cases {
 		got, err := ParseRoots(c.value)
@@ -674,6 +681,22 @@ func TestParseRoots(t *testing.T) {
 			t.Fatalf("%s: got other bytes", c.name)
 		}
 	}
+}
+
+// editRoot returns root.json with edit applied to its JSON (and its
+// signatures left as they are).
+func editRoot(t *testing.T, root []byte, edit func(map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(root, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestStatusStoreUntouchedWithoutStore(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"debug/pe"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,11 +33,14 @@ func TestTrayTLSSettings(t *testing.T) {
 			t.Parallel()
 			s := startSession(t, f, tt.mod)
 			tray := s.tray
-			entries := waitMenu(t, desktoptest.Dial(t, s.bus.Address), s.item, tt.status, hasStatus(tt.status))
-			my, _ := desktoptest.Find(entries, "My device")
-			if my.Enabled != (tt.status != desktop.TitleOffline) {
-				t.Fatalf("My device enabled = %v with status %q", my.Enabled, tt.status)
-			}
+			// The status line and the items' state are separate updates of
+			// the menu: wait for the menu that shows both.
+			wantEnabled := tt.status != desktop.TitleOffline
+			waitMenu(t, desktoptest.Dial(t, s.bus.Address), s.item, fmt.Sprintf("%q with My device enabled=%v", tt.status, wantEnabled),
+				func(es []desktoptest.Entry) bool {
+					my, ok := desktoptest.Find(es, "My device")
+					return hasStatus(tt.status)(es) && ok && my.Enabled == wantEnabled
+				})
 			if tt.status == desktop.TitleOffline && !strings.Contains(tray.out.String(), "certificate") {
 				t.Fatalf("the offline line does not say why:\n%s", tray.out.String())
 			}

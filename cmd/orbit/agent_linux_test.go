@@ -105,28 +105,76 @@ func TestStaleOsquerydIsCleanedUpAtStart(t *testing.T) {
 	}
 }
 
+// A second orbit on the same root is refused, also after orbit.lock was
+// removed from under the first: the root directory itself is locked.
 func TestSecondOrbitOnSameRootIsRefused(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join(t.TempDir(), "orbit")
-	first := startOrbit(t, root, nil)
-	waitOsquerydRunning(t, root, 0)
+	for _, tc := range []struct {
+		name       string
+		removeLock bool
+		want       func(first int) string
+	}{
+		{"lock file in place", false, func(first int) string {
+			return fmt.Sprintf("already running with this root directory (pid %d", first)
+		}},
+		{"lock file removed", true, func(int) string { return "already running with this root directory" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "orbit")
+			first := startOrbit(t, root, nil)
+			waitOsquerydRunning(t, root, 0)
+			if tc.removeLock {
+				if err := os.Remove(filepath.Join(root, "orbit.lock")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			second := startOrbit(t, root, nil)
+			err := second.wait(t, 30*time.Second)
+			if code := exitCode(err); code != exitBadInput {
+				t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
+			}
+			out := strings.TrimSpace(second.log.String())
+			if want := tc.want(first.cmd.Process.Pid); !strings.Contains(out, want) {
+				t.Fatalf("second orbit said %q, want it to contain %q", out, want)
+			}
+			if strings.Count(out, "\n") != 0 {
+				t.Fatalf("want one line, got:\n%s", out)
+			}
+			select {
+			case <-first.done:
+				t.Fatal("first orbit exited")
+			default:
+			}
+		})
+	}
+}
 
-	second := startOrbit(t, root, nil)
-	err := second.wait(t, 30*time.Second)
-	if code := exitCode(err); code != exitBadInput {
-		t.Fatalf("second orbit exit code %d, want %d; output:\n%s", code, exitBadInput, second.log.String())
+// A symbolic link at orbit.lock is refused, and the file it points at is
+// not overwritten with orbit's pid.
+func TestLockFileSymlinkIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "orbit")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	out := strings.TrimSpace(second.log.String())
-	if want := fmt.Sprintf("already running with this root directory (pid %d", first.cmd.Process.Pid); !strings.Contains(out, want) {
-		t.Fatalf("second orbit said %q, want it to contain %q", out, want)
+	target := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(target, []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Count(out, "\n") != 0 {
-		t.Fatalf("want one line, got:\n%s", out)
+	if err := os.Symlink(target, filepath.Join(root, "orbit.lock")); err != nil {
+		t.Fatal(err)
 	}
-	select {
-	case <-first.done:
-		t.Fatal("first orbit exited")
-	default:
+	p := startOrbit(t, root, nil)
+	if code := exitCode(p.wait(t, 30*time.Second)); code != exitBadInput {
+		t.Fatalf("exit code %d, want %d; output:\n%s", code, exitBadInput, p.log.String())
+	}
+	if out := p.log.String(); !strings.Contains(out, "symbolic link") {
+		t.Fatalf("output %q does not name the link", out)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "root:x:0:0:root:/root:/bin/sh\n" {
+		t.Fatalf("the link's target was overwritten: %q", b)
 	}
 }
 
@@ -188,6 +236,16 @@ func TestRefusesWritableRootDir(t *testing.T) {
 			}
 			return os.Chmod(bin, 0o775) // WriteFile's mode is masked by umask
 		}, func(root string) string { return filepath.Join(root, "bin", "osqueryd", "linux", "stable", "osqueryd") }},
+		// Not only the root and bin/: every directory orbit writes into.
+		{"staging world-writable", func(root string) error {
+			if err := os.Mkdir(filepath.Join(root, "staging"), 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(filepath.Join(root, "staging"), 0o777)
+		}, func(root string) string { return filepath.Join(root, "staging") }},
+		// And the directories above the root.
+		{"parent world-writable", func(root string) error { return os.Chmod(filepath.Dir(root), 0o777) },
+			func(root string) string { return filepath.Dir(root) + ", on the way to " + root + "," }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,16 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runOrbit(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(orbitBin(t), args...)
+	// A refusal is immediate; an orbit that runs instead is killed, so the
+	// test fails on its exit code rather than hanging.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, orbitBin(t), args...)
+	cmd.WaitDelay = 5 * time.Second // osqueryd children may hold the output pipes
 	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -47,7 +54,8 @@ func TestBadFlagsGiveOneClearError(t *testing.T) {
 		{"secret without fleet", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--enroll-secret=a"}, "--enroll-secret needs --fleet-url"},
 		{"missing osqueryd", []string{root, "--disable-updates", "--osqueryd-path=" + filepath.Join(dir, "nope")}, "--osqueryd-path " + filepath.Join(dir, "nope") + ": file not found"},
 		{"no osqueryd and no updates", []string{root, "--disable-updates"}, "--disable-updates with no osqueryd installed"},
-		{"updates without root", []string{root, "--osqueryd-path=" + osq}, "pass --update-roots"},
+		{"updates without a repository", []string{root, "--osqueryd-path=" + osq}, "pass --update-url"},
+		{"updates without root", []string{root, "--osqueryd-path=" + osq, "--update-url=https://updates.example.com"}, "pass --update-roots"},
 		{"short interval", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--update-interval=1s"}, "--update-interval 1s is too short"},
 		{"bad duration", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--update-interval=soon"}, "invalid value \"soon\""},
 		{"bad channel", []string{root, "--disable-updates", "--osqueryd-path=" + osq, "--osqueryd-channel=../x"}, "is not a channel name"},

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orbitagent/orbit/agent"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/updater"
 )
@@ -54,10 +55,6 @@ const (
 	flagDesktopSessionsDirTest = "desktop-sessions-dir"
 )
 
-// DefaultUpdateURL is Fleet's public update repository, so an agent built
-// from this repo works with Fleet's published osqueryd out of the box.
-const DefaultUpdateURL = "https://updates.fleetdm.com"
-
 func envVar(flag string) []string {
 	return []string{"ORBIT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
@@ -71,7 +68,10 @@ func agentFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagFleetCertificate, EnvVars: envVar(flagFleetCertificate), Usage: "CA bundle (PEM) that signs the Fleet server's certificate"},
 		&cli.BoolFlag{Name: flagInsecure, EnvVars: envVar(flagInsecure), Usage: "do not verify the Fleet server's TLS certificate (testing only)"},
 		&cli.StringFlag{Name: flagFleetProxy, EnvVars: envVar(flagFleetProxy), Usage: "HTTPS proxy URL for orbit's and osqueryd's calls to Fleet"},
-		&cli.StringFlag{Name: flagUpdateURL, Value: DefaultUpdateURL, EnvVars: envVar(flagUpdateURL), Usage: "TUF update repository URL"},
+		// No default: Fleet's public repository serves Fleet's own orbit as
+		// orbit/<platform>/stable, which an orbit pointed there by default
+		// would replace itself with. The repository is a choice, like its root.
+		&cli.StringFlag{Name: flagUpdateURL, EnvVars: envVar(flagUpdateURL), Usage: "TUF update repository URL (required with updates, as --update-roots)"},
 		&cli.StringFlag{Name: flagUpdateRoots, EnvVars: envVar(flagUpdateRoots), Usage: "trusted TUF root: JSON inline (starting with '{') or a path to root.json"},
 		&cli.StringFlag{Name: flagUpdateTLSCertificate, EnvVars: envVar(flagUpdateTLSCertificate), Usage: "CA bundle (PEM) for the update server"},
 		&cli.StringFlag{Name: flagOrbitChannel, Value: "stable", EnvVars: envVar(flagOrbitChannel), Usage: "update channel of orbit"},
@@ -92,13 +92,13 @@ func agentFlags() []cli.Flag {
 		&cli.DurationFlag{Name: flagStopGrace, Value: 10 * time.Second, EnvVars: envVar(flagStopGrace), Usage: "time children get to exit after SIGTERM before they are killed"},
 		// Hidden: how often the device token's age is checked; lowered by
 		// tests to see an hourly rotation without waiting.
-		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true},
+		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true, Usage: "how often the device token's age is checked (it is rotated hourly)"},
 		&cli.DurationFlag{Name: flagConfigInterval, Value: 30 * time.Second, EnvVars: envVar(flagConfigInterval), Usage: "how often to fetch the Fleet server's config"},
 		&cli.StringFlag{Name: flagDesktopPath, EnvVars: envVar(flagDesktopPath), Usage: "with --fleet-desktop: run this tray app instead of the one the updater manages (development)"},
 		&cli.StringFlag{Name: flagDesktopAltBrowserHost, EnvVars: envVar(flagDesktopAltBrowserHost), Usage: "host[:port] the tray app's pages open on, when people reach Fleet by another name"},
 		// Hidden: sessions for the tray app come from this directory laid
 		// out as /run/user instead of logind (tests of a whole orbit).
-		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true},
+		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true, Usage: "with --fleet-desktop: take the graphical sessions from this directory, laid out as /run/user, instead of logind"},
 		&cli.StringFlag{Name: flagHostIdentifier, Value: "uuid", EnvVars: envVar(flagHostIdentifier), Usage: "how Fleet tells hosts apart: uuid, or instance for cloned VMs that share a hardware UUID"},
 	}
 }
@@ -176,11 +176,12 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 		cfg.SecretOnArgv = os.Getenv(envVar(flagEnrollSecret)[0]) != s
 	}
 	if p := c.String(flagEnrollSecretPath); p != "" {
-		data, err := os.ReadFile(p)
+		data, err := safefile.ReadLimited(p, safefile.MaxSecret)
 		if err != nil {
-			return nil, fmt.Errorf("read --enroll-secret-path: %w", err)
+			return nil, fmt.Errorf("--enroll-secret-path: %w", err)
 		}
 		cfg.EnrollSecret = strings.TrimSpace(string(data))
+		cfg.EnrollSecretPath = absPath(p)
 		if cfg.EnrollSecret == "" {
 			return nil, fmt.Errorf("--enroll-secret-path %s is empty: put the enroll secret from Fleet's Add hosts page in it", p)
 		}
@@ -199,6 +200,14 @@ func parseConfig(c *cli.Context) (*runConfig, error) {
 	}
 	if logs.MaxSize < 1 || logs.MaxBackups < 0 || logs.MaxAge < 0 {
 		return nil, errors.New("--log-file-max-size must be at least 1 (MB); backups and age cannot be negative")
+	}
+	if logs.MaxSize > maxLogFileSize || logs.MaxAge > maxLogFileAge {
+		return nil, fmt.Errorf("--log-file-max-size is at most %d (MB) and --log-file-max-age at most %d (days)", maxLogFileSize, maxLogFileAge)
+	}
+	if logs.File != "" {
+		if err := checkLogFile(logs.File); err != nil {
+			return nil, err
+		}
 	}
 	if v := c.String(flagUpdateRoots); v != "" && !cfg.DisableUpdates {
 		if cfg.UpdateRoots, err = updater.ReadRoots(v); err != nil {

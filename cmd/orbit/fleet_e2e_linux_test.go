@@ -32,9 +32,10 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 
 	root := filepath.Join(t.TempDir(), "orbit")
-	p := startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=" + secret},
-		"--fleet-url="+srv.URL(), "--fleet-certificate="+srv.CACertFile(),
-		"--config-interval=1s", "--device-token-check-interval=200ms", "--debug")
+	env := []string{"ORBIT_ENROLL_SECRET=" + secret}
+	args := []string{"--fleet-url=" + srv.URL(), "--fleet-certificate=" + srv.CACertFile(),
+		"--config-interval=1s", "--device-token-check-interval=200ms", "--debug"}
+	p := startOrbit(t, root, env, args...)
 
 	// 1. orbit enrolls.
 	var host fleettest.OrbitHost
@@ -108,6 +109,8 @@ func TestFleetEndToEnd(t *testing.T) {
 
 	// 4. The device token rotates once it is an hour old: the new token is
 	// registered with the server, then written to the identifier file.
+	// Within a run its age is orbit's own clock; across runs, the file's
+	// mtime: a restart after two hours rotates it at once.
 	idFile := filepath.Join(root, "identifier")
 	var oldToken string
 	eventually(t, "device token registered", func() bool {
@@ -115,10 +118,14 @@ func TestFleetEndToEnd(t *testing.T) {
 		oldToken = strings.TrimSpace(string(b))
 		return err == nil && oldToken != "" && srv.DeviceTokens()[oldToken] != ""
 	})
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 30*time.Second)
+	firstLog := p.log.String()
 	old := time.Now().Add(-2 * time.Hour)
 	if err := os.Chtimes(idFile, old, old); err != nil {
 		t.Fatal(err)
 	}
+	p = startOrbit(t, root, env, args...)
 	var newToken string
 	eventually(t, "device token rotated", func() bool {
 		b, _ := os.ReadFile(idFile)
@@ -140,7 +147,7 @@ func TestFleetEndToEnd(t *testing.T) {
 
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 30*time.Second)
-	log := p.log.String()
+	log := firstLog + p.log.String()
 	osqueryKey := srv.OsqueryHosts()[0].NodeKey
 	for _, s := range []string{secret, host.OrbitNodeKey, osqueryKey, oldToken, newToken} {
 		if strings.Contains(log, s) {

@@ -70,7 +70,11 @@ func runAgent(ctx context.Context, cfg *runConfig, interactive bool) error {
 	ring := osquery.NewLogRing(osquery.LogRingConfig{})
 	log, level, closeLog := newLogger(cfg.Log, os.Stderr, ring)
 	defer closeLog.Close()
-	out, err := agent.Run(ctx, cfg.Agent, agent.Deps{Logger: log, LogLevel: level, Signals: interactive, LogRing: ring})
+	deps := agent.Deps{Logger: log, LogLevel: level, Signals: interactive, LogRing: ring}
+	if !interactive {
+		deps.ServiceName = serviceName()
+	}
+	out, err := agent.Run(ctx, cfg.Agent, deps)
 	var refused *agent.Refusal
 	if errors.As(err, &refused) {
 		if cfg.Log.File != "" {

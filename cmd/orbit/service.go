@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -18,10 +19,15 @@ import (
 )
 
 // serviceName is the unit/label/service name, as Fleet's packages use on
-// Linux. ORBIT_SERVICE_NAME changes it (tests, side-by-side installs).
+// Linux; on macOS the launchd label is reverse-DNS, the one orbitctl
+// package gives its plist by default. ORBIT_SERVICE_NAME changes it
+// (tests, side-by-side installs, a package built with --identifier).
 func serviceName() string {
 	if n := os.Getenv("ORBIT_SERVICE_NAME"); n != "" {
 		return n
+	}
+	if runtime.GOOS == "darwin" {
+		return supervisor.DefaultIdentifier
 	}
 	return "orbit"
 }

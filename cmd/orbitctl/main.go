@@ -1,5 +1,6 @@
 // Command orbitctl is the release owner's tool for orbit: `orbitctl updates`
-// maintains the TUF repository the agents update from.
+// maintains the TUF repository the agents update from, and `orbitctl
+// package` builds the agent's installers (packaging/packager).
 package main
 
 import (
@@ -48,7 +49,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Version:   version,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{updatesCommand(newLogger(stderr))},
+		Commands:  []*cli.Command{updatesCommand(newLogger(stderr)), packageCommand()},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

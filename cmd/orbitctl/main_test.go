@@ -349,6 +349,9 @@ func TestCLIRotateFlagOrder(t *testing.T) {
 		{[]string{"--path", dir}, "exactly one ROLE"},
 		{[]string{"targets", "--path"}, "--path needs a value"},
 		{[]string{"targets", "--path", dir, "--timestamp-expires", "soon"}, "invalid lifetime"},
+		// n days overflow a time.Duration: refused, not replaced by the default.
+		{[]string{"targets", "--path", dir, "--targets-expires", "99999999999d"}, "invalid lifetime"},
+		{[]string{"targets", "--path", dir, "--targets-expires", "99999999999999999999"}, "invalid lifetime"},
 		{[]string{"superuser", "--path", dir}, "unknown role"},
 	} {
 		r := run(t, e, append([]string{"updates", "rotate"}, tc.args...)...)
@@ -363,6 +366,33 @@ func TestCLIRotateFlagOrder(t *testing.T) {
 	for p, b := range before {
 		if after[p] != b {
 			t.Errorf("failed rotations changed %s", p)
+		}
+	}
+}
+
+func TestParseLifetime(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30d", 30 * 24 * time.Hour, true},
+		{"30", 30 * 24 * time.Hour, true},
+		{"720h", 720 * time.Hour, true},
+		{"36500d", 36500 * 24 * time.Hour, true},
+		{"36501d", 0, false},
+		{"99999999999d", 0, false}, // wraps around as a time.Duration
+		{"106752d", 0, false},      // the first day count that overflows
+		{"99999999999999999999d", 0, false},
+		{"2562047h", 0, false}, // a valid Go duration, but past the cap
+		{"0d", 0, false},
+		{"-1d", 0, false},
+		{"soon", 0, false},
+	} {
+		got, err := parseLifetime(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("parseLifetime(%q) = %s, %v; want %s (ok %v)", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }

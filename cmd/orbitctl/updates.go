@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/updater/repo"
 	"github.com/orbitagent/orbit/updater/repo/s3store"
 )
@@ -40,17 +40,27 @@ func expiryFlags(roles ...string) []cli.Flag {
 	return fs
 }
 
+// maxLifetimeDays bounds a metadata lifetime: 100 years, far more than any
+// role needs, and far from where days turned into a time.Duration
+// overflow (about 106,751 days) and wrap to a value the repository would
+// silently replace with its default.
+const maxLifetimeDays = 36500
+
 // parseLifetime accepts a Go duration, "Nd" or a bare number of days.
 func parseLifetime(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n > 0 {
+	invalid := fmt.Errorf("invalid lifetime %q: use a Go duration like 720h or days like 30d, at most %dd", s, maxLifetimeDays)
+	if n, err := strconv.ParseInt(strings.TrimSuffix(s, "d"), 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n <= 0 || n > maxLifetimeDays {
+			return 0, invalid
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("invalid lifetime %q: use a Go duration like 720h or days like 30d", s)
+	if err != nil || d <= 0 || d > maxLifetimeDays*24*time.Hour {
+		return 0, invalid
 	}
 	return d, nil
 }
@@ -301,7 +311,7 @@ func updatesCommand(log zerolog.Logger) *cli.Command {
 				Flags: []cli.Flag{pathFlag, jsonFlag,
 					&cli.StringFlag{Name: "root", Required: true, Usage: "trusted root.json (the one your clients ship with)"}},
 				Action: func(c *cli.Context) error {
-					trusted, err := regularfile.ReadFile(c.String("root"), maxTrustedRoot)
+					trusted, err := safefile.ReadLimited(c.String("root"), maxTrustedRoot)
 					if err != nil {
 						return fmt.Errorf("read trusted root: %w", err)
 					}

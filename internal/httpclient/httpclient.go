@@ -17,10 +17,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Defaults of Config.
@@ -48,8 +51,7 @@ type Config struct {
 	// Timeout bounds a whole exchange, body included [none: callers bound
 	// long downloads with their own deadlines].
 	Timeout time.Duration
-	// CheckRedirect is the redirect policy; nil is net/http's (at most 10
-	// redirects, to anywhere).
+	// CheckRedirect is the redirect policy; nil is SameOrigin.
 	CheckRedirect func(req *http.Request, via []*http.Request) error
 	// Logger receives the insecure warning.
 	Logger zerolog.Logger
@@ -92,11 +94,27 @@ func parseProxy(raw string) (*url.URL, error) {
 	if err != nil || u.Host == "" {
 		return nil, errors.New("use one like http://proxy.example.com:3128")
 	}
+	if err := CheckPort(u); err != nil {
+		return nil, err
+	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 		return u, nil
 	}
 	return nil, fmt.Errorf("scheme %q is not supported: use http, https, socks5 or socks5h", u.Scheme)
+}
+
+// CheckPort refuses a URL whose port is outside 1-65535: url.Parse takes
+// any digits, and the dial would only fail later, on every try.
+func CheckPort(u *url.URL) error {
+	p := u.Port()
+	if p == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %s is out of range: use a port from 1 to 65535", p)
+	}
+	return nil
 }
 
 // errCredentials is CheckNoCredentials' error; it reads after the
@@ -128,13 +146,9 @@ func New(cfg Config) (*http.Client, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12} // osquery requires TLS >= 1.2 too
 	switch {
 	case cfg.CAFile != "":
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := LoadCABundle(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("read CA bundle: %w (pass a readable PEM file)", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate: pass the PEM bundle of the CAs that sign the server's certificate", cfg.CAFile)
+			return nil, err
 		}
 		tlsCfg.RootCAs = pool
 	case cfg.Insecure:
@@ -158,7 +172,70 @@ func New(cfg Config) (*http.Client, error) {
 		MaxIdleConnsPerHost:   2,
 		ForceAttemptHTTP2:     true,
 	}
+	if cfg.CheckRedirect == nil {
+		cfg.CheckRedirect = SameOrigin
+	}
 	return &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: cfg.CheckRedirect}, nil
+}
+
+// ErrRedirectRefused is the error of a redirect SameOrigin does not follow.
+var ErrRedirectRefused = errors.New("redirect refused")
+
+// maxRedirects is as many hops as net/http follows by default.
+const maxRedirects = 10
+
+// SameOrigin is the redirect policy of orbit's clients (the Orbit API, the
+// update fetcher, the tray app's device API): a redirect is followed only
+// to the scheme, host and port of the first request. net/http's default
+// follows any redirect, and re-sends the body on a 307 or 308, so a server
+// (or anyone who can answer for it) could have the enroll secret, the node
+// key or the device token sent to another host, or over plain http. The
+// error names the origins, never a path (a device token is in one).
+func SameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) == 0 {
+		return nil
+	}
+	from, to := origin(via[0].URL), origin(req.URL)
+	if from != to {
+		return fmt.Errorf("%w: %s redirected to %s; orbit follows redirects only within one scheme, host and port: point orbit at the address the server redirects to", ErrRedirectRefused, from, to)
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("%w: %s redirected %d times", ErrRedirectRefused, from, len(via))
+	}
+	return nil
+}
+
+// WithSameOrigin returns a copy of hc that follows the SameOrigin policy,
+// for clients that carry a secret whatever client they were given.
+func WithSameOrigin(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = SameOrigin
+	return &c
+}
+
+// origin is scheme://host:port, with the scheme's default port spelled
+// out and the host in lower case.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u.Scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// LoadCABundle reads a PEM bundle of CA certificates (at most
+// safefile.MaxCABundle, a regular file) into a pool. New calls it; callers
+// that must refuse a bad bundle before they change anything call it first.
+func LoadCABundle(path string) (*x509.CertPool, error) {
+	pem, err := safefile.ReadLimited(path, safefile.MaxCABundle)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w (pass a readable PEM file)", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate: pass the PEM bundle of the CAs that sign the server's certificate", path)
+	}
+	return pool, nil
 }
 
 // ErrBodyTooLarge is ReadBody's error for a body over its limit.

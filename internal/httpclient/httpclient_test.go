@@ -38,6 +38,8 @@ func TestValidate(t *testing.T) {
 		{"socks5 proxy", Config{Proxy: "socks5://proxy:1080"}, ""},
 		{"socks5h proxy", Config{Proxy: "socks5h://proxy:1080"}, ""},
 		{"proxy credentials", Config{Proxy: "http://u:secret@proxy:3128"}, "must not carry credentials"},
+		{"proxy port out of range", Config{Proxy: "http://proxy:65536"}, "port 65536 is out of range"},
+		{"proxy port zero", Config{Proxy: "http://proxy:0"}, "port 0 is out of range"},
 		{"negative timeout", Config{Timeout: -time.Second}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,9 +87,22 @@ func TestNewRejectsBadCABundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "none.pem")
+	// A valid certificate padded past the limit: refused, not read on and on.
+	srv, ca := tlsServer(t)
+	_ = srv
+	certPEM, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.pem")
+	if err := os.WriteFile(huge, bytes.Repeat(certPEM, (1<<20)/len(certPEM)+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ file, want string }{
 		{missing, missing},
 		{notPEM, "no PEM certificate"},
+		{huge, "the limit for this file is 1 MiB"},
+		{dir, "not a regular file"},
 	} {
 		if _, err := New(Config{CAFile: tc.file}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(CAFile %s) = %v, want an error mentioning %q", tc.file, err, tc.want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -28,34 +29,59 @@ func (e *HeldError) Error() string {
 
 func (e *HeldError) Unwrap() error { return ErrLocked }
 
-// Lock is an exclusive advisory lock on a file, held until Release or the
-// end of the process: the kernel drops it when the holder dies, even by
-// SIGKILL, so a crash never leaves it stuck. (flock on Unix, LockFileEx on
-// Windows.)
+// Lock is an exclusive lock on a directory, taken through a lock file in
+// it, held until Release or the end of the process: the kernel drops it
+// when the holder dies, even by SIGKILL, so a crash never leaves it
+// stuck. On Unix both the file and its directory are flocked: deleting or
+// replacing the file does not free the directory, so a second process
+// cannot take it while the holder runs. On Windows the file is locked
+// with LockFileEx and held open without delete sharing, so it cannot be
+// deleted or renamed while held. A directory holds one such lock.
 type Lock struct {
-	f *os.File
+	f   *os.File
+	dir *os.File // nil on Windows
 }
 
-// TryLock takes the lock on path (created with perm if missing) without
-// waiting. A held lock is a *HeldError. The holder's pid is recorded in
-// the file, only as a hint for that error.
+// ErrLockFileType is TryLock's error for a lock path that is a symbolic
+// link (or reparse point) or not a regular file: it is never followed,
+// so nothing it points at is overwritten.
+var ErrLockFileType = errors.New("lock file is not a regular file")
+
+// TryLock takes the lock on path's directory (creating path with perm if
+// missing) without waiting. A held lock is a *HeldError. The holder's pid
+// is recorded in the file, only as a hint for that error.
 func TryLock(path string, perm os.FileMode) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, perm)
+	f, err := openLockFile(path, perm)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
+		return nil, err
 	}
-	if err := lockFile(f); err != nil {
+	held := func() error {
 		holder := readHolder(f)
 		f.Close()
+		return &HeldError{Path: path, Holder: holder}
+	}
+	if err := lockFile(f); err != nil {
 		if errors.Is(err, errWouldBlock) {
-			return nil, &HeldError{Path: path, Holder: holder}
+			return nil, held()
 		}
+		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	dir, err := lockDir(filepath.Dir(path))
+	if err != nil {
+		_ = unlockFile(f)
+		if errors.Is(err, errWouldBlock) {
+			// The holder's lock file was deleted or replaced: this one is
+			// new, and names nobody.
+			return nil, held()
+		}
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", filepath.Dir(path), err)
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return &Lock{f: f}, nil
+	return &Lock{f: f, dir: dir}, nil
 }
 
 // Release drops the lock (and the pid hint). Releasing twice, or a nil
@@ -69,7 +95,11 @@ func (l *Lock) Release() error {
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
-	l.f = nil
+	if l.dir != nil {
+		_ = unlockFile(l.dir)
+		_ = l.dir.Close()
+	}
+	l.f, l.dir = nil, nil
 	return err
 }
 

@@ -316,8 +316,10 @@ func checkPath(p string) error {
 // scriptEntries returns the Scripts archive's entries: "." and the
 // preinstall and postinstall scripts that wrap the BeforeInstall and
 // AfterInstall hooks. macOS runs only those two, on every install or
-// upgrade alike, so the hooks get "install", and the removal hooks are
-// ignored: a pkg cannot be uninstalled by the installer.
+// upgrade alike, so the hooks get "install" as $1, then the installer's
+// own arguments (package path, install location, target volume: $2 to
+// $4), and the removal hooks are ignored: a pkg cannot be uninstalled by
+// the installer.
 func scriptEntries(p *packaging.Package) ([]entry, error) {
 	if err := p.Scripts.Check(); err != nil {
 		return nil, fmt.Errorf("pkg: %w", err)
@@ -327,7 +329,7 @@ func scriptEntries(p *packaging.Package) ([]entry, error) {
 		{"postinstall", "after_install", p.Scripts.AfterInstall},
 		{"preinstall", "before_install", p.Scripts.BeforeInstall},
 	} {
-		script := packaging.MaintainerScript("macOS "+s.name, s.fn+" install",
+		script := packaging.MaintainerScript("macOS "+s.name, s.fn+` install "$@"`,
 			packaging.Hook{Func: s.fn, Body: s.body})
 		if script == "" {
 			continue

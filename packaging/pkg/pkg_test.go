@@ -292,7 +292,7 @@ func TestScriptsWithCpio(t *testing.T) {
 	p := fixture(16)
 	p.Scripts = packaging.Scripts{
 		BeforeInstall: `printf 'before %s\n' "$1" >>"$HOOK_LOG"`,
-		AfterInstall:  `printf 'after %s\n' "$1" >>"$HOOK_LOG"`,
+		AfterInstall:  `printf 'after %s on %s\n' "$1" "$4" >>"$HOOK_LOG"`,
 		BeforeRemove:  `printf 'removal hook ran\n' >>"$HOOK_LOG"`,
 		AfterRemove:   `printf 'removal hook ran\n' >>"$HOOK_LOG"`,
 		AfterPurge:    `printf 'removal hook ran\n' >>"$HOOK_LOG"`,
@@ -325,7 +325,7 @@ func TestScriptsWithCpio(t *testing.T) {
 			t.Errorf("%s does not start with #!/bin/sh:\n%s", name, body)
 		}
 		// The installer runs it with the package path, target and volume.
-		cmd := exec.Command(filepath.Join(x, name), u.pkg, "/", "/")
+		cmd := exec.Command(filepath.Join(x, name), u.pkg, "/", "/Volumes/Image")
 		cmd.Env = append(os.Environ(), "HOOK_LOG="+hookLog)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, out)
@@ -335,8 +335,8 @@ func TestScriptsWithCpio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got) != "before install\nafter install\n" {
-		t.Errorf("hooks ran as %q, want before install, after install", got)
+	if string(got) != "before install\nafter install on /Volumes/Image\n" {
+		t.Errorf("hooks ran as %q, want before install, after install on the target volume", got)
 	}
 }
 

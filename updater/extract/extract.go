@@ -34,7 +34,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Defaults of Limits.
@@ -135,7 +135,7 @@ func TarGz(ctx context.Context, archive, dir string, lim Limits) (err error) {
 		return err
 	}
 	lim = lim.withDefaults()
-	f, st, err := regularfile.Open(archive)
+	f, st, err := safefile.OpenRegular(archive)
 	if err != nil {
 		return fmt.Errorf("open archive: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/orbitagent/orbit/internal/regularfile"
+	"github.com/orbitagent/orbit/internal/safefile"
 )
 
 // Platforms are the platform names Fleet's agents ask for.
@@ -114,7 +114,7 @@ func (r *Repo) AddTarget(ctx context.Context, t AddTarget) error {
 	}
 	// A FIFO or a device would block open() or never end, holding the
 	// repository lock: refused before and after a non-blocking open.
-	src, info, err := regularfile.Open(t.File)
+	src, info, err := safefile.OpenRegular(t.File)
 	if err != nil {
 		return fmt.Errorf("open target file: %w", err)
 	}

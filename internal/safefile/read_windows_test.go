@@ -1,0 +1,5 @@
+package safefile
+
+import "testing"
+
+func specialFiles(*testing.T, string) []readCase { return nil }

@@ -1,0 +1,52 @@
+package testbin
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"path"
+	"sort"
+	"testing"
+)
+
+// TarGz is a .tar.gz of files (slash paths to contents), laid out as a
+// release archive is (the tray app's desktop.tar.gz, a macOS app bundle):
+// each parent directory first, then the files, executable, in sorted
+// order.
+func TarGz(t testing.TB, files map[string][]byte) []byte {
+	t.Helper()
+	dirs := map[string]bool{}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+		for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for d := range dirs {
+		names = append(names, d+"/")
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, name := range names {
+		h := &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
+		if data, ok := files[name]; ok {
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(files[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

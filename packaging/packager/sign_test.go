@@ -1,0 +1,157 @@
+package packager
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
+	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+)
+
+// codeSigning writes a test CA and a code-signing certificate (RSA, so the
+// signatures are deterministic) and its key, and returns their paths.
+func codeSigning(t *testing.T, dir string) (ca, chain, key string) {
+	t.Helper()
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Orbit Test Root CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Orbit Test Publisher"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, crypto.Signer(leafKey).Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, chain, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "chain.pem"), filepath.Join(dir, "key.pem")
+	for p, blk := range map[string]*pem.Block{
+		ca: {Type: "CERTIFICATE", Bytes: caDER}, chain: {Type: "CERTIFICATE", Bytes: leafDER}, key: {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, chain, key
+}
+
+// With --authenticode-cert/--authenticode-key both copies of orbit.exe in
+// the msi and the msi itself carry signatures osslsigncode verifies
+// against the CA; with an RSA key two builds are the same bytes.
+func TestAuthenticodeSignsOrbitAndMSI(t *testing.T) {
+	t.Parallel()
+	osslsigncode := tooltest.Need(t, "osslsigncode")
+	tooltest.Need(t, "msiextract")
+	dir := t.TempDir()
+	ca, chain, key := codeSigning(t, dir)
+	o := fleetOptions(t, "msi", "amd64", dir)
+	o.AuthenticodeCert, o.AuthenticodeKey = chain, key
+	res, err := Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(file string) {
+		t.Helper()
+		out, err := exec.Command(osslsigncode, "verify", "-CAfile", ca, "-ignore-crl", "-in", file).CombinedOutput()
+		if err != nil {
+			t.Errorf("osslsigncode verify %s: %v\n%s", filepath.Base(file), err, out)
+		}
+	}
+	verify(res.Path)
+	x := filepath.Join(dir, "x")
+	tooltest.Run(t, "", "msiextract", "-C", x, res.Path)
+	var exes []string
+	filepath.WalkDir(x, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "orbit.exe" {
+			exes = append(exes, p)
+		}
+		return err
+	})
+	if len(exes) != 2 {
+		t.Fatalf("the msi holds %d orbit.exe, want the bundled one and the stable copy", len(exes))
+	}
+	for _, p := range exes {
+		verify(p)
+	}
+	a, _ := os.ReadFile(exes[0])
+	if b, _ := os.ReadFile(exes[1]); !bytes.Equal(a, b) {
+		t.Error("the stable orbit.exe differs from the bundled one")
+	}
+	rebuildSame(t, o, res.Path)
+}
+
+// rebuildSame builds o again beside first and wants the same bytes.
+func rebuildSame(t *testing.T, o Options, first string) {
+	t.Helper()
+	o.Output = first + ".again"
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(first)
+	if b, _ := os.ReadFile(o.Output); len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("two signed builds of %s differ", filepath.Base(first))
+	}
+}
+
+// With --sign-key the deb carries a signature over its members that gpg
+// verifies with the public key, and signed builds are reproducible.
+func TestSignKeySignsDeb(t *testing.T) {
+	t.Parallel()
+	tooltest.Need(t, "ar")
+	k := gpgtest.New(t, "")
+	dir := t.TempDir()
+	o := fleetOptions(t, "deb", "amd64", dir)
+	o.SignKey = k.Secret
+	res, err := Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := filepath.Join(dir, "ar")
+	os.Mkdir(x, 0o755)
+	tooltest.Run(t, x, "ar", "x", res.Path)
+	var signed []byte
+	for _, m := range []string{"debian-binary", "control.tar.gz", "data.tar.gz"} {
+		b, err := os.ReadFile(filepath.Join(x, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed = append(signed, b...)
+	}
+	os.WriteFile(filepath.Join(x, "signed"), signed, 0o644)
+	cmd := exec.Command(tooltest.Need(t, "gpg"), "--homedir", k.Home, "--verify", filepath.Join(x, "_gpgorigin"), filepath.Join(x, "signed"))
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Good signature") {
+		t.Errorf("gpg --verify: %v\n%s", err, out)
+	}
+	rebuildSame(t, o, res.Path)
+}
