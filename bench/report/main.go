@@ -88,6 +88,9 @@ func run() int {
 		fmt.Print(" (not measured fails under CI=true only)")
 	}
 	fmt.Println()
+	for _, line := range failures(rows, ci) {
+		fmt.Println(line)
+	}
 	if *samplesOut != "" {
 		if err := writeSamples(*samplesOut, rows); err != nil {
 			fmt.Fprintf(os.Stderr, "report: %v\n", err)

@@ -68,3 +68,21 @@ func TestPrintMarksEveryRow(t *testing.T) {
 		}
 	}
 }
+
+func TestFailuresSayWhich(t *testing.T) {
+	t.Parallel()
+	rows := []Row{
+		{Name: "fast", Unit: "ms", Fig: Median([]float64{1}), Goal: AtMost(50, "<= 50 ms")},
+		{Name: "add", Unit: "ms", Fig: Median([]float64{16}), Base: &Baseline{Label: "hash", Value: Median([]float64{10})}, Goal: RatioAtMost(1.3)},
+		fail([]Row{{Name: "msi", Goal: AtMost(1, "x")}}, toolMissing("wixl"))[0],
+		fail([]Row{{Name: "broken", Goal: AtMost(1, "x")}}, errors.New("boom"))[0],
+	}
+	got := strings.Join(failures(rows, false), "\n")
+	want := "MISSED: row 2, add: 16 ms against 10 ms, ratio 1.60; goal ratio <= 1.3\nFAILED: row 4, broken: boom"
+	if got != want {
+		t.Errorf("failures without CI:\n%s\nwant:\n%s", got, want)
+	}
+	if got := failures(rows, true); len(got) != 3 || !strings.Contains(got[1], "NOT MEASURED: row 3, msi: wixl is not installed") {
+		t.Errorf("failures under CI=true: %q", got)
+	}
+}

@@ -116,3 +116,30 @@ func Print(w io.Writer, rows []Row) {
 		fmt.Fprintln(w, indent+"  "+r.notes())
 	}
 }
+
+// failures names each row that makes the run fail, with its verdict and
+// why, so the end of the output says which.
+func failures(rows []Row, ci bool) []string {
+	var out []string
+	for i, r := range rows {
+		if !r.Fails(ci) {
+			continue
+		}
+		line := fmt.Sprintf("%s: row %d, %s: ", r.Verdict(), i+1, r.Name)
+		switch r.Verdict() {
+		case Failed:
+			line += oneLine(r.Err.Error())
+		case NotMeasured:
+			line += r.Missing
+		default:
+			c := r.cells(i + 1)
+			line += c[2]
+			if r.Base != nil {
+				line += " against " + c[3] + ", ratio " + c[4]
+			}
+			line += "; goal " + r.Goal.Text
+		}
+		out = append(out, line)
+	}
+	return out
+}
