@@ -54,8 +54,7 @@ func orbitctlAdd(ctx context.Context, env *Env) []Row {
 		return fail(rows, err)
 	}
 	data = nil
-	penv := append(os.Environ(), "ORBIT_ROOT_PASSPHRASE=bench-root", "ORBIT_TARGETS_PASSPHRASE=bench-targets",
-		"ORBIT_SNAPSHOT_PASSPHRASE=bench-snapshot", "ORBIT_TIMESTAMP_PASSPHRASE=bench-timestamp")
+	penv := orbitctlEnv()
 	var cpu time.Duration // of the last run
 	run := func(name string, args ...string) (time.Duration, error) {
 		cmd := exec.CommandContext(ctx, name, args...)
@@ -115,4 +114,11 @@ func orbitctlAdd(ctx context.Context, env *Env) []Row {
 	rows[1].Fig = Median(addsCPU)
 	rows[1].Base = &Baseline{Label: "the CPU time of sha256sum + sha512sum, in the same samples", Value: Median(hashesCPU)}
 	return rows
+}
+
+// orbitctlEnv is the environment orbitctl runs with here: the
+// passphrases of the repository's keys (no terminal to ask on).
+func orbitctlEnv(extra ...string) []string {
+	return append(append(os.Environ(), "ORBIT_ROOT_PASSPHRASE=bench-root", "ORBIT_TARGETS_PASSPHRASE=bench-targets",
+		"ORBIT_SNAPSHOT_PASSPHRASE=bench-snapshot", "ORBIT_TIMESTAMP_PASSPHRASE=bench-timestamp"), extra...)
 }

@@ -140,8 +140,7 @@ func newPackageRepo(ctx context.Context, env *Env, tar string) (*packageRepo, er
 		return nil, err
 	}
 	r := &packageRepo{dir: dir, orbitctl: orbitctl, programs: map[string]float64{},
-		env: append(os.Environ(), "ORBIT_ROOT_PASSPHRASE=bench-r", "ORBIT_TARGETS_PASSPHRASE=bench-t",
-			"ORBIT_SNAPSHOT_PASSPHRASE=bench-s", "ORBIT_TIMESTAMP_PASSPHRASE=bench-ts", "SOURCE_DATE_EPOCH=1715000000")}
+		env: orbitctlEnv("SOURCE_DATE_EPOCH=1715000000")}
 	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("bench-enroll-secret\n"), 0o600); err != nil {
 		return nil, err
 	}
