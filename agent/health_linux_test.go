@@ -18,11 +18,7 @@ import (
 	"github.com/orbitagent/orbit/status"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 // healthRig runs the real agent, standalone, with the real stand-in
 // osqueryd and the real process runner; only the health check's clock is

@@ -19,11 +19,7 @@ import (
 	"github.com/orbitagent/orbit/internal/testbin"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func requireUnix(t testing.TB) {
 	t.Helper()

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // startAttacker runs helperSwap as the user nobody on dir until the test
@@ -85,7 +87,7 @@ func openDir(t *testing.T) string {
 // and the install.
 func TestStagingSwapByAnotherUser(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testbin.NeedRoot(t, "runs the attacker as another user")
 	cases := []struct {
 		name    string
 		mode    os.FileMode

@@ -24,11 +24,7 @@ import (
 
 const trayVersion = "1.2.3-test"
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func trayBinary(t *testing.T) string {
 	t.Helper()

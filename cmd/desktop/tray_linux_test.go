@@ -15,6 +15,7 @@ import (
 
 	"github.com/orbitagent/orbit/desktop/desktoptest"
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // TestTrayOverSessionBus runs the real tray against the Fleet test server
@@ -184,7 +185,7 @@ func TestTrayBusDies(t *testing.T) {
 // status-notifier-watcher (haskell-status-notifier-item-utils).
 func TestTrayWithRealWatcher(t *testing.T) {
 	t.Parallel()
-	watcherBin := desktoptest.RequireTool(t, "status-notifier-watcher")
+	watcherBin := testbin.NeedTool(t, "status-notifier-watcher")
 	f := startFleet(t)
 	bus := desktoptest.StartBus(t, desktoptest.BusConfig{})
 	wcmd := exec.Command(watcherBin)

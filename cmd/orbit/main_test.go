@@ -21,11 +21,7 @@ import (
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func orbitBin(t *testing.T) string {
 	return testbin.Build(t, "./cmd/orbit", "orbit", "-X main.version=1.0.0-test")

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // hangLimit only detects a hang (the defect these tests are about): a
@@ -66,7 +64,7 @@ func oneLine(t *testing.T, stderr string) string {
 // repository lock is released: the next add succeeds.
 func TestCLIAddRefusesSpecialFiles(t *testing.T) {
 	t.Parallel()
-	bin := testbin.Build(t, "./cmd/orbitctl", "orbitctl", "")
+	bin := orbitctl(t)
 	e := env("ORBIT_", nil)
 	dir := filepath.Join(t.TempDir(), "tuf")
 	mustRun(t, e, "updates", "init", "--path", dir)
@@ -107,7 +105,7 @@ func TestCLIAddRefusesSpecialFiles(t *testing.T) {
 // the repository lock.
 func TestCLISignalStopsPublish(t *testing.T) {
 	t.Parallel()
-	bin := testbin.Build(t, "./cmd/orbitctl", "orbitctl", "")
+	bin := orbitctl(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +188,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // terminal its echo back and releases the repository lock.
 func TestCLISignalStopsPassphrasePrompt(t *testing.T) {
 	t.Parallel()
-	bin := testbin.Build(t, "./cmd/orbitctl", "orbitctl", "")
+	bin := orbitctl(t)
 	_, tty := openPTY(t)
 	e := env("ORBIT_", nil)
 	dir := filepath.Join(t.TempDir(), "tuf")

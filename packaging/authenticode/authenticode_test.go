@@ -26,11 +26,7 @@ import (
 	"github.com/orbitagent/orbit/packaging/msi"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 // testPKI is a root CA, an intermediate, and a code-signing leaf under it.
 type testPKI struct {

@@ -23,9 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	// Releases are static programs: they run in the chroot as on any host.
 	os.Setenv("CGO_ENABLED", "0")
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
+	os.Exit(testbin.Main(m))
 }
 
 const secret = "e2e-package-secret-0b7d"

@@ -16,11 +16,7 @@ import (
 	"github.com/orbitagent/orbit/packaging"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 var modTime = time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
 

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
 // codeSigning writes a test CA and a code-signing certificate (RSA, so the
@@ -71,8 +71,8 @@ func codeSigning(t *testing.T, dir string) (ca, chain, key string) {
 // against the CA; with an RSA key two builds are the same bytes.
 func TestAuthenticodeSignsOrbitAndMSI(t *testing.T) {
 	t.Parallel()
-	osslsigncode := tooltest.Need(t, "osslsigncode")
-	tooltest.Need(t, "msiextract")
+	osslsigncode := testbin.NeedTool(t, "osslsigncode")
+	testbin.NeedTool(t, "msiextract")
 	dir := t.TempDir()
 	ca, chain, key := codeSigning(t, dir)
 	o := fleetOptions(t, "msi", "amd64", dir)
@@ -90,7 +90,7 @@ func TestAuthenticodeSignsOrbitAndMSI(t *testing.T) {
 	}
 	verify(res.Path)
 	x := filepath.Join(dir, "x")
-	tooltest.Run(t, "", "msiextract", "-C", x, res.Path)
+	testbin.RunTool(t, "", "msiextract", "-C", x, res.Path)
 	var exes []string
 	filepath.WalkDir(x, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.Name() == "orbit.exe" {
@@ -128,7 +128,7 @@ func rebuildSame(t *testing.T, o Options, first string) {
 // verifies with the public key, and signed builds are reproducible.
 func TestSignKeySignsDeb(t *testing.T) {
 	t.Parallel()
-	tooltest.Need(t, "ar")
+	testbin.NeedTool(t, "ar")
 	k := gpgtest.New(t, "")
 	dir := t.TempDir()
 	o := fleetOptions(t, "deb", "amd64", dir)
@@ -139,7 +139,7 @@ func TestSignKeySignsDeb(t *testing.T) {
 	}
 	x := filepath.Join(dir, "ar")
 	os.Mkdir(x, 0o755)
-	tooltest.Run(t, x, "ar", "x", res.Path)
+	testbin.RunTool(t, x, "ar", "x", res.Path)
 	var signed []byte
 	for _, m := range []string{"debian-binary", "control.tar.gz", "data.tar.gz"} {
 		b, err := os.ReadFile(filepath.Join(x, m))
@@ -149,7 +149,7 @@ func TestSignKeySignsDeb(t *testing.T) {
 		signed = append(signed, b...)
 	}
 	os.WriteFile(filepath.Join(x, "signed"), signed, 0o644)
-	cmd := exec.Command(tooltest.Need(t, "gpg"), "--homedir", k.Home, "--verify", filepath.Join(x, "_gpgorigin"), filepath.Join(x, "signed"))
+	cmd := exec.Command(testbin.NeedTool(t, "gpg"), "--homedir", k.Home, "--verify", filepath.Join(x, "_gpgorigin"), filepath.Join(x, "signed"))
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Good signature") {
 		t.Errorf("gpg --verify: %v\n%s", err, out)
 	}

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
 // plain is the unsigned rpm format.
@@ -36,7 +36,7 @@ func fixtureRPM(t testing.TB, arch, version string) string {
 // rpm only reads the package here; nothing is installed on the host.
 func rpmQuery(t testing.TB, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(tooltest.Need(t, "rpm"), args...)
+	cmd := exec.Command(testbin.NeedTool(t, "rpm"), args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC", "LANG=C")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

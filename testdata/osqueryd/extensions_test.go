@@ -2,29 +2,17 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// requireTool skips when a tool is missing, except under CI where it fails.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
-}
+	"github.com/orbitagent/orbit/internal/testbin"
+)
 
 func TestExtensionsAutoload(t *testing.T) {
 	t.Parallel()
-	sh := requireTool(t, "sh")
+	sh := testbin.NeedTool(t, "sh")
 	dir := shortDir(t)
 	out := filepath.Join(dir, "ext.out")
 	ext := filepath.Join(dir, "hello.ext")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // Key is a key pair in files.
@@ -27,7 +27,7 @@ type Key struct {
 // empty) in a fresh GNUPGHOME, and exports it.
 func New(t testing.TB, passphrase string) Key {
 	t.Helper()
-	gpg := tooltest.Need(t, "gpg")
+	gpg := testbin.NeedTool(t, "gpg")
 	// A short path: gpg-agent's socket path must fit in sun_path.
 	home, err := os.MkdirTemp("", "gpg")
 	if err != nil {

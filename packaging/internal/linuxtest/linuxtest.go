@@ -23,13 +23,12 @@ import (
 // Fixture keeps are removed at the end.
 func Main(m *testing.M) int {
 	os.Setenv("CGO_ENABLED", "0")
-	defer testbin.Cleanup()
 	defer func() {
 		if shared != "" {
 			os.RemoveAll(shared)
 		}
 	}()
-	return m.Run()
+	return testbin.Main(m)
 }
 
 var (

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // Credentials of the servers Start runs.
@@ -30,10 +32,7 @@ func Binary(t testing.TB) string {
 	}
 	bin := filepath.Join(cache, "bin", "minio")
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MinIO server not found at %s (CI=true): install it with `go install github.com/minio/minio@latest`", bin)
-		}
-		t.Skipf("MinIO server not found at %s; install it with `go install github.com/minio/minio@latest`", bin)
+		testbin.Unavailable(t, "MinIO server not found at %s (make test-deps builds it there)", bin)
 	}
 	return bin
 }
