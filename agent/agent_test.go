@@ -8,13 +8,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/safefile"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 )
@@ -84,17 +84,15 @@ func wait(t *testing.T, done <-chan error) error {
 // stateOf polls the state file, bounded, until cond holds for name.
 func stateOf(t *testing.T, cfg Config, name string, cond func(status.Component) bool) status.Component {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		snap, err := status.Read(cfg.Layout.State())
-		if err == nil && cond(snap.Components[name]) {
-			return snap.Components[name]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("state of %s: %+v (%v)", name, snap.Components[name], err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var snap status.Snapshot
+	var err error
+	if !testwait.Poll(testwait.Limit, func() bool {
+		snap, err = status.Read(cfg.Layout.State())
+		return err == nil && cond(snap.Components[name])
+	}) {
+		t.Fatalf("state of %s: %+v (%v)", name, snap.Components[name], err)
 	}
+	return snap.Components[name]
 }
 
 func TestRunStandaloneOwnsTheRootAndReportsOsqueryd(t *testing.T) {

@@ -314,17 +314,4 @@ func queueInstall(t *testing.T, srv *fleettest.Server, in fleettest.SoftwareInst
 	return installID
 }
 
-// eventually polls cond: the work goroutine runs in real time, beside the
-// fake clock. The deadline is a failure bound, not a speed target.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }

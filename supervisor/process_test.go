@@ -15,6 +15,7 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -182,12 +183,8 @@ func (h *harness) run(t *testing.T) {
 func (h *harness) waitStatus(t *testing.T, what string, cond func(status.Process) bool) status.Process {
 	t.Helper()
 	var st status.Process
-	deadline := time.Now().Add(10 * time.Second)
-	for st = h.p.Status(); !cond(st); st = h.p.Status() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %+v after 10s", what, st)
-		}
-		time.Sleep(time.Millisecond)
+	if !testwait.Poll(testwait.Limit, func() bool { st = h.p.Status(); return cond(st) }) {
+		t.Fatalf("%s: status %+v", what, st)
 	}
 	return st
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // logLines are the JSON events of orbit's --log-file, in order.
@@ -47,7 +48,7 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 	waitPolls := func(what string) {
 		t.Helper()
 		n := configCalls()
-		eventually(t, what, func() bool { return configCalls() >= n+2 })
+		testwait.For(t, what, func() bool { return configCalls() >= n+2 })
 	}
 	// find is the index of the first line from start with this message and
 	// "to" (any "to" when ""), or -1.
@@ -70,14 +71,14 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 	if err := srv.SetDebugLogging(hw, fleettest.DebugLogging{Value: &on}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "orbit at debug", func() bool { return find(logLines(t, logFile), 0, changed, "debug") >= 0 })
+	testwait.For(t, "orbit at debug", func() bool { return find(logLines(t, logFile), 0, changed, "debug") >= 0 })
 	waitPolls("config polls at debug")
 
 	// Fleet ends the period by no longer sending the field.
 	if err := srv.SetDebugLogging(hw, fleettest.DebugLogging{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "orbit back at info", func() bool { return find(logLines(t, logFile), 0, changed, "info") >= 0 })
+	testwait.For(t, "orbit back at info", func() bool { return find(logLines(t, logFile), 0, changed, "info") >= 0 })
 	waitPolls("config polls back at info")
 
 	lines := logLines(t, logFile)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -78,7 +79,7 @@ func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 		}
 		return false
 	}
-	eventuallyWithin(t, 60*time.Second, "desktop 1.20.0 installed from stable", func() bool { return installed("1.20.0") })
+	testwait.Within(t, 60*time.Second, "desktop 1.20.0 installed from stable", func() bool { return installed("1.20.0") })
 	exe := func(ch string) []string {
 		m, _ := filepath.Glob(filepath.Join(root, "bin", "desktop", "linux", ch, "desktop.*", "fleet-desktop", "fleet-desktop"))
 		return m
@@ -90,7 +91,7 @@ func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 	// Fleet moves this host's tray app to edge: installed without waiting
 	// for the next periodic check.
 	fleetSrv.SetUpdateChannels("", "", "edge")
-	eventuallyWithin(t, 30*time.Second, "desktop 1.21.0 installed from edge", func() bool { return installed("1.21.0") })
+	testwait.Within(t, 30*time.Second, "desktop 1.21.0 installed from edge", func() bool { return installed("1.21.0") })
 	if len(exe("edge")) != 1 {
 		t.Fatalf("edge tray app not extracted: %v", exe("edge"))
 	}

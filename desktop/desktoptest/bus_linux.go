@@ -13,6 +13,7 @@ import (
 
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // BusConfig shapes a private session bus.
@@ -46,12 +47,7 @@ func StartBus(t testing.TB, cfg BusConfig) *Bus {
 	daemon := testbin.NeedTool(t, "dbus-daemon")
 	dir := cfg.Dir
 	if dir == "" {
-		d, err := os.MkdirTemp("", "bus")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(d) })
-		dir = d
+		dir = testdir.Short(t)
 	}
 	b, err := startBus(daemon, filepath.Join(dir, "bus"), cfg.SysProcAttr, &logcapture.Buffer{})
 	if err != nil {

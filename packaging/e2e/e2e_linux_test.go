@@ -16,6 +16,7 @@ import (
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/packaging/internal/chroottest"
 	"github.com/orbitagent/orbit/status"
 )
@@ -62,18 +63,6 @@ func trayArchive(t *testing.T, exe string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", limit, what)
 }
 
 // The whole chain an admin runs: `orbitctl updates` publishes a real orbit,
@@ -162,21 +151,21 @@ func TestDebFromRepositoryRunsOffline(t *testing.T) {
 		}
 	})
 
-	eventually(t, 60*time.Second, "orbit enrolled", func() bool { return len(srv.OrbitHosts()) == 1 })
+	testwait.Within(t, 60*time.Second, "orbit enrolled", func() bool { return len(srv.OrbitHosts()) == 1 })
 	state := c.Path("/opt/orbit/state.json")
-	eventually(t, 60*time.Second, "the bundled osqueryd running", func() bool {
+	testwait.Within(t, 60*time.Second, "the bundled osqueryd running", func() bool {
 		snap, err := status.Read(state)
 		o := snap.Components["osqueryd"]
 		return err == nil && o.State == "running" && o.PID != 0
 	})
-	eventually(t, 60*time.Second, "osqueryd enrolled over the osquery TLS API", func() bool { return len(srv.OsqueryHosts()) == 1 })
+	testwait.Within(t, 60*time.Second, "osqueryd enrolled over the osquery TLS API", func() bool { return len(srv.OsqueryHosts()) == 1 })
 
 	var st struct {
 		Components map[string]struct {
 			Path, Hash, Version string
 		} `json:"components"`
 	}
-	eventually(t, 30*time.Second, "the tray archive adopted", func() bool {
+	testwait.Within(t, 30*time.Second, "the tray archive adopted", func() bool {
 		b, err := os.ReadFile(c.Path("/opt/orbit/tuf/updater-state.json"))
 		return err == nil && json.Unmarshal(b, &st) == nil && st.Components["desktop"].Path != ""
 	})

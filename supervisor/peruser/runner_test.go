@@ -16,6 +16,7 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/session"
@@ -327,7 +328,7 @@ func TestRunnerStartsOneCopyPerSessionAsItsUser(t *testing.T) {
 		bobNow = a3
 	}
 	wait(t, bobNow.terms, "bob's copy terminated at logout")
-	eventually(t, "bob's copy gone", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob") })
+	testwait.For(t, "bob's copy gone", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob") })
 	if evs := h.eventsSince(n); slices.Index(evs, "status desktop/bob 5 stopped") > slices.Index(evs, "gone desktop/bob") {
 		t.Errorf("events %q: bob's last status came after he was forgotten", evs)
 	}
@@ -358,17 +359,6 @@ func checkSpec(t *testing.T, got, want supervisor.Spec) {
 	if got.User == nil || got.User.Name != want.User.Name || got.User.UID != want.User.UID ||
 		got.User.GID != want.User.GID || !slices.Equal(got.User.Groups, want.User.Groups) {
 		t.Errorf("user %+v, want %+v", got.User, want.User)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -410,7 +400,7 @@ func TestRunnerNamesCopies(t *testing.T) {
 	h.sessions.set(nil, bob("5"), bob("6"))
 	h.nextPoll(t, 0)
 	b6 := h.starter.next(t)
-	eventually(t, "two copies", func() bool { return len(h.r.Statuses()) == 2 })
+	testwait.For(t, "two copies", func() bool { return len(h.r.Statuses()) == 2 })
 	if st := h.r.Statuses(); st[0].Name != "desktop/bob" || st[1].Name != "desktop/bob@6" || st[1].Session != "6" {
 		t.Fatalf("statuses %+v", st)
 	}
@@ -430,11 +420,11 @@ func TestRunnerNamesCopies(t *testing.T) {
 	if b7.spec.User.Name != "bob" {
 		t.Fatalf("started %+v", b7.spec.User)
 	}
-	eventually(t, "bob's new copy running", func() bool {
+	testwait.For(t, "bob's new copy running", func() bool {
 		st := h.r.Statuses()
 		return len(st) == 1 && st[0].Name == "desktop/bob" && st[0].Session == "7" && st[0].State == status.StateRunning
 	})
-	eventually(t, "the second session's copy forgotten", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob@6") })
+	testwait.For(t, "the second session's copy forgotten", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob@6") })
 	evs := h.eventsSince(n)
 	gone := slices.Index(evs, "gone desktop/bob")
 	first7 := slices.IndexFunc(evs, func(e string) bool { return strings.HasPrefix(e, "status desktop/bob 7 ") })
@@ -470,7 +460,7 @@ func TestRunnerCrashLoopingMeansEveryCopy(t *testing.T) {
 		for range supervisor.DefaultCrashLoopThreshold {
 			byUser[user].exitWith(1)
 			var st status.Process
-			eventually(t, user+"'s copy in backoff", func() bool {
+			testwait.For(t, user+"'s copy in backoff", func() bool {
 				st = statusOf(user)
 				return st.State == status.StateBackoff
 			})
@@ -480,10 +470,10 @@ func TestRunnerCrashLoopingMeansEveryCopy(t *testing.T) {
 		}
 	}
 	crash("alice")
-	eventually(t, "alice crash-looping", func() bool { return statusOf("alice").CrashLoop })
+	testwait.For(t, "alice crash-looping", func() bool { return statusOf("alice").CrashLoop })
 	if h.r.CrashLooping() {
 		t.Error("CrashLooping with bob's copy healthy")
 	}
 	crash("bob")
-	eventually(t, "every copy crash-looping", h.r.CrashLooping)
+	testwait.For(t, "every copy crash-looping", h.r.CrashLooping)
 }

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 func TestExtensionsAutoload(t *testing.T) {
 	t.Parallel()
 	sh := testbin.NeedTool(t, "sh")
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	out := filepath.Join(dir, "ext.out")
 	ext := filepath.Join(dir, "hello.ext")
 	script := "#!" + sh + "\n" +

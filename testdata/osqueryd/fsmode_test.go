@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // writeAtomic replaces a file by rename so the daemon never reads half.
@@ -84,7 +86,7 @@ func fsConfig(tlsPeriod int, packFile string) map[string]any {
 
 func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	logDir := filepath.Join(dir, "log")
 	packFile := filepath.Join(dir, "pack.json")
 	writeAtomic(t, packFile, map[string]any{"queries": map[string]any{
@@ -193,7 +195,7 @@ func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 
 func TestFilesystemModeMissingConfigKeepsRunning(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	pidfile := filepath.Join(dir, "osquery.pid")
 	p := startDaemon(t, standin, nil, "--config_plugin=filesystem", "--config_path="+filepath.Join(dir, "missing.conf"), "--pidfile="+pidfile)
 	waitFor(t, p, "config error", func() bool { return strings.Contains(p.stderr.String(), "error reading config file") })
@@ -211,7 +213,7 @@ func TestFilesystemModeMissingConfigKeepsRunning(t *testing.T) {
 // --logger_rotate_max_files of them, so results never fill the disk.
 func TestFilesystemLoggerRotates(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	logDir := filepath.Join(dir, "log")
 	cfgPath := filepath.Join(dir, "osquery.conf")
 	writeAtomic(t, cfgPath, map[string]any{"schedule": map[string]any{

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // randomUUIDRE is a version 4 UUID as osquery generates one (lower case).
@@ -44,7 +45,7 @@ func shellUUID(t *testing.T, env []string, args ...string) string {
 // extension socket and stops it.
 func daemonUUID(t *testing.T, env []string, db string) string {
 	t.Helper()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	sock := filepath.Join(dir, "o.em")
 	p := startDaemon(t, standin, env, "--database_path="+db, "--extensions_socket="+sock, "--pidfile="+filepath.Join(dir, "p"))
 	c := managerClient(t, p, sock, 10*time.Second)
@@ -83,7 +84,7 @@ func TestHostUUIDLivesInTheDatabase(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db := filepath.Join(shortDir(t), "osquery.db")
+			db := filepath.Join(testdir.Short(t), "osquery.db")
 			first := shellUUID(t, tc.env, "--database_path="+db)
 			if tc.want != "" && first != tc.want {
 				t.Fatalf("uuid %q, want the hardware uuid %q", first, tc.want)
@@ -115,7 +116,7 @@ func TestHostUUIDLivesInTheDatabase(t *testing.T) {
 // osquery keeps the stored UUID even when the hardware reports another.
 func TestHostUUIDSurvivesAHardwareChange(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(shortDir(t), "osquery.db")
+	db := filepath.Join(testdir.Short(t), "osquery.db")
 	a := []string{"OSQUERYD_STANDIN_HARDWARE_UUID=11111111-2222-3333-4444-555555555555"}
 	b := []string{"OSQUERYD_STANDIN_HARDWARE_UUID=66666666-7777-8888-9999-000000000000"}
 	if got := shellUUID(t, a, "--database_path="+db); got != "11111111-2222-3333-4444-555555555555" {
@@ -138,7 +139,7 @@ func TestHostUUIDSurvivesAHardwareChange(t *testing.T) {
 func TestShellFailsWhileTheDaemonHoldsTheDatabase(t *testing.T) {
 	t.Parallel()
 	env := []string{"OSQUERYD_STANDIN_NO_HARDWARE_UUID=1", "OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	db, sock := filepath.Join(dir, "osquery.db"), filepath.Join(dir, "o.em")
 	p := startDaemon(t, standin, env, "--database_path="+db, "--extensions_socket="+sock, "--pidfile="+filepath.Join(dir, "p"))
 	c := managerClient(t, p, sock, 10*time.Second)
@@ -168,7 +169,7 @@ func TestShellFailsWhileTheDaemonHoldsTheDatabase(t *testing.T) {
 func TestEnrollUsesTheDatabaseUUID(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
-	root := shortDir(t)
+	root := testdir.Short(t)
 	env := append([]string{"OSQUERYD_STANDIN_NO_HARDWARE_UUID=1"}, tlsEnv...)
 	db := filepath.Join(root, "osquery.db")
 	before := shellUUID(t, env, "--database_path="+db)

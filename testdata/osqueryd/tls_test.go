@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 const testSecret = "s3cret-enroll-value"
@@ -59,7 +60,7 @@ func TestTLSModeEnrollsAndAnswersDistributedQueries(t *testing.T) {
 	srv.AddDistributedQuery("fleet_detail_query_system_info", "select uuid, hostname from system_info")
 	srv.AddDistributedQuery("fleet_bad", "select * from no_such_table")
 
-	root := shortDir(t)
+	root := testdir.Short(t)
 	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--config_refresh=1")
 	p := startDaemon(t, standin, tlsEnv, args...)
 	ctx := ctxT(t)
@@ -159,7 +160,7 @@ func TestTLSModeConfigOptionsApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.AddDistributedQuery("flags", "select name, value from osquery_flags where name = 'pack_delimiter' or name = 'distributed_interval'")
-	root := shortDir(t)
+	root := testdir.Short(t)
 	// --distributed_interval=100000 on the command line (1000 s scaled):
 	// only the config's option (1 s) lets a second read happen here.
 	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--distributed_interval=100000")
@@ -191,7 +192,7 @@ func TestTLSModeConfigOptionsApply(t *testing.T) {
 func TestTLSModeEnrollFailureExits78(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
-	root := shortDir(t)
+	root := testdir.Short(t)
 	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--tls_enroll_max_attempts=2")
 	p := startDaemon(t, standin, []string{"ENROLL_SECRET=wrong", "OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}, args...)
 	if code := p.wait(t); code != exitCatastrophic {
@@ -211,7 +212,7 @@ func TestTLSModeEnrollFailureExits78(t *testing.T) {
 func TestTLSModeHangDoesNotPoll(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
-	root := shortDir(t)
+	root := testdir.Short(t)
 	args := fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile())
 	p := startDaemon(t, standin, append([]string{"OSQUERYD_STANDIN_HANG=1"}, tlsEnv...), args...)
 	waitFor(t, p, "pidfile", func() bool { return fileExists(filepath.Join(root, "osquery.pid")) })

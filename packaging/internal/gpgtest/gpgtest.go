@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // Key is a key pair in files.
@@ -29,14 +30,8 @@ func New(t testing.TB, passphrase string) Key {
 	t.Helper()
 	gpg := testbin.NeedTool(t, "gpg")
 	// A short path: gpg-agent's socket path must fit in sun_path.
-	home, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
+	home := testdir.Short(t)
+	t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run() })
 	if err := os.Chmod(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
