@@ -200,11 +200,7 @@ func TestRunRefusesAFleetCABundleThatIsNoPEM(t *testing.T) {
 // with the server's flags instead of restarting for them.
 func TestRunStartsOsquerydAfterFleetsFirstConfig(t *testing.T) {
 	t.Parallel()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 7}); err != nil {
 		t.Fatal(err)
 	}

@@ -61,11 +61,7 @@ func (s staticSessions) Sessions(context.Context) ([]session.Session, error) { r
 // of the desktop component restarts it.
 func TestBuildRunsTheTrayPerSession(t *testing.T) {
 	t.Parallel()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
 	cfg := withDesktop(t, srv.URL())
 	cfg.FleetCertificate = srv.CACertFile()
 	if err := cfg.Validate(); err != nil {

@@ -64,11 +64,7 @@ func countingHTTPClient(tb testing.TB, srv *fleettest.Server, sent, got *atomic.
 // for one simulated hour after enrollment and counts its traffic.
 func idleHourOurs(tb testing.TB) traffic {
 	clk := newFakeClock()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
-	if err := srv.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer srv.Close()
+	srv := fleettest.Start(tb, fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 10}); err != nil {
 		tb.Fatal(err)
 	}
@@ -120,11 +116,7 @@ func idleHourOurs(tb testing.TB) traffic {
 // hour, with the headers its Go client sends (default User-Agent, its
 // client capabilities, no Content-Type).
 func idleHourFleet(tb testing.TB) traffic {
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer srv.Close()
+	srv := fleettest.Start(tb, fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 10}); err != nil {
 		tb.Fatal(err)
 	}

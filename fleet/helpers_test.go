@@ -160,12 +160,7 @@ func newServer(t *testing.T, clk *clocktest.Fake, mods ...func(*fleettest.Config
 	for _, m := range mods {
 		m(&cfg)
 	}
-	srv := fleettest.New(cfg)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return fleettest.Start(t, cfg)
 }
 
 // newEnv builds an agent against a fresh server; mod adjusts its Config.

@@ -15,11 +15,7 @@ func TestFleetDistributedQueryGetsOrbitInfo(t *testing.T) {
 	t.Parallel()
 	requireUnix(t)
 	const secret = "enroll-secret-for-test"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 	if err := srv.SetOsqueryConfig(map[string]any{"options": map[string]any{"distributed_interval": 1}}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/golden"
 	"github.com/orbitagent/orbit/internal/testwait"
 )
@@ -317,11 +316,7 @@ func TestOsquerydArgvFromRealRun(t *testing.T) {
 	root := filepath.Join(dir, "orbit")
 	record := filepath.Join(dir, "starts.jsonl")
 	// A real CA bundle (orbit checks it); nothing listens on port 1.
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s"}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleetServer(t, "s")
 	ca := srv.CACertFile()
 	startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=s", "OSQUERYD_STANDIN_RECORD=" + record},
 		"--fleet-url=https://127.0.0.1:1", "--fleet-certificate="+ca, "--fleet-proxy=http://127.0.0.1:3128",

@@ -34,7 +34,7 @@ func logLines(t *testing.T, path string) []map[string]any {
 func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "debuglog-enroll-secret-5e1"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	logFile := filepath.Join(t.TempDir(), "orbit.log")
 	startFleetOrbit(t, srv, root, secret, "--log-file="+logFile)

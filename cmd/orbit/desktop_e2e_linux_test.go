@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
@@ -54,11 +53,7 @@ func desktopArchive(t *testing.T, exe string) string {
 func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "desktop-e2e-secret"
-	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := fleetSrv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleetSrv.Close)
+	fleetSrv := fleetServer(t, secret)
 
 	tr := newTUFRepo(t)
 	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")

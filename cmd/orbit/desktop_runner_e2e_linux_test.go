@@ -57,11 +57,7 @@ type trayHost struct {
 
 func newTrayHost(t *testing.T, u testuser.User, secret string) *trayHost {
 	t.Helper()
-	h := &trayHost{fleet: fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true}), shared: testdir.Shared(t)}
-	if err := h.fleet.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.fleet.Close)
+	h := &trayHost{fleet: fleetServer(t, secret), shared: testdir.Shared(t)}
 	h.ca = filepath.Join(h.shared, "fleet-ca.pem")
 	if err := safefile.CopyFile(h.fleet.CACertFile(), h.ca, 0o644); err != nil {
 		t.Fatal(err)

@@ -23,11 +23,7 @@ import (
 func TestFleetEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "e2e-enroll-secret-3f9a"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleetServer(t, secret)
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 1, "config_refresh": 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -40,11 +40,7 @@ func rssKiB(t *testing.T, pid int) int {
 func TestFleetFaultsLeaveOsquerydRunning(t *testing.T) {
 	t.Parallel()
 	const secret = "faults-enroll-secret"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleetServer(t, secret)
 	root := filepath.Join(t.TempDir(), "orbit")
 	p := startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=" + secret},
 		"--fleet-url="+srv.URL(), "--fleet-certificate="+srv.CACertFile(), "--config-interval=1s")

@@ -20,17 +20,6 @@ import (
 // stand-in osqueryd (pre-install queries go through its extension socket)
 // and the Fleet test server with its per-host queue.
 
-// flowServer starts a Fleet test server with one enroll secret.
-func flowServer(t *testing.T, secret string) *fleettest.Server {
-	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // shortRoot is a root directory whose extension socket path stays well
 // under the 104-byte limit of Unix socket names.
 func shortRoot(t *testing.T) string {
@@ -127,7 +116,7 @@ func noInstallLeftovers(t *testing.T, root string) {
 func TestFleetSoftwareInstallsEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-enroll-secret-77c1"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
 	p := startFleetOrbit(t, srv, root, secret, "--enable-scripts", "--end-user-email=jane.doe@example.com")
@@ -206,7 +195,7 @@ func TestFleetSoftwareInstallsEndToEnd(t *testing.T) {
 func TestFleetInstallWithScriptsDisabledEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-disabled-secret-1a2b"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
 	startFleetOrbit(t, srv, root, secret)
@@ -237,7 +226,7 @@ func TestFleetInstallWithScriptsDisabledEndToEnd(t *testing.T) {
 func TestFleetInstallKilledOrbitEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-kill-secret-9d3e"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
 	p := startFleetOrbit(t, srv, root, secret, "--enable-scripts")
@@ -299,7 +288,7 @@ func TestFleetInstallKilledOrbitEndToEnd(t *testing.T) {
 func TestFleetEndUserAuthRequiredEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-eua-secret-5e6f"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	srv.RequireEndUserAuth(secret, true)
 	root := shortRoot(t)
 	p := startFleetOrbit(t, srv, root, secret, "--debug")
@@ -337,7 +326,7 @@ func TestFleetEndUserAuthRequiredEndToEnd(t *testing.T) {
 func TestFleetEnrollNotFoundEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-404-secret-0c0d"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	srv.SetFault("/api/fleet/orbit/enroll", fleettest.Fault{Status: 404})
 	root := shortRoot(t)
 	p := startFleetOrbit(t, srv, root, secret)
@@ -359,7 +348,7 @@ func TestFleetEnrollNotFoundEndToEnd(t *testing.T) {
 func TestFleetNotificationsEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-notif-secret-4b4b"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	p := startFleetOrbit(t, srv, root, secret)
 	hw := enrolledHost(t, srv).HardwareUUID

@@ -50,14 +50,10 @@ func waitRows(t *testing.T, root, sql, what string, cond func([]map[string]strin
 	return nil
 }
 
+// fleetServer is a Fleet test server (HTTPS) with one enroll secret.
 func fleetServer(t *testing.T, secret string) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 }
 
 // TestOrbitInfoThroughOsqueryd: orbit registers as an extension of the

@@ -92,11 +92,7 @@ func TestDebFromRepositoryRunsOffline(t *testing.T) {
 		orbitctl(t, ctl, passphrases, append([]string{"updates", "add", "--path", tuf, "--platform", "linux", "-t", "stable"}, a...)...)
 	}
 
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 	// The update server's address: a port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

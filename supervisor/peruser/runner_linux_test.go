@@ -57,11 +57,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	}
 	// A token Fleet does not know: the tray runs, offline, all the same.
 	const token = "6f0c3b1e-2a4d-4e5f-8a9b-0c1d2e3f4a5b"
-	f := fleettest.New(fleettest.Config{EnrollSecrets: []string{"peruser-secret"}, TLS: true})
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
+	f := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"peruser-secret"}, TLS: true})
 	ident := filepath.Join(shared, "identifier")
 	ca := filepath.Join(shared, "ca.pem")
 	if err := os.WriteFile(ident, []byte(token), 0o644); err != nil {

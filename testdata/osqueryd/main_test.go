@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/golden"
+	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testdir"
 	"github.com/orbitagent/orbit/internal/testwait"
 )
@@ -509,24 +510,7 @@ func TestShellOutputModes(t *testing.T) {
 type proc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *logcapture.Buffer
 }
 
 func startDaemon(t *testing.T, bin string, env []string, args ...string) *proc {
@@ -535,7 +519,7 @@ func startDaemon(t *testing.T, bin string, env []string, args ...string) *proc {
 	cmd.Env = append(os.Environ(), env...)
 	// A grandchild holding stderr open must not block Wait forever.
 	cmd.WaitDelay = 5 * time.Second
-	p := &proc{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}}
+	p := &proc{cmd: cmd, done: make(chan struct{}), stderr: &logcapture.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

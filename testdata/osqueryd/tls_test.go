@@ -18,11 +18,7 @@ const testSecret = "s3cret-enroll-value"
 
 func startFleet(t *testing.T) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
 	return srv
 }
 
