@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/orbitagent/orbit/internal/testbin"
@@ -42,10 +41,7 @@ func TestExtensionsAutoload(t *testing.T) {
 	waitFor(t, p, "warning for the non-.ext file", func() bool {
 		return strings.Contains(p.stderr.String(), "does not end with .ext")
 	})
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	// The daemon waits for its extensions to stop before it exits.
 	b, _ := os.ReadFile(out)
 	if !strings.Contains(string(b), "stopped") {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -347,10 +346,7 @@ func TestExtensionManagerWedge(t *testing.T) {
 				t.Fatal("a wedged daemon must stay alive")
 			}
 			// It still stops cleanly on SIGTERM.
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			if code := p.wait(t); code != 0 {
-				t.Fatalf("exit %d", code)
-			}
+			p.stop(t)
 		})
 	}
 }
@@ -366,10 +362,7 @@ func TestExtensionSocketDelay(t *testing.T) {
 		if fileExists(sock) {
 			t.Fatal("socket created before its delay")
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("exit %d", code)
-		}
+		p.stop(t)
 	})
 	t.Run("later", func(t *testing.T) {
 		t.Parallel()

@@ -163,10 +163,7 @@ func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 	if !fileExists(filepath.Join(logDir, "osqueryd.INFO")) {
 		t.Fatalf("no osqueryd.INFO status log")
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 
 	// A restart on the same database remembers differential results: the
 	// query keeps running (its counter grows) but logs no new "added" rows.
@@ -184,10 +181,7 @@ func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 	}
 	p2 := startDaemon(t, standin, []string{"OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}, p.cmd.Args[1:]...)
 	waitFor(t, p2, "the differential query to run after restart", func() bool { return counter() > c0+1 })
-	_ = p2.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p2.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p2.stop(t)
 	if after := len(readLines(t, results)); after != before {
 		t.Fatalf("restart logged %d new differential lines, want 0", after-before)
 	}
@@ -202,10 +196,7 @@ func TestFilesystemModeMissingConfigKeepsRunning(t *testing.T) {
 	if p.exited() {
 		t.Fatalf("daemon exited on a missing config")
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 // With --logger_rotate the result logs rotate as osquery's LogRotate does:

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,10 +53,7 @@ func daemonUUID(t *testing.T, env []string, db string) string {
 		t.Fatalf("daemon uuids %v, %v", row, err)
 	}
 	c.Close()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	return row["s"]
 }
 
@@ -155,10 +151,7 @@ func TestShellFailsWhileTheDaemonHoldsTheDatabase(t *testing.T) {
 		t.Fatal("daemon died")
 	}
 	c.Close()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	if got := shellUUID(t, env, "--database_path="+db); got != row["uuid"] {
 		t.Fatalf("-S after the daemon stopped: %q, daemon had %q", got, row["uuid"])
 	}
@@ -185,10 +178,7 @@ func TestEnrollUsesTheDatabaseUUID(t *testing.T) {
 		t.Fatalf("enroll host_identifier %v, system_info.uuid %v, osquery_info.uuid %v; -S --database_path said %q",
 			enroll.Body["host_identifier"], si["uuid"], oi["uuid"], before)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 func decodeRows(t *testing.T, out string) []map[string]string {

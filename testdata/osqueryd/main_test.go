@@ -551,6 +551,15 @@ func (p *proc) wait(t *testing.T) int {
 	return ws.ExitStatus()
 }
 
+// stop sends SIGTERM and wants a clean exit (0), as osqueryd's.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
 func (p *proc) exited() bool {
 	select {
 	case <-p.done:
@@ -660,10 +669,7 @@ func TestStalePidfileAndSocketAreReplaced(t *testing.T) {
 	if b, _ := os.ReadFile(pidfile); string(b) != fmt.Sprint(p.cmd.Process.Pid) {
 		t.Fatalf("pidfile = %q", b)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 func TestEnvSwitches(t *testing.T) {

@@ -143,10 +143,7 @@ func TestTLSModeEnrollsAndAnswersDistributedQueries(t *testing.T) {
 	if n := len(srv.CallsMatching(fleettest.CallFilter{Method: "POST", Path: "/api/v1/osquery/enroll"})); n != 0 {
 		t.Fatalf("restart enrolled again (%d calls)", n)
 	}
-	_ = p2.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p2.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p2.stop(t)
 }
 
 func TestTLSModeConfigOptionsApply(t *testing.T) {
@@ -221,8 +218,5 @@ func TestTLSModeHangDoesNotPoll(t *testing.T) {
 	if n := len(srv.Calls()); n != 0 {
 		t.Fatalf("hung daemon made %d calls", n)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
