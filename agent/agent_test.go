@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -17,12 +16,13 @@ import (
 	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/supervisor/supervisortest"
 )
 
 // fakeStarter records what the runner starts; each child runs until it is
 // terminated.
 type fakeStarter struct {
-	started chan started
+	*supervisortest.Starter[started]
 }
 
 // started is one start, with the flagfile as it was at that moment.
@@ -31,9 +31,13 @@ type started struct {
 	flags string
 }
 
-func newFakeStarter() *fakeStarter { return &fakeStarter{started: make(chan started, 16)} }
+func newFakeStarter() fakeStarter {
+	s := fakeStarter{supervisortest.NewStarter[started]()}
+	s.TermCode = -1
+	return s
+}
 
-func (s *fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Child, error) {
+func (s fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Child, error) {
 	var flags string
 	for _, a := range spec.Args {
 		if p, ok := strings.CutPrefix(a, "--flagfile="); ok {
@@ -41,27 +45,13 @@ func (s *fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Chi
 			flags = string(b)
 		}
 	}
-	s.started <- started{spec, flags}
-	return &fakeChild{exited: make(chan struct{})}, nil
+	return s.Launch(started{spec, flags}), nil
 }
 
-func (s *fakeStarter) next(t *testing.T) started {
+func (s fakeStarter) next(t *testing.T) started {
 	t.Helper()
-	return recv(t, s.started, "osqueryd start")
+	return s.Next(t).Spec
 }
-
-type fakeChild struct {
-	once   sync.Once
-	exited chan struct{}
-}
-
-func (c *fakeChild) PID() int { return 4242 }
-func (c *fakeChild) Wait() (int, error) {
-	<-c.exited
-	return -1, errors.New("terminated")
-}
-func (c *fakeChild) Terminate() error { c.once.Do(func() { close(c.exited) }); return nil }
-func (c *fakeChild) Kill() error      { return c.Terminate() }
 
 // run starts Run in the background.
 func run(ctx context.Context, cfg Config, deps Deps) <-chan error {
@@ -78,7 +68,7 @@ func run(ctx context.Context, cfg Config, deps Deps) <-chan error {
 
 func wait(t *testing.T, done <-chan error) error {
 	t.Helper()
-	return recv(t, done, "return of Run")
+	return testwait.Recv(t, done, "return of Run")
 }
 
 // stateOf polls the state file, bounded, until cond holds for name.
@@ -104,7 +94,8 @@ func TestRunStandaloneOwnsTheRootAndReportsOsqueryd(t *testing.T) {
 	defer cancel()
 	done := run(ctx, cfg, Deps{Logger: zerolog.Nop(), Clock: newFakeClock(), Starter: st})
 
-	s := st.next(t)
+	child := st.Next(t)
+	s := child.Spec
 	if s.spec.Path != cfg.OsquerydPath || s.spec.Dir != cfg.Layout.Root {
 		t.Fatalf("started %+v", s.spec)
 	}
@@ -112,7 +103,7 @@ func TestRunStandaloneOwnsTheRootAndReportsOsqueryd(t *testing.T) {
 		t.Fatalf("osqueryd argv %q", args)
 	}
 	osq := stateOf(t, cfg, "osqueryd", func(c status.Component) bool { return c.State == status.StateRunning && c.Version != "" })
-	if osq.PID != 4242 || osq.Version != "9.9.9" || osq.Path != cfg.OsquerydPath {
+	if osq.PID != child.PID() || osq.Version != "9.9.9" || osq.Path != cfg.OsquerydPath {
 		t.Fatalf("osqueryd in the state file: %+v", osq)
 	}
 	if o := stateOf(t, cfg, "orbit", func(c status.Component) bool { return true }); o.State != status.StateRunning || o.PID != os.Getpid() || o.Version != "1.2.3-test" {

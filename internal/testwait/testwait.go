@@ -43,3 +43,17 @@ func Within(t testing.TB, limit time.Duration, what string, cond func() bool) {
 		t.Fatalf("timed out after %s waiting for %s", limit, what)
 	}
 }
+
+// Recv is the next value from ch; the test fails if none comes within
+// Limit.
+func Recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(Limit):
+		t.Fatalf("%s did not happen within %s", what, Limit)
+		var zero T
+		return zero
+	}
+}
