@@ -98,6 +98,21 @@ func tree(t *testing.T, dir string) map[string]string {
 	return m
 }
 
+// sameTree fails the test if dir's files differ from before (a tree of
+// it): what commands that failed (what) must not have changed.
+func sameTree(t *testing.T, dir string, before map[string]string, what string) {
+	t.Helper()
+	after := tree(t, dir)
+	if len(before) != len(after) {
+		t.Fatalf("%s changed the file set: %d -> %d files", what, len(before), len(after))
+	}
+	for p, b := range before {
+		if after[p] != b {
+			t.Errorf("%s changed %s", what, p)
+		}
+	}
+}
+
 func TestCLIEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, prefix := range []string{"ORBIT_", "FLEET_"} {
@@ -181,15 +196,7 @@ func TestCLIEndToEnd(t *testing.T) {
 					t.Errorf("orbitctl %v: exit %d, stderr %q; want failure mentioning %q", tc.args[1:], r.code, r.stderr, tc.want)
 				}
 			}
-			after := tree(t, dir)
-			if len(before) != len(after) {
-				t.Fatalf("failed commands changed the file set: %d -> %d files", len(before), len(after))
-			}
-			for p, b := range before {
-				if after[p] != b {
-					t.Errorf("failed commands changed %s", p)
-				}
-			}
+			sameTree(t, dir, before, "failed commands")
 		})
 	}
 }
@@ -344,15 +351,7 @@ func TestCLIRotateFlagOrder(t *testing.T) {
 			t.Errorf("rotate %v: exit %d, stderr %q; want failure mentioning %q", tc.args, r.code, r.stderr, tc.want)
 		}
 	}
-	after := tree(t, dir)
-	if len(before) != len(after) {
-		t.Fatalf("failed rotations changed the file set: %d -> %d files", len(before), len(after))
-	}
-	for p, b := range before {
-		if after[p] != b {
-			t.Errorf("failed rotations changed %s", p)
-		}
-	}
+	sameTree(t, dir, before, "failed rotations")
 }
 
 func TestParseLifetime(t *testing.T) {
