@@ -87,19 +87,7 @@ func (h *harness) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.p.Run(ctx) }()
-	t.Cleanup(func() {
-		// After a failed test a child may ignore Terminate: move time on
-		// until the grace periods run out.
-		cancel()
-		for {
-			select {
-			case <-h.done:
-				return
-			case <-time.After(time.Millisecond):
-				h.clk.Advance(time.Hour)
-			}
-		}
-	})
+	t.Cleanup(func() { supervisortest.Stop(cancel, h.clk, h.done) })
 }
 
 // waitStatus polls until the status satisfies cond: the fake starter hands

@@ -22,6 +22,7 @@ import (
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/bom/bomtest"
+	"github.com/orbitagent/orbit/packaging/internal/formattest"
 )
 
 var stamp = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -686,27 +687,10 @@ func TestBadInput(t *testing.T) {
 			t.Parallel()
 			p := fixture(16)
 			tt.modify(p)
-			var buf bytes.Buffer
-			err := f.Build(context.Background(), p, &buf)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build error = %v, want one about %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if buf.Len() != 0 {
-				t.Errorf("a rejected package wrote %d bytes", buf.Len())
-			}
+			formattest.Refused(t, f, p, tt.want)
 		})
 	}
-	if err := f.Build(context.Background(), nil, io.Discard); err == nil {
-		t.Error("Build accepted a nil Package")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := f.Build(ctx, fixture(16), io.Discard); err == nil {
-		t.Error("Build ignored a cancelled context")
-	}
+	formattest.RefusesNilAndCancelled(t, f, fixture(16))
 }
 
 // A file whose parents are not listed is fine: they are created 0755

@@ -131,17 +131,7 @@ func newHarnessIgnoring(t *testing.T, ignoreTerm []string, sessions ...session.S
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		for {
-			select {
-			case <-h.done:
-				return
-			case <-time.After(time.Millisecond):
-				h.clk.Advance(time.Hour) // past any grace period
-			}
-		}
-	})
+	t.Cleanup(func() { supervisortest.Stop(cancel, h.clk, h.done) })
 	return h
 }
 

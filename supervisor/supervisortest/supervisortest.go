@@ -15,10 +15,12 @@
 package supervisortest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/orbitagent/orbit/internal/testwait"
 )
@@ -148,4 +150,19 @@ func (s *Starter[S]) Starts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.specs)
+}
+
+// Stop cancels a runner and moves its fake clock on an hour at a time
+// until the runner has returned on done: after a failed test a child may
+// ignore Terminate, and only the grace periods running out end it.
+func Stop[T any](cancel context.CancelFunc, clk interface{ Advance(time.Duration) }, done <-chan T) {
+	cancel()
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(time.Millisecond):
+			clk.Advance(time.Hour)
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
+	"github.com/orbitagent/orbit/packaging/internal/formattest"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/nfpmbuild"
 	"github.com/orbitagent/orbit/updater/repo"
@@ -198,28 +198,10 @@ func CheckBadInput(t *testing.T, f packaging.Format, cases []BadInput) {
 			t.Parallel()
 			p := Package(t, f.Name(), "amd64", "1.2.3")
 			tt.Modify(p)
-			var buf bytes.Buffer
-			err := f.Build(context.Background(), p, &buf)
-			if err == nil || !strings.Contains(err.Error(), tt.Want) {
-				t.Fatalf("Build error = %v, want one about %q", err, tt.Want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if buf.Len() != 0 {
-				t.Errorf("a rejected package wrote %d bytes", buf.Len())
-			}
+			formattest.Refused(t, f, p, tt.Want)
 		})
 	}
-	var buf bytes.Buffer
-	if err := f.Build(context.Background(), nil, &buf); err == nil || buf.Len() != 0 {
-		t.Errorf("a nil Package: error %v, %d bytes written", err, buf.Len())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := f.Build(ctx, Package(t, f.Name(), "amd64", "1.2.3"), &buf); err == nil || buf.Len() != 0 {
-		t.Errorf("a cancelled build: error %v, %d bytes written", err, buf.Len())
-	}
+	formattest.RefusesNilAndCancelled(t, f, Package(t, f.Name(), "amd64", "1.2.3"))
 }
 
 // Stamp is the fixture's ModTime (SOURCE_DATE_EPOCH).
