@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/codesigntest"
@@ -210,8 +211,8 @@ func TestNewRefusesBadInput(t *testing.T) {
 		{"key of another certificate", Config{CertPEM: p.ChainPEM, KeyPEM: codesigntest.KeyPEM(t, other)}, "does not belong to the first certificate"},
 		{"chain in the wrong order", Config{CertPEM: swapped, KeyPEM: p.KeyPEM}, "does not belong to the first certificate"},
 		{"not for code signing", Config{CertPEM: tlsOnly.ChainPEM, KeyPEM: tlsOnly.KeyPEM}, "not for code signing"},
-		{"expired", Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Now: func() time.Time { return p.NotAfter.Add(time.Minute) }}, "not now"},
-		{"not yet valid", Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Now: func() time.Time { return p.NotBefore.Add(-time.Minute) }}, "not now"},
+		{"expired", Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Clock: clocktest.New(p.NotAfter.Add(time.Minute))}, "not now"},
+		{"not yet valid", Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Clock: clocktest.New(p.NotBefore.Add(-time.Minute))}, "not now"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
