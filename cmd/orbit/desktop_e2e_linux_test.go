@@ -1,51 +1,15 @@
 package main
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
-
-// desktopArchive packs an executable as Fleet's desktop.tar.gz does:
-// fleet-desktop/fleet-desktop.
-func desktopArchive(t *testing.T, exe string) string {
-	t.Helper()
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "desktop.tar.gz")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
-	for _, h := range []*tar.Header{
-		{Name: "fleet-desktop/", Typeflag: tar.TypeDir, Mode: 0o755},
-		{Name: "fleet-desktop/fleet-desktop", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []interface{ Close() error }{tw, gz, f} {
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
 
 // TestDesktopChannelFromFleetEndToEnd: with --fleet-desktop the updater
 // keeps the tray app's archive installed, and the update channel the Fleet
@@ -57,8 +21,8 @@ func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 
 	tr := newTUFRepo(t)
 	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")
-	tr.add(t, "desktop", desktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0")
-	tr.add(t, "desktop", desktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
+	tr.add(t, "desktop", testbin.DesktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0")
+	tr.add(t, "desktop", testbin.DesktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
 
 	root := filepath.Join(t.TempDir(), "orbit")
 	p := startOrbitArgs(t, []string{"ORBIT_ENROLL_SECRET=" + secret}, append([]string{

@@ -243,7 +243,7 @@ func TestTrayRestartsOnUpdateEndToEnd(t *testing.T) {
 	h := newTrayHost(t, u, secret)
 	fleetSrv, shared, ca, run := h.fleet, h.shared, h.ca, h.run
 	tray := func(version string) string {
-		return desktopArchive(t, testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version="+version))
+		return testbin.DesktopArchive(t, testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version="+version))
 	}
 	tr := newTUFRepo(t)
 	tr.add(t, "desktop", tray("1.0.0"), "1.0.0")

@@ -51,20 +51,6 @@ func orbitctl(t *testing.T, bin string, env []string, args ...string) string {
 	return stdout.String() + stderr.String()
 }
 
-// trayArchive is Fleet's desktop.tar.gz layout around the real tray app.
-func trayArchive(t *testing.T, exe string) string {
-	t.Helper()
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "desktop.tar.gz")
-	if err := os.WriteFile(p, testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": data}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // The whole chain an admin runs: `orbitctl updates` publishes a real orbit,
 // the stand-in osqueryd and the real tray app; `orbitctl package` builds a
 // deb from that repository pointing at an update server where nothing
@@ -79,7 +65,7 @@ func TestDebFromRepositoryRunsOffline(t *testing.T) {
 	ctl := testbin.Build(t, "./cmd/orbitctl", "orbitctl", "")
 	orbit := testbin.Build(t, "./cmd/orbit", "orbit", "-X main.version=1.4.0")
 	osqueryd := testbin.BuildFor(t, "./testdata/osqueryd", "osqueryd", "linux", "amd64")
-	tray := trayArchive(t, testbin.BuildFor(t, "./cmd/desktop", "fleet-desktop", "linux", "amd64"))
+	tray := testbin.DesktopArchive(t, testbin.BuildFor(t, "./cmd/desktop", "fleet-desktop", "linux", "amd64"))
 
 	work := t.TempDir()
 	tuf := filepath.Join(work, "tuf")
