@@ -91,7 +91,7 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 			t.Errorf("level change line: %v", lines[i])
 		}
 	}
-	if n := strings.Count(mustRead(t, logFile), changed); n != 2 {
+	if n := strings.Count(string(mustReadFile(t, logFile)), changed); n != 2 {
 		t.Errorf("%d level-change lines, want 2", n)
 	}
 	if i := find(lines, up, pollDebug, ""); i < 0 || i > down {
@@ -102,13 +102,4 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 			t.Errorf("debug line %d outside the debug period (%d-%d): %v", i, up, down, ev)
 		}
 	}
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }
