@@ -368,9 +368,7 @@ func TestStatusQueryErrors(t *testing.T) {
 		t.Fatalf("bad query: exit %d, %q", code, errOut)
 	}
 
-	if os.Getuid() != 0 {
-		t.Skip("the permission check needs root to start orbit as another user")
-	}
+	testbin.NeedRoot(t, "the permission check starts orbit as another user")
 	// A copy of orbit that user nobody may run.
 	dir := testdir.Shared(t)
 	bin := filepath.Join(dir, "orbit")
