@@ -149,8 +149,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# A command that fails outside a check still says which one it was.
-trap 'printf "   [FAIL] line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
+# A command that fails outside a check still says which one it was (once:
+# command substitutions inherit the trap).
+trap '[ "$BASHPID" != "$$" ] || printf "   [FAIL] line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 democtl() { "$bin/democtl" "$@"; }
 # The release owner's key passphrases (the demo's throwaway ones; a real
