@@ -249,6 +249,8 @@ ok "trusted root in $work/root.json (what the package ships)"
 
 ###########################################################################
 step "3. The Fleet server (the in-memory Fleet test server, HTTPS on 127.0.0.1)"
+say "Fleet is where an admin manages hosts; its stand-in speaks Fleet's wire protocol and records"
+say "what hosts send, and its admin endpoint does what an admin would do in Fleet's UI."
 fleet_ca="$work/fleet-ca.pem"
 start_bg "$work/fleetserver.log" "$bin/fleetserver" --port 0 --enroll-secret "$secret" --ca-file "$fleet_ca" \
   --url-file "$work/fleet-url" --startup-flags '{"distributed_interval":2}'
@@ -265,6 +267,8 @@ ok "Fleet's agent options for osqueryd: distributed_interval 2 s, as a startup f
 
 ###########################################################################
 step "4. Admin: build a deb with orbitctl package (components from the repository)"
+say "One installer that enrolls the host at first start, with orbit, osqueryd and the tray app"
+say "inside (verified against the repository's signatures), so the first start needs no download."
 printf '%s\n' "$secret" >"$work/enroll-secret"
 chmod 600 "$work/enroll-secret"
 deb="$work/orbit_${orbit_version}_${goarch}.deb"
@@ -289,6 +293,8 @@ ok "bundled: orbit $orbit_version, osqueryd 5.12.1, tray app $tray_version, the 
 
 ###########################################################################
 step "5. Run orbit from the package's unpacked tree, as its systemd unit would"
+say "The unit runs /opt/orbit/bin/orbit/orbit with /etc/default/orbit's settings. systemd is not"
+say "PID 1 here, so the demo unpacks the deb and does the same in the unpacked tree."
 tree="$work/deb-tree"
 typed "dpkg-deb -x $(basename "$deb") $tree"
 dpkg-deb -x "$deb" "$tree"
@@ -336,6 +342,7 @@ ok "the bundled tray archive was installed without downloading it: $(democtl get
 
 ###########################################################################
 step "6. A live query from Fleet; orbit_info through osqueryd"
+say "osqueryd answers Fleet's live queries; orbit serves its own table, orbit_info, inside osqueryd."
 admin POST /_admin/distributed_queries '{"name":"demo_whoami","sql":"SELECT hostname, uuid FROM system_info"}' >/dev/null
 say "Fleet sends a live query to the host: SELECT hostname, uuid FROM system_info"
 wait_for "live query answered" 40 'test "$(admin GET "/_admin/distributed_results?name=demo_whoami" | democtl len)" -ge 1'
@@ -396,6 +403,8 @@ ok "rolled back: osqueryd 5.13.0 runs again (pid $osq); 5.14.0's hash is marked 
 
 ###########################################################################
 step "9. Fleet queues a software install; its result arrives"
+say "Fleet hands a host its queued installs one at a time: orbit fetches the details, runs the"
+say "pre-install query in osqueryd, downloads the package, runs the scripts and reports back."
 # The "package" is a text file its install script copies: what matters is
 # Fleet's install protocol, not dpkg.
 pkg=$(printf 'demo-tool 1.0' | base64 -w0)
@@ -459,6 +468,7 @@ fi
 
 ###########################################################################
 step "11. Resilience: kill -9 osqueryd, then stop orbit with SIGTERM"
+say "orbit brings a dead osqueryd back, and a stopped orbit takes everything it runs with it."
 restarts=$(st components.osqueryd.restarts)
 osq=$(osqueryd_pid)
 typed "kill -9 $osq"
@@ -486,6 +496,7 @@ ok "no enroll secret, node key or device token in orbit's (and the tray's) log o
 
 ###########################################################################
 step "12. Standalone mode: a local osquery config with packs, results on disk"
+say "Without Fleet, orbit runs osqueryd with a local config and its packs; results go to files."
 sroot="$work/standalone"
 # Pack paths in the config are relative to the repo; make them absolute.
 sed "s#testdata/standalone#$repo_dir/testdata/standalone#" testdata/standalone/osquery.conf >"$work/osquery.conf"
