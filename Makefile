@@ -9,7 +9,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 30m
 FUZZTIME  ?= 60s
 
-.PHONY: all build cross desktop-windows test test-deps vet demo bench fuzz clean
+.PHONY: all build cross desktop-windows test test-deps vet demo bench fuzz flags-doc clean
 
 all: build
 
@@ -47,6 +47,11 @@ bench: build
 # (found by scripts/fuzz.sh, so new ones need no change here).
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+# docs/flags.md, from the flag definitions (TestFlagsDoc in cmd/orbit and
+# cmd/orbitctl checks it in make test; with the variable set, writes it).
+flags-doc:
+	ORBIT_UPDATE_FLAGS_DOC=1 $(GO) test -count=1 -p 1 -run '^TestFlagsDoc$$' ./cmd/orbit ./cmd/orbitctl
 
 clean:
 	rm -rf $(BUILD)

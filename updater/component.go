@@ -159,7 +159,7 @@ func ValidateInterval(d time.Duration) error {
 // ValidateURL is the rule for the repository URL.
 func ValidateURL(raw string) error {
 	if raw == "" {
-		return errors.New("update URL is empty: pass --update-url")
+		return errors.New("updates need a repository: pass --update-url (the TUF repository your release owner publishes with orbitctl updates), or --disable-updates")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

@@ -55,10 +55,6 @@ const (
 	flagDesktopSessionsDirTest = "desktop-sessions-dir"
 )
 
-// DefaultUpdateURL is Fleet's public update repository, so an agent built
-// from this repo works with Fleet's published osqueryd out of the box.
-const DefaultUpdateURL = "https://updates.fleetdm.com"
-
 func envVar(flag string) []string {
 	return []string{"ORBIT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
@@ -72,7 +68,10 @@ func agentFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagFleetCertificate, EnvVars: envVar(flagFleetCertificate), Usage: "CA bundle (PEM) that signs the Fleet server's certificate"},
 		&cli.BoolFlag{Name: flagInsecure, EnvVars: envVar(flagInsecure), Usage: "do not verify the Fleet server's TLS certificate (testing only)"},
 		&cli.StringFlag{Name: flagFleetProxy, EnvVars: envVar(flagFleetProxy), Usage: "HTTPS proxy URL for orbit's and osqueryd's calls to Fleet"},
-		&cli.StringFlag{Name: flagUpdateURL, Value: DefaultUpdateURL, EnvVars: envVar(flagUpdateURL), Usage: "TUF update repository URL"},
+		// No default: Fleet's public repository serves Fleet's own orbit as
+		// orbit/<platform>/stable, which an orbit pointed there by default
+		// would replace itself with. The repository is a choice, like its root.
+		&cli.StringFlag{Name: flagUpdateURL, EnvVars: envVar(flagUpdateURL), Usage: "TUF update repository URL (required with updates, as --update-roots)"},
 		&cli.StringFlag{Name: flagUpdateRoots, EnvVars: envVar(flagUpdateRoots), Usage: "trusted TUF root: JSON inline (starting with '{') or a path to root.json"},
 		&cli.StringFlag{Name: flagUpdateTLSCertificate, EnvVars: envVar(flagUpdateTLSCertificate), Usage: "CA bundle (PEM) for the update server"},
 		&cli.StringFlag{Name: flagOrbitChannel, Value: "stable", EnvVars: envVar(flagOrbitChannel), Usage: "update channel of orbit"},
@@ -93,13 +92,13 @@ func agentFlags() []cli.Flag {
 		&cli.DurationFlag{Name: flagStopGrace, Value: 10 * time.Second, EnvVars: envVar(flagStopGrace), Usage: "time children get to exit after SIGTERM before they are killed"},
 		// Hidden: how often the device token's age is checked; lowered by
 		// tests to see an hourly rotation without waiting.
-		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true},
+		&cli.DurationFlag{Name: flagTokenCheckInterval, Value: 30 * time.Second, EnvVars: envVar(flagTokenCheckInterval), Hidden: true, Usage: "how often the device token's age is checked (it is rotated hourly)"},
 		&cli.DurationFlag{Name: flagConfigInterval, Value: 30 * time.Second, EnvVars: envVar(flagConfigInterval), Usage: "how often to fetch the Fleet server's config"},
 		&cli.StringFlag{Name: flagDesktopPath, EnvVars: envVar(flagDesktopPath), Usage: "with --fleet-desktop: run this tray app instead of the one the updater manages (development)"},
 		&cli.StringFlag{Name: flagDesktopAltBrowserHost, EnvVars: envVar(flagDesktopAltBrowserHost), Usage: "host[:port] the tray app's pages open on, when people reach Fleet by another name"},
 		// Hidden: sessions for the tray app come from this directory laid
 		// out as /run/user instead of logind (tests of a whole orbit).
-		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true},
+		&cli.StringFlag{Name: flagDesktopSessionsDirTest, EnvVars: envVar(flagDesktopSessionsDirTest), Hidden: true, Usage: "with --fleet-desktop: take the graphical sessions from this directory, laid out as /run/user, instead of logind"},
 		&cli.StringFlag{Name: flagHostIdentifier, Value: "uuid", EnvVars: envVar(flagHostIdentifier), Usage: "how Fleet tells hosts apart: uuid, or instance for cloned VMs that share a hardware UUID"},
 	}
 }

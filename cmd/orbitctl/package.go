@@ -14,10 +14,6 @@ import (
 	"github.com/orbitagent/orbit/supervisor"
 )
 
-// defaultUpdateURL is orbit's own default (cmd/orbit), Fleet's public
-// repository.
-const defaultUpdateURL = "https://updates.fleetdm.com"
-
 // agentEnv is the variable of a flag that is one of orbit's own settings:
 // orbit's own name for it (ORBIT_FLEET_URL), so an admin's environment
 // means the same to both.
@@ -57,7 +53,7 @@ func packageFlags() []cli.Flag {
 		a("enroll-secret-path", "file holding the enroll secret"),
 		a("fleet-certificate", "CA bundle (PEM) that signs the Fleet server's certificate; bundled"),
 		b("insecure", "agents do not verify the Fleet server's TLS certificate (testing only)"),
-		a("update-url", "TUF repository the agents update from (and the components come from)", defaultUpdateURL),
+		a("update-url", "TUF repository the agents update from (and the components come from); required with updates"),
 		a("update-roots", "trusted TUF root: JSON inline or a path to root.json (default with --local-repo: its root.json)"),
 		a("orbit-channel", "update channel of orbit", "stable"),
 		a("osqueryd-channel", "update channel of osqueryd", "stable"),
