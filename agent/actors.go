@@ -142,17 +142,11 @@ func installedGate(clk clock.Clock, path func() (string, error), what string, lo
 			return true
 		}
 		log.Info().Str("waiting_for", what).Msg("waiting for the updater to install a component")
-		for {
-			t := clk.NewTimer(installedPoll)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return false
-			case <-t.C():
-				if _, err := path(); err == nil {
-					return true
-				}
+		for clock.Sleep(ctx, clk, installedPoll) {
+			if _, err := path(); err == nil {
+				return true
 			}
 		}
+		return false
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/supervisor"
 )
 
@@ -28,21 +29,10 @@ func runGate(ctx context.Context, g gate) <-chan bool {
 
 func waitGate(t *testing.T, done <-chan bool) bool {
 	t.Helper()
-	return recv(t, done, "the gate's answer")
+	return testwait.Recv(t, done, "the gate's answer")
 }
 
 // recv waits, bounded in real time, for a value from ch.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no %s within 10 s", what)
-		var zero T
-		return zero
-	}
-}
 
 func TestInstalledGatePollsOnTheClock(t *testing.T) {
 	t.Parallel()

@@ -6,23 +6,23 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/safefile"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
+	"github.com/orbitagent/orbit/supervisor/supervisortest"
 )
 
 // fakeStarter records what the runner starts; each child runs until it is
 // terminated.
 type fakeStarter struct {
-	started chan started
+	*supervisortest.Starter[started]
 }
 
 // started is one start, with the flagfile as it was at that moment.
@@ -31,9 +31,13 @@ type started struct {
 	flags string
 }
 
-func newFakeStarter() *fakeStarter { return &fakeStarter{started: make(chan started, 16)} }
+func newFakeStarter() fakeStarter {
+	s := fakeStarter{supervisortest.NewStarter[started]()}
+	s.TermCode = -1
+	return s
+}
 
-func (s *fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Child, error) {
+func (s fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Child, error) {
 	var flags string
 	for _, a := range spec.Args {
 		if p, ok := strings.CutPrefix(a, "--flagfile="); ok {
@@ -41,27 +45,13 @@ func (s *fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Chi
 			flags = string(b)
 		}
 	}
-	s.started <- started{spec, flags}
-	return &fakeChild{exited: make(chan struct{})}, nil
+	return s.Launch(started{spec, flags}), nil
 }
 
-func (s *fakeStarter) next(t *testing.T) started {
+func (s fakeStarter) next(t *testing.T) started {
 	t.Helper()
-	return recv(t, s.started, "osqueryd start")
+	return s.Next(t).Spec
 }
-
-type fakeChild struct {
-	once   sync.Once
-	exited chan struct{}
-}
-
-func (c *fakeChild) PID() int { return 4242 }
-func (c *fakeChild) Wait() (int, error) {
-	<-c.exited
-	return -1, errors.New("terminated")
-}
-func (c *fakeChild) Terminate() error { c.once.Do(func() { close(c.exited) }); return nil }
-func (c *fakeChild) Kill() error      { return c.Terminate() }
 
 // run starts Run in the background.
 func run(ctx context.Context, cfg Config, deps Deps) <-chan error {
@@ -78,23 +68,21 @@ func run(ctx context.Context, cfg Config, deps Deps) <-chan error {
 
 func wait(t *testing.T, done <-chan error) error {
 	t.Helper()
-	return recv(t, done, "return of Run")
+	return testwait.Recv(t, done, "return of Run")
 }
 
 // stateOf polls the state file, bounded, until cond holds for name.
 func stateOf(t *testing.T, cfg Config, name string, cond func(status.Component) bool) status.Component {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		snap, err := status.Read(cfg.Layout.State())
-		if err == nil && cond(snap.Components[name]) {
-			return snap.Components[name]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("state of %s: %+v (%v)", name, snap.Components[name], err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var snap status.Snapshot
+	var err error
+	if !testwait.Poll(testwait.Limit, func() bool {
+		snap, err = status.Read(cfg.Layout.State())
+		return err == nil && cond(snap.Components[name])
+	}) {
+		t.Fatalf("state of %s: %+v (%v)", name, snap.Components[name], err)
 	}
+	return snap.Components[name]
 }
 
 func TestRunStandaloneOwnsTheRootAndReportsOsqueryd(t *testing.T) {
@@ -106,7 +94,8 @@ func TestRunStandaloneOwnsTheRootAndReportsOsqueryd(t *testing.T) {
 	defer cancel()
 	done := run(ctx, cfg, Deps{Logger: zerolog.Nop(), Clock: newFakeClock(), Starter: st})
 
-	s := st.next(t)
+	child := st.Next(t)
+	s := child.Spec
 	if s.spec.Path != cfg.OsquerydPath || s.spec.Dir != cfg.Layout.Root {
 		t.Fatalf("started %+v", s.spec)
 	}
@@ -114,7 +103,7 @@ func TestRunStandaloneOwnsTheRootAndReportsOsqueryd(t *testing.T) {
 		t.Fatalf("osqueryd argv %q", args)
 	}
 	osq := stateOf(t, cfg, "osqueryd", func(c status.Component) bool { return c.State == status.StateRunning && c.Version != "" })
-	if osq.PID != 4242 || osq.Version != "9.9.9" || osq.Path != cfg.OsquerydPath {
+	if osq.PID != child.PID() || osq.Version != "9.9.9" || osq.Path != cfg.OsquerydPath {
 		t.Fatalf("osqueryd in the state file: %+v", osq)
 	}
 	if o := stateOf(t, cfg, "orbit", func(c status.Component) bool { return true }); o.State != status.StateRunning || o.PID != os.Getpid() || o.Version != "1.2.3-test" {
@@ -202,11 +191,7 @@ func TestRunRefusesAFleetCABundleThatIsNoPEM(t *testing.T) {
 // with the server's flags instead of restarting for them.
 func TestRunStartsOsquerydAfterFleetsFirstConfig(t *testing.T) {
 	t.Parallel()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 7}); err != nil {
 		t.Fatal(err)
 	}

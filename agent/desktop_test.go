@@ -15,6 +15,7 @@ import (
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/session"
+	"github.com/orbitagent/orbit/supervisor/supervisortest"
 )
 
 // withDesktop is a Fleet configuration with the tray app from a path.
@@ -61,11 +62,7 @@ func (s staticSessions) Sessions(context.Context) ([]session.Session, error) { r
 // of the desktop component restarts it.
 func TestBuildRunsTheTrayPerSession(t *testing.T) {
 	t.Parallel()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
 	cfg := withDesktop(t, srv.URL())
 	cfg.FleetCertificate = srv.CACertFile()
 	if err := cfg.Validate(); err != nil {
@@ -92,15 +89,15 @@ func TestBuildRunsTheTrayPerSession(t *testing.T) {
 		a.reporter.Close()
 	}()
 
-	tray := func() started {
+	tray := func() *supervisortest.Child[started] {
 		for {
-			s := st.next(t)
-			if s.spec.User != nil {
-				return s
+			if c := st.Next(t); c.Spec.spec.User != nil {
+				return c
 			}
 		}
 	}
-	s := tray()
+	child := tray()
+	s := child.Spec
 	if s.spec.Path != cfg.DesktopPath || s.spec.User.Name != "alice" || s.spec.User.UID != 1000 || s.spec.Dir != "/home/alice" {
 		t.Fatalf("tray spec %+v (user %+v)", s.spec, s.spec.User)
 	}
@@ -120,13 +117,13 @@ func TestBuildRunsTheTrayPerSession(t *testing.T) {
 		}
 	}
 	c := stateOf(t, cfg, "desktop/alice", func(c status.Component) bool { return c.State == status.StateRunning })
-	if c.User != "alice" || c.Session != "2" || c.PID != 4242 || c.Path != cfg.DesktopPath {
+	if c.User != "alice" || c.Session != "2" || c.PID != child.PID() || c.Path != cfg.DesktopPath {
 		t.Errorf("desktop/alice in the state file: %+v", c)
 	}
 
 	// A new tray release: the updater restarts the desktop component.
 	a.procs.Restart(component.Desktop)
-	if s2 := tray(); s2.spec.User.Name != "alice" {
+	if s2 := tray().Spec; s2.spec.User.Name != "alice" {
 		t.Fatalf("restart started %+v", s2.spec.User)
 	}
 	if a.procs.CrashLooping(component.Desktop) {

@@ -13,16 +13,14 @@ import (
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 // healthRig runs the real agent, standalone, with the real stand-in
 // osqueryd and the real process runner; only the health check's clock is
@@ -39,12 +37,7 @@ type healthRig struct {
 func newHealthRig(t *testing.T) *healthRig {
 	t.Helper()
 	// Unix socket paths are short: a root of its own under /tmp.
-	dir, err := os.MkdirTemp("", "ah")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	l, err := rootdir.New(filepath.Join(dir, "r"))
+	l, err := rootdir.New(filepath.Join(testdir.Short(t), "r"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +85,8 @@ func TestWedgedOsquerydIsRestartedAfterThreeMissedPings(t *testing.T) {
 	t.Parallel()
 	r := newHealthRig(t)
 	first := r.running(t, 0)
-	deadline := time.Now().Add(20 * time.Second)
-	for r.osq.Ping(context.Background()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("the stand-in never answered:\n%s", r.log.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Poll(testwait.Limit, func() bool { return r.osq.Ping(context.Background()) == nil }) {
+		t.Fatalf("the stand-in never answered:\n%s", r.log.String())
 	}
 	r.tick(t) // answered: out of the start grace for good
 

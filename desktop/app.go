@@ -301,19 +301,7 @@ func (a *App) noteTokenProblem(err error) {
 	}
 }
 
-func (a *App) sleep(ctx context.Context, d time.Duration) bool { return Wait(ctx, a.clk, d) }
-
-// Wait waits d on clk; false if ctx ended first.
-func Wait(ctx context.Context, clk clock.Clock, d time.Duration) bool {
-	t := clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C():
-		return true
-	}
-}
+func (a *App) sleep(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, a.clk, d) }
 
 func (a *App) currentToken() string {
 	a.mu.Lock()

@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // TestBrowserOpenerRunsXdgOpen: the opener runs xdg-open (here a fake one
@@ -25,19 +26,14 @@ func TestBrowserOpenerRunsXdgOpen(t *testing.T) {
 	if err := (BrowserOpener{}).Open(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var got string
+	testwait.For(t, "xdg-open to run", func() bool {
 		b, _ := os.ReadFile(rec)
-		if got := strings.TrimSpace(string(b)); got != "" {
-			if got != "1|"+u {
-				t.Fatalf("xdg-open got %q, want one argument %q", got, u)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("xdg-open was not run within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
+		got = strings.TrimSpace(string(b))
+		return got != ""
+	})
+	if got != "1|"+u {
+		t.Fatalf("xdg-open got %q, want one argument %q", got, u)
 	}
 
 	t.Setenv("PATH", t.TempDir())

@@ -17,7 +17,7 @@ const DefaultParentCheckInterval = 2 * time.Second
 // as an orphan when orbit is killed without stopping it.
 func WatchParent(ctx context.Context, clk clock.Clock, interval time.Duration, alive func() bool) error {
 	for alive() {
-		if !Wait(ctx, clk, interval) {
+		if !clock.Sleep(ctx, clk, interval) {
 			return ctx.Err()
 		}
 	}

@@ -437,14 +437,10 @@ func (a *Agent) jitter(d time.Duration) time.Duration {
 
 // wait blocks for d on the agent's clock.
 func (a *Agent) wait(ctx context.Context, d time.Duration) error {
-	t := a.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !clock.Sleep(ctx, a.clock, d) {
 		return ctx.Err()
-	case <-t.C():
-		return nil
 	}
+	return nil
 }
 
 func (a *Agent) readNodeKey() string {

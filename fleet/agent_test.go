@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/osquery"
 )
 
@@ -574,10 +575,7 @@ func TestAgentExtensions(t *testing.T) {
 	e.srv.SetFault(PathConfig, fleettest.Fault{Status: 500})
 	e.agent = e.newAgent(func(c *Config) { c.Extensions, c.Platform = rec2, "linux" })
 	e.start()
-	waitFor := time.Now().Add(10 * time.Second)
-	for len(rec2.calls()) == 0 && time.Now().Before(waitFor) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Poll(testwait.Limit, func() bool { return len(rec2.calls()) != 0 })
 	if got := rec2.calls(); len(got) != 1 || !slices.Equal(got[0], want) {
 		t.Fatalf("after a restart with Fleet down: %+v, want the cached %+v", got, want)
 	}

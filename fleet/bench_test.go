@@ -60,19 +60,24 @@ func countingHTTPClient(tb testing.TB, srv *fleettest.Server, sent, got *atomic.
 	return hc
 }
 
-// idleHourOurs runs the agent with its default intervals (and real jitter)
-// for one simulated hour after enrollment and counts its traffic.
-func idleHourOurs(tb testing.TB) traffic {
-	clk := newFakeClock()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true, Clock: clk})
-	if err := srv.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer srv.Close()
+// idleServer is the Fleet both idle hours talk to: the same flags and
+// channels, so their answers are the same size.
+func idleServer(tb testing.TB, cfg fleettest.Config) *fleettest.Server {
+	tb.Helper()
+	cfg.EnrollSecrets, cfg.TLS = []string{testSecret}, true
+	srv := fleettest.Start(tb, cfg)
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 10}); err != nil {
 		tb.Fatal(err)
 	}
 	srv.SetUpdateChannels("stable", "stable", "stable")
+	return srv
+}
+
+// idleHourOurs runs the agent with its default intervals (and real jitter)
+// for one simulated hour after enrollment and counts its traffic.
+func idleHourOurs(tb testing.TB) traffic {
+	clk := newFakeClock()
+	srv := idleServer(tb, fleettest.Config{Clock: clk})
 	var sent, got atomic.Int64
 	layout, err := rootdir.New(tb.TempDir())
 	if err != nil {
@@ -120,15 +125,7 @@ func idleHourOurs(tb testing.TB) traffic {
 // hour, with the headers its Go client sends (default User-Agent, its
 // client capabilities, no Content-Type).
 func idleHourFleet(tb testing.TB) traffic {
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer srv.Close()
-	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 10}); err != nil {
-		tb.Fatal(err)
-	}
-	srv.SetUpdateChannels("stable", "stable", "stable")
+	srv := idleServer(tb, fleettest.Config{})
 	var sent, got atomic.Int64
 	hc := countingHTTPClient(tb, srv, &sent, &got)
 	send := func(method, path, body string) []byte {

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +17,7 @@ import (
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/osquery"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
@@ -135,42 +133,10 @@ func (s *statusRecorder) get() status.Fleet {
 	return s.last
 }
 
-var (
-	standinOnce sync.Once
-	standinPath string
-	standinErr  error
-)
-
-// standinOsqueryd builds testdata/osqueryd once per test binary.
+// standinOsqueryd is testdata/osqueryd, built once per test binary.
 func standinOsqueryd(t testing.TB) string {
 	t.Helper()
-	standinOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			standinErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "fleet-standin-")
-		if err != nil {
-			standinErr = err
-			return
-		}
-		standinPath = filepath.Join(dir, "osqueryd")
-		if runtime.GOOS == "windows" {
-			standinPath += ".exe"
-		}
-		out, err := exec.Command(goBin, "build", "-o", standinPath, "../testdata/osqueryd").CombinedOutput()
-		if err != nil {
-			standinErr = errors.New(string(out))
-		}
-	})
-	if standinErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("build stand-in osqueryd: %v", standinErr)
-		}
-		t.Skipf("stand-in osqueryd unavailable: %v", standinErr)
-	}
-	return standinPath
+	return testbin.Build(t, "./testdata/osqueryd", "osqueryd", "")
 }
 
 // testEnv is a Fleet test server plus an agent wired to it.
@@ -194,12 +160,7 @@ func newServer(t *testing.T, clk *clocktest.Fake, mods ...func(*fleettest.Config
 	for _, m := range mods {
 		m(&cfg)
 	}
-	srv := fleettest.New(cfg)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return fleettest.Start(t, cfg)
 }
 
 // newEnv builds an agent against a fresh server; mod adjusts its Config.
@@ -348,23 +309,4 @@ func queueInstall(t *testing.T, srv *fleettest.Server, in fleettest.SoftwareInst
 	return installID
 }
 
-// eventually polls cond: the work goroutine runs in real time, beside the
-// fake clock. The deadline is a failure bound, not a speed target.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if standinPath != "" {
-		os.RemoveAll(filepath.Dir(standinPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }

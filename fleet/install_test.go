@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/osquery"
 )
 
@@ -73,7 +75,7 @@ func num(p *int) string {
 // once the worker is done with it.
 func noLeftovers(t *testing.T, e *testEnv) {
 	t.Helper()
-	eventually(t, "install directories removed and journal emptied", func() bool {
+	testwait.For(t, "install directories removed and journal emptied", func() bool {
 		entries, err := os.ReadDir(e.layout.SoftwareInstalls())
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal(err)
@@ -270,7 +272,7 @@ func TestAgentInstallWaitsForOsqueryd(t *testing.T) {
 	e.start()
 	e.idle()
 	for i := 1; i <= 3; i++ {
-		eventually(t, "a pre-install query attempt per poll", func() bool { return q.count() >= i })
+		testwait.For(t, "a pre-install query attempt per poll", func() bool { return q.count() >= i })
 		e.step(30 * time.Second)
 	}
 	if n := len(e.calls("POST", PathSoftwareInstallResult)); n != 0 {
@@ -342,15 +344,8 @@ func TestInterruptedInstallIsReportedNotRerun(t *testing.T) {
 		InstallScript: withPaths(`echo run >> "$MARKER"; touch "$STARTED"; sleep 60`, marker, started), PostInstallScript: "echo never",
 	})
 	e.start()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("install script did not start\n%s", e.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.Poll(30*time.Second, func() bool { _, err := os.Stat(started); return err == nil }) {
+		t.Fatalf("install script did not start\n%s", e.log.String())
 	}
 	e.stop() // orbit stops in the middle of the install
 	j, _ := openJournal(e.layout.SoftwareInstallJournal())
@@ -536,11 +531,7 @@ func TestJournal(t *testing.T) {
 
 func TestOsqueryUnreachable(t *testing.T) {
 	t.Parallel()
-	dir, err := os.MkdirTemp("", "osq-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := testdir.Short(t)
 	// A stale socket: the file is there, nobody listens.
 	stale := filepath.Join(dir, "stale.em")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})

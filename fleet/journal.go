@@ -51,6 +51,11 @@ const (
 // results must not grow it (and the writes) without end.
 const maxJournalEntries = 50
 
+// maxJournalBytes bounds the journal file orbit reads back: that many
+// results of three outputs each, every rune escaped (\uXXXX) at worst,
+// and room for the rest of each entry.
+const maxJournalBytes = maxJournalEntries*3*6*MaxScriptOutputRunes + 1<<20
+
 // interruptedOutput is the output reported for the step orbit was running
 // when it died.
 const interruptedOutput = "orbit stopped (killed or restarted) while this script was running, so its outcome is unknown. " +
@@ -82,7 +87,7 @@ type journal struct {
 // an empty journal is returned with the error to log.
 func openJournal(path string) (*journal, error) {
 	j := &journal{path: path, entries: map[string]*journalEntry{}}
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadLimited(path, maxJournalBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return j, nil
 	}

@@ -9,19 +9,7 @@ import (
 
 // deviceHost authenticates the {token} path parameter; it writes the 401 itself.
 func (s *Server) deviceHost(c *reqCtx) (OrbitHost, bool) {
-	tok := c.params["token"]
-	s.mu.Lock()
-	h := s.tokenHost(tok)
-	var cp OrbitHost
-	if h != nil {
-		cp = *h
-	}
-	s.mu.Unlock()
-	if h == nil {
-		authRequired(c.w)
-		return OrbitHost{}, false
-	}
-	return cp, true
+	return s.authenticated(c, func() *OrbitHost { return s.tokenHost(c.params["token"]) })
 }
 
 func (s *Server) deviceAnonPing(c *reqCtx) {

@@ -19,9 +19,7 @@
 //
 // # Quick start
 //
-//	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
-//	if err := srv.Start(); err != nil { t.Fatal(err) }
-//	t.Cleanup(srv.Close)
+//	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"s3cret"}, TLS: true})
 //	client := srv.Client()              // *http.Client trusting the server's CA
 //	url := srv.URL()                    // https://127.0.0.1:PORT
 //	ca := srv.CACertFile()              // PEM file: --fleet-certificate / --tls_server_certs

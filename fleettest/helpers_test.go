@@ -24,12 +24,7 @@ func start(t *testing.T, cfg Config) *Server {
 	if cfg.EnrollSecrets == nil {
 		cfg.EnrollSecrets = []string{testSecret}
 	}
-	s := New(cfg)
-	if err := s.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return Start(t, cfg)
 }
 
 type resp struct {

@@ -124,14 +124,33 @@ func (s *Server) orbitEnroll(c *reqCtx) {
 	s.orbitOK(c.w, map[string]string{"orbit_node_key": key})
 }
 
-// orbitHost authenticates by orbit_node_key; it writes the 401 itself.
-func (s *Server) orbitHost(c *reqCtx, key string) (OrbitHost, bool) {
-	if key == "" {
-		authRequired(c.w)
+// orbitAuth is the node key of an authenticated Orbit API body.
+type orbitAuth struct {
+	OrbitNodeKey string `json:"orbit_node_key"`
+}
+
+func (a *orbitAuth) nodeKey() string { return a.OrbitNodeKey }
+
+// orbitRequest decodes an authenticated Orbit API body (a struct embedding
+// orbitAuth) into req and returns its host; on a bad body or key it has
+// written the error.
+func (s *Server) orbitRequest(c *reqCtx, req interface{ nodeKey() string }) (OrbitHost, bool) {
+	if !decode(c, req, s.strict()) {
 		return OrbitHost{}, false
 	}
+	return s.orbitHost(c, req.nodeKey())
+}
+
+// orbitHost authenticates by orbit_node_key; it writes the 401 itself.
+func (s *Server) orbitHost(c *reqCtx, key string) (OrbitHost, bool) {
+	return s.authenticated(c, func() *OrbitHost { return s.st.orbitByKey[key] })
+}
+
+// authenticated copies the host find returns under the lock; no host
+// (an empty, unknown or expired key or token) is a 401, written here.
+func (s *Server) authenticated(c *reqCtx, find func() *OrbitHost) (OrbitHost, bool) {
 	s.mu.Lock()
-	h := s.st.orbitByKey[key]
+	h := find()
 	var cp OrbitHost
 	if h != nil {
 		cp = *h
@@ -181,13 +200,8 @@ type orbitConfigResponse struct {
 }
 
 func (s *Server) orbitConfig(c *reqCtx) {
-	var req struct {
-		OrbitNodeKey string `json:"orbit_node_key"`
-	}
-	if !decode(c, &req, s.strict()) {
-		return
-	}
-	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	var req orbitAuth
+	h, ok := s.orbitRequest(c, &req)
 	if !ok {
 		return
 	}
@@ -280,13 +294,10 @@ func (s *Server) orbitDeviceToken(c *reqCtx) {
 
 func (s *Server) orbitDeviceMapping(c *reqCtx) {
 	var req struct {
-		OrbitNodeKey string `json:"orbit_node_key"`
-		Email        string `json:"email"`
+		orbitAuth
+		Email string `json:"email"`
 	}
-	if !decode(c, &req, s.strict()) {
-		return
-	}
-	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	h, ok := s.orbitRequest(c, &req)
 	if !ok {
 		return
 	}
@@ -336,13 +347,10 @@ func truncateOutput(out string) string {
 
 func (s *Server) orbitScriptRequest(c *reqCtx) {
 	var req struct {
-		OrbitNodeKey string `json:"orbit_node_key"`
-		ExecutionID  string `json:"execution_id"`
+		orbitAuth
+		ExecutionID string `json:"execution_id"`
 	}
-	if !decode(c, &req, s.strict()) {
-		return
-	}
-	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	h, ok := s.orbitRequest(c, &req)
 	if !ok {
 		return
 	}
@@ -365,18 +373,15 @@ func (s *Server) orbitScriptRequest(c *reqCtx) {
 
 func (s *Server) orbitScriptResult(c *reqCtx) {
 	var req struct {
-		OrbitNodeKey string `json:"orbit_node_key"`
-		HostID       uint   `json:"host_id"`
-		ExecutionID  string `json:"execution_id"`
-		Output       string `json:"output"`
-		Runtime      int    `json:"runtime"`
-		ExitCode     int    `json:"exit_code"`
-		Timeout      int    `json:"timeout"`
+		orbitAuth
+		HostID      uint   `json:"host_id"`
+		ExecutionID string `json:"execution_id"`
+		Output      string `json:"output"`
+		Runtime     int    `json:"runtime"`
+		ExitCode    int    `json:"exit_code"`
+		Timeout     int    `json:"timeout"`
 	}
-	if !decode(c, &req, s.strict()) {
-		return
-	}
-	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	h, ok := s.orbitRequest(c, &req)
 	if !ok {
 		return
 	}

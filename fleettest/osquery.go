@@ -67,16 +67,26 @@ func (s *Server) osqueryHost(c *reqCtx, key string) (OsqueryHost, bool) {
 	return cp, true
 }
 
-type nodeKeyOnly struct {
+// osqueryAuth is the node key of an authenticated osquery TLS API body.
+type osqueryAuth struct {
 	NodeKey string `json:"node_key"`
 }
 
-func (s *Server) osqueryConfig(c *reqCtx) {
-	var req nodeKeyOnly
-	if !decodeOsquery(c, &req) {
-		return
+func (a *osqueryAuth) nodeKey() string { return a.NodeKey }
+
+// osqueryRequest decodes an authenticated osquery TLS API body (a struct
+// embedding osqueryAuth) into req and returns its host; on a bad body or
+// key it has written the error.
+func (s *Server) osqueryRequest(c *reqCtx, req interface{ nodeKey() string }) (OsqueryHost, bool) {
+	if !decodeOsquery(c, req) {
+		return OsqueryHost{}, false
 	}
-	if _, ok := s.osqueryHost(c, req.NodeKey); !ok {
+	return s.osqueryHost(c, req.nodeKey())
+}
+
+func (s *Server) osqueryConfig(c *reqCtx) {
+	var req osqueryAuth
+	if _, ok := s.osqueryRequest(c, &req); !ok {
 		return
 	}
 	s.mu.Lock()
@@ -86,11 +96,8 @@ func (s *Server) osqueryConfig(c *reqCtx) {
 }
 
 func (s *Server) osqueryDistributedRead(c *reqCtx) {
-	var req nodeKeyOnly
-	if !decodeOsquery(c, &req) {
-		return
-	}
-	h, ok := s.osqueryHost(c, req.NodeKey)
+	var req osqueryAuth
+	h, ok := s.osqueryRequest(c, &req)
 	if !ok {
 		return
 	}
@@ -108,16 +115,13 @@ func (s *Server) osqueryDistributedRead(c *reqCtx) {
 
 func (s *Server) osqueryDistributedWrite(c *reqCtx) {
 	var req struct {
-		NodeKey  string                     `json:"node_key"`
+		osqueryAuth
 		Queries  map[string]json.RawMessage `json:"queries"`
 		Statuses map[string]json.RawMessage `json:"statuses"`
 		Messages map[string]string          `json:"messages"`
 		Stats    map[string]json.RawMessage `json:"stats"`
 	}
-	if !decodeOsquery(c, &req) {
-		return
-	}
-	h, ok := s.osqueryHost(c, req.NodeKey)
+	h, ok := s.osqueryRequest(c, &req)
 	if !ok {
 		return
 	}
@@ -143,14 +147,11 @@ func (s *Server) osqueryDistributedWrite(c *reqCtx) {
 
 func (s *Server) osqueryLog(c *reqCtx) {
 	var req struct {
-		NodeKey string            `json:"node_key"`
+		osqueryAuth
 		LogType string            `json:"log_type"`
 		Data    []json.RawMessage `json:"data"`
 	}
-	if !decodeOsquery(c, &req) {
-		return
-	}
-	if _, ok := s.osqueryHost(c, req.NodeKey); !ok {
+	if _, ok := s.osqueryRequest(c, &req); !ok {
 		return
 	}
 	if req.LogType != "status" && req.LogType != "result" {
@@ -165,17 +166,14 @@ func (s *Server) osqueryLog(c *reqCtx) {
 
 func (s *Server) osqueryCarveBegin(c *reqCtx) {
 	var req struct {
-		NodeKey    string `json:"node_key"`
+		osqueryAuth
 		BlockCount int    `json:"block_count"`
 		BlockSize  int    `json:"block_size"`
 		CarveSize  int    `json:"carve_size"`
 		CarveID    string `json:"carve_id"`
 		RequestID  string `json:"request_id"`
 	}
-	if !decodeOsquery(c, &req) {
-		return
-	}
-	h, ok := s.osqueryHost(c, req.NodeKey)
+	h, ok := s.osqueryRequest(c, &req)
 	if !ok {
 		return
 	}

@@ -57,13 +57,10 @@ func (s *Server) orbitSoftwareInstallDetails(c *reqCtx) {
 
 func (s *Server) orbitSoftwarePackage(c *reqCtx) {
 	var req struct {
-		OrbitNodeKey string `json:"orbit_node_key"`
-		InstallerID  uint   `json:"installer_id"`
+		orbitAuth
+		InstallerID uint `json:"installer_id"`
 	}
-	if !decode(c, &req, s.strict()) {
-		return
-	}
-	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	h, ok := s.orbitRequest(c, &req)
 	if !ok {
 		return
 	}
@@ -129,15 +126,12 @@ func truncatePtr(p *string) *string {
 
 func (s *Server) orbitSoftwareInstallResult(c *reqCtx) {
 	var req struct {
-		OrbitNodeKey string `json:"orbit_node_key"`
-		HostID       uint   `json:"host_id"`
-		InstallUUID  string `json:"install_uuid"`
+		orbitAuth
+		HostID      uint   `json:"host_id"`
+		InstallUUID string `json:"install_uuid"`
 		InstallSteps
 	}
-	if !decode(c, &req, s.strict()) {
-		return
-	}
-	h, ok := s.orbitHost(c, req.OrbitNodeKey)
+	h, ok := s.orbitRequest(c, &req)
 	if !ok {
 		return
 	}

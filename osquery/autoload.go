@@ -3,7 +3,6 @@ package osquery
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -67,7 +66,7 @@ func WriteAutoload(path string, paths []string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	cur, err := os.ReadFile(path)
+	cur, err := safefile.ReadLimited(path, safefile.MaxState)
 	if err == nil && bytes.Equal(cur, data) {
 		return false, nil
 	}

@@ -6,12 +6,15 @@ import (
 
 	gen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/rs/zerolog"
+
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // BenchmarkPing is one health-check ping to the stand-in osqueryd: a new
 // connection, the Thrift call, the close.
 func BenchmarkPing(b *testing.B) {
-	osq := startStandin(b, shortDir(b), nil)
+	osq := startStandin(b, testdir.Short(b), nil)
 	osq.waitAnswering(b)
 	c, err := NewClient(ClientConfig{Socket: osq.socket})
 	if err != nil {
@@ -46,7 +49,7 @@ func BenchmarkOrbitInfoGenerate(b *testing.B) {
 // osqueryd, which calls the extension over its socket: what a Fleet
 // distributed query costs orbit and osqueryd together.
 func BenchmarkQueryOrbitInfo(b *testing.B) {
-	osq := startStandin(b, shortDir(b), nil)
+	osq := startStandin(b, testdir.Short(b), nil)
 	osq.waitAnswering(b)
 	ext, err := NewExtension(ExtensionConfig{Socket: osq.socket,
 		Tables: []Table{OrbitInfoTable(&fakeInfo{info: OrbitInfo{Version: "1.2.3"}}, nil)}, Logger: zerolog.Nop()})
@@ -61,7 +64,7 @@ func BenchmarkQueryOrbitInfo(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, "orbit_info registered", func() bool {
+	testwait.For(b, "orbit_info registered", func() bool {
 		rows, err := c.Query(ctx, "SELECT version FROM orbit_info")
 		return err == nil && len(rows) == 1
 	})

@@ -252,12 +252,5 @@ func (e *Extension) keep(ctx context.Context, srv *tableServer) error {
 }
 
 func (e *Extension) sleep(ctx context.Context, d time.Duration) bool {
-	t := e.cfg.Clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C():
-		return true
-	}
+	return clock.Sleep(ctx, e.cfg.Clock, d)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // A Fleet server's distributed query SELECT * FROM orbit_info reaches
@@ -13,11 +15,7 @@ func TestFleetDistributedQueryGetsOrbitInfo(t *testing.T) {
 	t.Parallel()
 	requireUnix(t)
 	const secret = "enroll-secret-for-test"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 	if err := srv.SetOsqueryConfig(map[string]any{"options": map[string]any{"distributed_interval": 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +23,7 @@ func TestFleetDistributedQueryGetsOrbitInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	// Fleet mode as orbit runs osqueryd; intervals shrunk 100x.
 	osq := startStandin(t, dir, []string{"ENROLL_SECRET=" + secret, "OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"},
 		"--host_identifier=uuid", "--tls_hostname="+u.Host, "--tls_server_certs="+srv.CACertFile(),
@@ -45,10 +43,10 @@ func TestFleetDistributedQueryGetsOrbitInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	runActor(t, ext.Run)
-	waitFor(t, "registration", func() bool { _, ok := ext.UUID(); return ok })
+	testwait.For(t, "registration", func() bool { _, ok := ext.UUID(); return ok })
 
 	srv.AddDistributedQuery("fleet_detail_query_orbit_info", "SELECT * FROM orbit_info")
-	waitFor(t, "distributed results", func() bool { return len(srv.DistributedResults("fleet_detail_query_orbit_info")) > 0 })
+	testwait.For(t, "distributed results", func() bool { return len(srv.DistributedResults("fleet_detail_query_orbit_info")) > 0 })
 	res := srv.DistributedResults("fleet_detail_query_orbit_info")
 	want := map[string]string{"version": "1.40.1", "device_auth_token": "device-token", "enrolled": "true",
 		"last_recorded_error": "", "orbit_channel": "stable", "osqueryd_channel": "stable", "desktop_channel": "stable",

@@ -15,6 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // fakeInfo is the agent's side of orbit_info in tests.
@@ -51,7 +53,7 @@ type extensionRig struct {
 // runs the extension actor against it with a fake clock.
 func newExtensionRig(t *testing.T) *extensionRig {
 	t.Helper()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	r := &extensionRig{osq: startStandin(t, dir, nil), clk: newFakeClock()}
 	r.osq.waitAnswering(t)
 	r.info = &fakeInfo{info: OrbitInfo{
@@ -82,7 +84,7 @@ func newExtensionRig(t *testing.T) *extensionRig {
 // its check timer.
 func (r *extensionRig) waitRegistered(t *testing.T, n int) int64 {
 	t.Helper()
-	waitFor(t, "extension registration", func() bool {
+	testwait.For(t, "extension registration", func() bool {
 		_, ok := r.ext.UUID()
 		return ok && r.ext.registrations() >= n
 	})
@@ -195,7 +197,7 @@ func TestExtensionRegistersAgainWhenDropped(t *testing.T) {
 func TestExtensionWaitsForOsqueryd(t *testing.T) {
 	t.Parallel()
 	requireUnix(t)
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	clk := newFakeClock()
 	log, buf := testLogger()
 	info := &fakeInfo{info: OrbitInfo{Version: "9.9.9"}}
@@ -219,7 +221,7 @@ func TestExtensionWaitsForOsqueryd(t *testing.T) {
 	osq := startStandin(t, dir, nil)
 	osq.waitAnswering(t)
 	clk.Advance(DefaultRetryInterval)
-	waitFor(t, "registration", func() bool { _, ok := ext.UUID(); return ok })
+	testwait.For(t, "registration", func() bool { _, ok := ext.UUID(); return ok })
 	rows, err := testClient(t, socket).Query(context.Background(), "SELECT version FROM orbit_info")
 	if err != nil || len(rows) != 1 || rows[0]["version"] != "9.9.9" {
 		t.Fatalf("orbit_info = %v, %v", rows, err)
@@ -229,7 +231,7 @@ func TestExtensionWaitsForOsqueryd(t *testing.T) {
 // A registration under our name left by an earlier orbit is replaced.
 func TestExtensionReplacesAStaleRegistration(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	// A slow watcher, so osqueryd does not drop the stale entry first.
 	osq := startStandin(t, dir, nil, "--extensions_interval=3600")
 	osq.waitAnswering(t)
@@ -244,7 +246,7 @@ func TestExtensionReplacesAStaleRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	runActor(t, ext.Run)
-	waitFor(t, "registration", func() bool { _, ok := ext.UUID(); return ok })
+	testwait.For(t, "registration", func() bool { _, ok := ext.UUID(); return ok })
 	if !strings.Contains(buf.String(), "removing a stale osquery extension registration") {
 		t.Fatalf("no line about the stale registration:\n%s", buf.String())
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/internal/safefile"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -17,7 +19,7 @@ import (
 // runs with the server's value.
 func TestServerFlagsReachTheStandin(t *testing.T) {
 	t.Parallel()
-	root := shortDir(t)
+	root := testdir.Short(t)
 	l := rootdir.Layout{Root: root}
 
 	flags, err := ParseServerFlags([]byte(`{"no_such_flag": 1, "distributed_interval": 7}`))
@@ -46,7 +48,7 @@ func TestServerFlagsReachTheStandin(t *testing.T) {
 	osq := execStandin(t, l.ExtensionsSocket(), l.OsqueryDB(), nil, args)
 	c := testClient(t, osq.socket)
 	var rows []map[string]string
-	waitFor(t, "the stand-in answering on its socket", func() bool {
+	testwait.For(t, "the stand-in answering on its socket", func() bool {
 		if osq.exited() {
 			t.Fatalf("stand-in refused orbit's command line: %s", osq.stderr.String())
 		}

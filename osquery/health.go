@@ -117,12 +117,8 @@ func (h *Health) Missed() int {
 // Run pings until ctx is done; it returns nil then.
 func (h *Health) Run(ctx context.Context) error {
 	for {
-		t := h.cfg.Clock.NewTimer(h.cfg.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !clock.Sleep(ctx, h.cfg.Clock, h.cfg.Interval) {
 			return nil
-		case <-t.C():
 		}
 		err := h.client.Ping(ctx)
 		if ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // wedgeFile under the stand-in's database wedges its extension manager.
@@ -62,7 +63,7 @@ const unhealthyLine = "osqueryd is not answering on its extension socket: restar
 
 func TestHealthRestartsAWedgedOsquerydAfterThreeMissedPings(t *testing.T) {
 	t.Parallel()
-	osq := startStandin(t, shortDir(t), nil)
+	osq := startStandin(t, testdir.Short(t), nil)
 	osq.waitAnswering(t)
 	r := newHealthRig(t, osq.socket, DefaultStartGrace)
 
@@ -98,7 +99,7 @@ func TestHealthLeavesASlowStartAlone(t *testing.T) {
 	t.Parallel()
 	t.Run("socket never appears within the grace", func(t *testing.T) {
 		t.Parallel()
-		osq := startStandin(t, shortDir(t), []string{"OSQUERYD_STANDIN_SOCKET_DELAY_MS=3600000"})
+		osq := startStandin(t, testdir.Short(t), []string{"OSQUERYD_STANDIN_SOCKET_DELAY_MS=3600000"})
 		r := newHealthRig(t, osq.socket, 5*time.Minute)
 		for i := 1; i <= 4; i++ { // 4 minutes
 			r.tick(t)
@@ -113,7 +114,7 @@ func TestHealthLeavesASlowStartAlone(t *testing.T) {
 	})
 	t.Run("socket appears late", func(t *testing.T) {
 		t.Parallel()
-		osq := startStandin(t, shortDir(t), []string{"OSQUERYD_STANDIN_SOCKET_DELAY_MS=300"})
+		osq := startStandin(t, testdir.Short(t), []string{"OSQUERYD_STANDIN_SOCKET_DELAY_MS=300"})
 		r := newHealthRig(t, osq.socket, 5*time.Minute)
 		r.tick(t)
 		osq.waitAnswering(t)
@@ -130,7 +131,7 @@ func TestHealthLeavesASlowStartAlone(t *testing.T) {
 // A ping answered between misses starts the count over.
 func TestHealthAnswerResetsTheCount(t *testing.T) {
 	t.Parallel()
-	osq := startStandin(t, shortDir(t), nil)
+	osq := startStandin(t, testdir.Short(t), nil)
 	osq.waitAnswering(t)
 	r := newHealthRig(t, osq.socket, DefaultStartGrace)
 	wedge := filepath.Join(osq.db, standinWedgeFile)
@@ -157,7 +158,7 @@ func TestHealthAnswerResetsTheCount(t *testing.T) {
 func TestHealthStartedResetsTheGrace(t *testing.T) {
 	t.Parallel()
 	requireUnix(t)
-	r := newHealthRig(t, filepath.Join(shortDir(t), "absent.em"), 90*time.Second)
+	r := newHealthRig(t, filepath.Join(testdir.Short(t), "absent.em"), 90*time.Second)
 	r.tick(t) // 60 s: in grace
 	r.tick(t) // 120 s: counts
 	r.expect(t, "after the grace", 1, 0)

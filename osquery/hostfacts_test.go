@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // standinQuery runs one query in the stand-in's shell on db.
@@ -61,7 +62,7 @@ func TestHostFactsShellAndDaemonAgreeWithoutHardwareUUID(t *testing.T) {
 	requireUnix(t)
 	t.Setenv("OSQUERYD_STANDIN_NO_HARDWARE_UUID", "1")
 	bin := testbin.Build(t, "./testdata/osqueryd", "osqueryd", "")
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	db := filepath.Join(dir, "osquery.db")
 	r := &HostFactsReader{Client: testClient(t, filepath.Join(dir, "orbit-osquery.em")),
 		Path: func() (string, error) { return bin, nil }, DatabasePath: db}
@@ -102,7 +103,7 @@ func TestHostFactsShellAndDaemonAgreeWithoutHardwareUUID(t *testing.T) {
 
 func TestHostFactsReaderWithoutOsqueryd(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	r := &HostFactsReader{Client: testClient(t, filepath.Join(dir, "orbit-osquery.em")),
 		Path:         func() (string, error) { return "", errors.New("not in bin/ yet") },
 		DatabasePath: filepath.Join(dir, "osquery.db")}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
 	"github.com/orbitagent/orbit/osquery/tlsproxy"
 	"github.com/orbitagent/orbit/rootdir"
 )
@@ -47,7 +48,7 @@ func TestStandinEnrollsThroughTheInsecureProxy(t *testing.T) {
 				fleetURL = srv.URL + prefix
 			}
 
-			root := shortDir(t)
+			root := testdir.Short(t)
 			l := rootdir.Layout{Root: root}
 			insecure := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil,
 				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // what --insecure builds

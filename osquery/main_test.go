@@ -17,13 +17,10 @@ import (
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func requireUnix(t testing.TB) {
 	t.Helper()
@@ -97,7 +94,7 @@ func (s *standin) exited() bool {
 func (s *standin) waitAnswering(t testing.TB) {
 	t.Helper()
 	c := testClient(t, s.socket)
-	waitFor(t, "stand-in osqueryd answering on "+s.socket, func() bool {
+	testwait.For(t, "stand-in osqueryd answering on "+s.socket, func() bool {
 		if s.exited() {
 			t.Fatalf("stand-in exited: %s", s.stderr.String())
 		}
@@ -112,29 +109,6 @@ func testClient(t testing.TB, socket string) *Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// shortDir is a temporary directory with a short path, for sockets.
-func shortDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "oq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
-// waitFor polls cond; the bound is generous and is not a timing assertion.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func newFakeClock() *clocktest.Fake {

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 func TestQueryThroughOsqueryd(t *testing.T) {
 	t.Parallel()
-	osq := startStandin(t, shortDir(t), nil)
+	osq := startStandin(t, testdir.Short(t), nil)
 	osq.waitAnswering(t)
 	ctx := context.Background()
 	newClient := func(cfg ClientConfig) *Client {
@@ -79,7 +81,7 @@ func TestQueryThroughOsqueryd(t *testing.T) {
 func TestQueryWithoutOsqueryd(t *testing.T) {
 	t.Parallel()
 	requireUnix(t)
-	c := testClient(t, filepath.Join(shortDir(t), "absent.em"))
+	c := testClient(t, filepath.Join(testdir.Short(t), "absent.em"))
 	if _, err := c.Query(context.Background(), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "connect to osqueryd's extension socket") {
 		t.Fatalf("err = %v", err)
 	}
@@ -90,7 +92,7 @@ func TestQueryWithoutOsqueryd(t *testing.T) {
 func TestQueryRefusesAHugeAnswer(t *testing.T) {
 	t.Parallel()
 	requireUnix(t)
-	sock := filepath.Join(shortDir(t), "evil.em")
+	sock := filepath.Join(testdir.Short(t), "evil.em")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)

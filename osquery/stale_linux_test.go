@@ -2,17 +2,18 @@ package osquery
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // startDetached starts a process in its own group, as orbit does, and
@@ -35,26 +36,18 @@ func startDetached(t *testing.T, path string, args ...string) *exec.Cmd {
 
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := processArgs(pid); err != nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("process %d still alive", pid)
+	testwait.For(t, fmt.Sprintf("process %d to end", pid), func() bool {
+		_, err := processArgs(pid)
+		return err != nil
+	})
 }
 
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never appeared", path)
+	testwait.For(t, path+" to appear", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 }
 
 func TestKillStaleStopsOurOsqueryd(t *testing.T) {

@@ -7,19 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// needRoot skips a test that chowns to another user on a laptop; under CI
-// orbit's tests run as root.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test chowns files to another user: run it as root (CI does)")
-		}
-		t.Skip("chown to another user needs root")
-	}
-}
+	"github.com/orbitagent/orbit/internal/testbin"
+)
 
 // created is a fresh root, made by Create, with the files orbit keeps in it.
 func created(t *testing.T) Layout {
@@ -53,7 +43,7 @@ func created(t *testing.T) Layout {
 // fix, and so is one another user owns.
 func TestCheckPermissionsCoversEveryPathOrbitWrites(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testbin.NeedRoot(t, "chowns files to another user")
 	paths := map[string]func(Layout) string{
 		"staging":          Layout.Staging,
 		"tuf":              Layout.TUF,
@@ -125,7 +115,7 @@ func mkdirs(t *testing.T, base string, names ...string) string {
 // root's parent, for an entry that exists and is root's.
 func TestAncestorsOfTheRoot(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testbin.NeedRoot(t, "chowns files to another user")
 	tests := []struct {
 		name string
 		// setup builds the tree under base and returns the root to check.

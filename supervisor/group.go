@@ -106,12 +106,8 @@ func (g *Group) supervise(ctx context.Context, na namedActor) error {
 		}
 		delay := b.Next(g.clock.Now().Sub(started))
 		g.log.Error().Str("actor", na.name).Err(err).Dur("retry_in_ms", delay).Msg("actor stopped unexpectedly; restarting it")
-		t := g.clock.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !clock.Sleep(ctx, g.clock, delay) {
 			return nil
-		case <-t.C():
 		}
 	}
 }

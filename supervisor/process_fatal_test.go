@@ -23,10 +23,10 @@ func TestProcessFatalExitCodeBacksOffHard(t *testing.T) {
 		{2, 5 * time.Minute}, // fatal: straight to the cap
 		{1, 4 * time.Second}, // other exits keep their own schedule (third failure)
 	} {
-		c := h.starter.next(t)
-		h.waitStatus(t, "running", running(c.pid))
+		c := h.starter.Next(t)
+		h.waitStatus(t, "running", running(c.PID()))
 		start := h.clk.Now()
-		c.exitWith(tc.code)
+		c.Exit(tc.code)
 		if d := h.clk.WaitTimer(t); d != tc.want {
 			t.Fatalf("run %d exit %d: restart in %s, want %s", i, tc.code, d, tc.want)
 		}
@@ -40,7 +40,7 @@ func TestProcessFatalExitCodeBacksOffHard(t *testing.T) {
 	}
 	// A new binary may fix a bad setting: a requested restart does not wait.
 	h.p.Restart()
-	c := h.starter.next(t)
-	h.waitStatus(t, "running after the requested restart", running(c.pid))
+	c := h.starter.Next(t)
+	h.waitStatus(t, "running after the requested restart", running(c.PID()))
 	h.stop(t)
 }

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // TestRealParentKilledLeavesNoChild plays orbit dying by SIGKILL: the child
@@ -22,7 +24,7 @@ func TestRealParentKilledLeavesNoChild(t *testing.T) {
 	t.Cleanup(func() { _ = parent.Process.Kill(); _ = parent.Wait() })
 
 	child := waitPidfile(t, pidfile)
-	eventually(t, "parent churned its OS threads", func() bool {
+	testwait.For(t, "parent churned its OS threads", func() bool {
 		_, err := os.Stat(pidfile + ".churned")
 		return err == nil
 	})
@@ -33,5 +35,5 @@ func TestRealParentKilledLeavesNoChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = parent.Wait()
-	eventually(t, "child gone after its supervisor was SIGKILLed", func() bool { return !alive(child) })
+	testwait.For(t, "child gone after its supervisor was SIGKILLed", func() bool { return !alive(child) })
 }

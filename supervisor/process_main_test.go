@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -148,29 +149,15 @@ func writePidfile(path string, pid int) error {
 // waitPidfile polls for a pidfile written by a test child.
 func waitPidfile(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(path); err == nil {
-			pid, err := strconv.Atoi(string(b))
-			if err != nil {
-				t.Fatalf("pidfile %s: %v", path, err)
-			}
-			return pid
-		}
-		time.Sleep(5 * time.Millisecond)
+	var b []byte
+	testwait.For(t, "pidfile "+path, func() bool {
+		var err error
+		b, err = os.ReadFile(path)
+		return err == nil
+	})
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatalf("pidfile %s: %v", path, err)
 	}
-	t.Fatalf("pidfile %s not written within 10s", path)
-	return 0
-}
-
-// eventually polls cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return pid
 }

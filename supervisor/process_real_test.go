@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/orbitagent/orbit/backoff"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -95,7 +96,7 @@ func (r *realRun) stop(t *testing.T) {
 func (r *realRun) waitRunning(t *testing.T, notPID int) status.Process {
 	t.Helper()
 	var st status.Process
-	eventually(t, "child running", func() bool {
+	testwait.For(t, "child running", func() bool {
 		st = r.p.Status()
 		return st.State == status.StateRunning && st.PID != 0 && st.PID != notPID
 	})
@@ -150,7 +151,7 @@ func TestRealStopKillsTreeIgnoringSIGTERM(t *testing.T) {
 		t.Fatalf("child %d survived the stop", child)
 	}
 	// The grandchild was SIGKILLed; its reaping by init is asynchronous.
-	eventually(t, "grandchild gone", func() bool { return !alive(grandchild) })
+	testwait.For(t, "grandchild gone", func() bool { return !alive(grandchild) })
 	if n := len(r.log.withMessage(t, "child did not exit within the stop grace period; killing its process tree")); n != 1 {
 		t.Fatalf("want the grace-period kill to be logged once, got %d", n)
 	}
@@ -166,11 +167,11 @@ func TestRealLeftoverGroupMemberKilledAfterLeaderExit(t *testing.T) {
 		Backoff: backoff.Config{Initial: time.Hour, Max: time.Hour},
 	})
 	grandchild := waitPidfile(t, pidfile)
-	eventually(t, "leader exit recorded", func() bool { return r.p.Status().State == status.StateBackoff })
+	testwait.For(t, "leader exit recorded", func() bool { return r.p.Status().State == status.StateBackoff })
 	if st := r.p.Status(); st.LastExitCode != 7 {
 		t.Fatalf("status %+v, want exit code 7", st)
 	}
-	eventually(t, "grandchild left in the group gone", func() bool { return !alive(grandchild) })
+	testwait.For(t, "grandchild left in the group gone", func() bool { return !alive(grandchild) })
 	r.stop(t)
 }
 
@@ -181,7 +182,7 @@ func TestRealChildOutputLogged(t *testing.T) {
 		Spec:                 childSpec(t, childModeEnv+"=print", childLinesEnv+"=3", childAfterMSEnv+"=forever"),
 		OutputLinesPerSecond: -1,
 	})
-	eventually(t, "4 output lines logged", func() bool { return len(r.log.withMessage(t, "child output")) == 4 })
+	testwait.For(t, "4 output lines logged", func() bool { return len(r.log.withMessage(t, "child output")) == 4 })
 	r.stop(t)
 	got := map[string][]string{}
 	for _, ev := range r.log.withMessage(t, "child output") {

@@ -15,102 +15,27 @@ import (
 
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock/clocktest"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
+	"github.com/orbitagent/orbit/supervisor/supervisortest"
 )
 
 // fakeChild is a Child whose exit the test controls.
-type fakeChild struct {
-	pid        int
-	exit       chan exitResult // capacity 1: the first exit wins
-	terms      chan struct{}
-	kills      atomic.Int32
-	exitOnTerm bool
-}
+type fakeChild = supervisortest.Child[Spec]
 
-func (c *fakeChild) PID() int { return c.pid }
+// fakeStarter hands the test each child it starts; a child exits with 0
+// on Terminate unless the test says it ignores it.
+type fakeStarter struct{ *supervisortest.Starter[Spec] }
 
-func (c *fakeChild) Wait() (int, error) {
-	r := <-c.exit
-	return r.code, r.err
-}
+func newFakeStarter() fakeStarter { return fakeStarter{supervisortest.NewStarter[Spec]()} }
 
-func (c *fakeChild) exitWith(code int) {
-	var err error
-	if code != 0 {
-		err = fmt.Errorf("exit status %d", code)
-	}
-	select {
-	case c.exit <- exitResult{code: code, err: err}:
-	default:
-	}
-}
-
-func (c *fakeChild) Terminate() error {
-	c.terms <- struct{}{}
-	if c.exitOnTerm {
-		c.exitWith(0)
-	}
-	return nil
-}
-
-func (c *fakeChild) Kill() error {
-	c.kills.Add(1)
-	c.exitWith(-1)
-	return nil
-}
-
-type fakeStarter struct {
-	mu         sync.Mutex
-	specs      []Spec
-	started    chan *fakeChild
-	exitOnTerm bool
-}
-
-func newFakeStarter() *fakeStarter {
-	return &fakeStarter{started: make(chan *fakeChild, 100), exitOnTerm: true}
-}
-
-func (s *fakeStarter) Start(spec Spec, stdout, stderr *os.File) (Child, error) {
-	s.mu.Lock()
-	s.specs = append(s.specs, spec)
-	n := len(s.specs)
-	s.mu.Unlock()
-	c := &fakeChild{pid: 1000 + n, exit: make(chan exitResult, 1), terms: make(chan struct{}, 100), exitOnTerm: s.exitOnTerm}
-	s.started <- c
-	return c, nil
-}
-
-func (s *fakeStarter) starts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.specs)
-}
-
-func (s *fakeStarter) next(t *testing.T) *fakeChild {
-	t.Helper()
-	select {
-	case c := <-s.started:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("no child was started within 10s")
-		return nil
-	}
-}
-
-func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not happen within 10s", what)
-	}
-}
+func (s fakeStarter) Start(spec Spec, _, _ *os.File) (Child, error) { return s.Launch(spec), nil }
 
 // harness runs a Process on a fake clock and records its log and statuses.
 type harness struct {
 	p       *Process
 	clk     *clocktest.Fake
-	starter *fakeStarter
+	starter fakeStarter
 	log     *logBuffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -162,19 +87,7 @@ func (h *harness) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.p.Run(ctx) }()
-	t.Cleanup(func() {
-		// After a failed test a child may ignore Terminate: move time on
-		// until the grace periods run out.
-		cancel()
-		for {
-			select {
-			case <-h.done:
-				return
-			case <-time.After(time.Millisecond):
-				h.clk.Advance(time.Hour)
-			}
-		}
-	})
+	t.Cleanup(func() { supervisortest.Stop(cancel, h.clk, h.done) })
 }
 
 // waitStatus polls until the status satisfies cond: the fake starter hands
@@ -182,12 +95,8 @@ func (h *harness) run(t *testing.T) {
 func (h *harness) waitStatus(t *testing.T, what string, cond func(status.Process) bool) status.Process {
 	t.Helper()
 	var st status.Process
-	deadline := time.Now().Add(10 * time.Second)
-	for st = h.p.Status(); !cond(st); st = h.p.Status() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %+v after 10s", what, st)
-		}
-		time.Sleep(time.Millisecond)
+	if !testwait.Poll(testwait.Limit, func() bool { st = h.p.Status(); return cond(st) }) {
+		t.Fatalf("%s: status %+v", what, st)
 	}
 	return st
 }
@@ -229,8 +138,8 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 64 * time.Second}
 	for i, delay := range want {
-		c := h.starter.next(t)
-		c.exitWith(2)
+		c := h.starter.Next(t)
+		c.Exit(2)
 		if got := h.clk.WaitTimer(t); got != delay {
 			t.Fatalf("failure %d: backoff %s, want %s", i+1, got, delay)
 		}
@@ -254,13 +163,13 @@ func TestProcessCrashLoopDetection(t *testing.T) {
 	}
 
 	// A stable run clears the crash loop and restarts at once.
-	c := h.starter.next(t)
-	h.waitStatus(t, "running", running(c.pid))
+	c := h.starter.Next(t)
+	h.waitStatus(t, "running", running(c.PID()))
 	h.clk.Advance(backoff.DefaultStableAfter)
-	c.exitWith(1)
-	c = h.starter.next(t) // no timer to advance: the restart is immediate
-	st := h.waitStatus(t, "running", running(c.pid))
-	if st.CrashLoop || st.ConsecutiveFailures != 0 || st.State != status.StateRunning || st.Restarts != 8 || st.PID != c.pid {
+	c.Exit(1)
+	c = h.starter.Next(t) // no timer to advance: the restart is immediate
+	st := h.waitStatus(t, "running", running(c.PID()))
+	if st.CrashLoop || st.ConsecutiveFailures != 0 || st.State != status.StateRunning || st.Restarts != 8 || st.PID != c.PID() {
 		t.Fatalf("after a stable run: status %+v", st)
 	}
 	if n := len(h.log.withMessage(t, "child crash loop cleared")); n != 1 {
@@ -279,23 +188,23 @@ func TestProcessRestartClearsCrashLoop(t *testing.T) {
 	h := newHarness(t, nil)
 	h.run(t)
 	for i := 0; i < DefaultCrashLoopThreshold; i++ {
-		h.starter.next(t).exitWith(2)
+		h.starter.Next(t).Exit(2)
 		h.clk.Advance(h.clk.WaitTimer(t))
 	}
-	c := h.starter.next(t)
-	if st := h.waitStatus(t, "running", running(c.pid)); !st.CrashLoop {
+	c := h.starter.Next(t)
+	if st := h.waitStatus(t, "running", running(c.PID())); !st.CrashLoop {
 		t.Fatalf("want a crash loop before the restart: %+v", st)
 	}
 	h.p.Restart()
 	if d := h.clk.WaitTimer(t); d != DefaultStopGrace {
 		t.Fatalf("restart: timer %s, want the stop grace %s", d, DefaultStopGrace)
 	}
-	c = h.starter.next(t)
-	st := h.waitStatus(t, "running", running(c.pid))
+	c = h.starter.Next(t)
+	st := h.waitStatus(t, "running", running(c.PID()))
 	if st.CrashLoop || st.ConsecutiveFailures != 0 {
 		t.Fatalf("after a requested restart: %+v, want the crash loop cleared", st)
 	}
-	c.exitWith(2)
+	c.Exit(2)
 	if d := h.clk.WaitTimer(t); d != time.Second {
 		t.Fatalf("first failure after the restart backs off %s, want 1s", d)
 	}
@@ -305,13 +214,13 @@ func TestProcessRestartClearsCrashLoop(t *testing.T) {
 func TestProcessRestartCoalesces(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.starter.exitOnTerm = false
+	h.starter.SetIgnoreTerm(func(Spec) bool { return true })
 	h.run(t)
 
-	first := h.starter.next(t)
-	h.waitStatus(t, "running", running(first.pid))
+	first := h.starter.Next(t)
+	h.waitStatus(t, "running", running(first.PID()))
 	h.p.Restart()
-	waitSignal(t, first.terms, "graceful stop of the first child")
+	testwait.Recv(t, first.Terms, "graceful stop of the first child")
 	if st := h.p.Status(); st.State != status.StateStopping {
 		t.Fatalf("state during restart = %q, want stopping", st.State)
 	}
@@ -319,18 +228,18 @@ func TestProcessRestartCoalesces(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		h.p.Restart()
 	}
-	first.exitWith(0)
-	second := h.starter.next(t)
-	if st := h.waitStatus(t, "running", running(second.pid)); st.Restarts != 1 || st.ConsecutiveFailures != 0 || st.PID != second.pid {
+	first.Exit(0)
+	second := h.starter.Next(t)
+	if st := h.waitStatus(t, "running", running(second.PID())); st.Restarts != 1 || st.ConsecutiveFailures != 0 || st.PID != second.PID() {
 		t.Fatalf("after restart: status %+v", st)
 	}
-	go func() { <-second.terms; second.exitWith(0) }()
+	go func() { <-second.Terms; second.Exit(0) }()
 	h.stop(t)
-	if n := h.starter.starts(); n != 2 {
+	if n := h.starter.Starts(); n != 2 {
 		t.Fatalf("%d starts, want 2: restart requests did not coalesce", n)
 	}
-	if len(first.terms) != 0 || len(second.terms) != 0 {
-		t.Fatalf("extra terminate signals: first %d, second %d", len(first.terms), len(second.terms))
+	if len(first.Terms) != 0 || len(second.Terms) != 0 {
+		t.Fatalf("extra terminate signals: first %d, second %d", len(first.Terms), len(second.Terms))
 	}
 	if h.sawState(status.StateBackoff) {
 		t.Fatal("a requested restart went through backoff")
@@ -341,13 +250,13 @@ func TestProcessRestartDuringBackoffStartsAtOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	h.run(t)
-	h.starter.next(t).exitWith(1)
+	h.starter.Next(t).Exit(1)
 	if d := h.clk.WaitTimer(t); d != time.Second {
 		t.Fatalf("backoff %s, want 1s", d)
 	}
 	h.p.Restart()
-	c := h.starter.next(t) // the clock never moved
-	if st := h.waitStatus(t, "running", running(c.pid)); st.State != status.StateRunning || st.PID != c.pid || st.Restarts != 1 {
+	c := h.starter.Next(t) // the clock never moved
+	if st := h.waitStatus(t, "running", running(c.PID())); st.State != status.StateRunning || st.PID != c.PID() || st.Restarts != 1 {
 		t.Fatalf("status %+v", st)
 	}
 	h.stop(t)
@@ -356,21 +265,21 @@ func TestProcessRestartDuringBackoffStartsAtOnce(t *testing.T) {
 func TestProcessStopKillsAfterGrace(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *ProcessConfig) { c.StopGrace = 7 * time.Second })
-	h.starter.exitOnTerm = false
+	h.starter.SetIgnoreTerm(func(Spec) bool { return true })
 	h.run(t)
-	c := h.starter.next(t)
+	c := h.starter.Next(t)
 	h.cancel()
-	waitSignal(t, c.terms, "graceful stop")
+	testwait.Recv(t, c.Terms, "graceful stop")
 	if d := h.clk.WaitTimer(t); d != 7*time.Second {
 		t.Fatalf("grace timer %s, want StopGrace 7s", d)
 	}
-	if c.kills.Load() != 0 {
+	if c.Kills() != 0 {
 		t.Fatal("killed before the grace period ended")
 	}
 	h.clk.Advance(7 * time.Second)
 	h.stop(t)
-	if c.kills.Load() != 1 {
-		t.Fatalf("Kill called %d times, want 1", c.kills.Load())
+	if c.Kills() != 1 {
+		t.Fatalf("Kill called %d times, want 1", c.Kills())
 	}
 	if n := len(h.log.withMessage(t, "child did not exit within the stop grace period; killing its process tree")); n != 1 {
 		t.Fatalf("kill warning logged %d times", n)
@@ -417,7 +326,7 @@ func TestProcessStartFailuresBackOffAndRetry(t *testing.T) {
 			}
 			h.clk.WaitTimer(t)
 			h.stop(t)
-			if n := h.starter.starts(); n != 0 {
+			if n := h.starter.Starts(); n != 0 {
 				t.Fatalf("the fake starter was called %d times", n)
 			}
 			if n := len(h.log.withMessage(t, "child start failed; will retry with backoff")); n != 4 {
@@ -438,14 +347,12 @@ func TestProcessSpecAskedBeforeEveryStart(t *testing.T) {
 		c.BeforeStart = func(context.Context) error { hooks.Add(1); return nil }
 	})
 	h.run(t)
-	h.starter.next(t)
+	h.starter.Next(t)
 	h.p.Restart()
-	h.starter.next(t)
+	h.starter.Next(t)
 	h.stop(t)
-	h.starter.mu.Lock()
-	defer h.starter.mu.Unlock()
-	if len(h.starter.specs) != 2 || h.starter.specs[0].Path != "/bin/v1" || h.starter.specs[1].Path != "/bin/v2" || h.starter.specs[1].Args[1] != "2" {
-		t.Fatalf("specs = %+v, want a fresh spec per start", h.starter.specs)
+	if specs := h.starter.Specs(); len(specs) != 2 || specs[0].Path != "/bin/v1" || specs[1].Path != "/bin/v2" || specs[1].Args[1] != "2" {
+		t.Fatalf("specs = %+v, want a fresh spec per start", specs)
 	}
 	if hooks.Load() != 2 {
 		t.Fatalf("BeforeStart ran %d times, want 2", hooks.Load())
@@ -456,7 +363,7 @@ func TestProcessRunTwiceIsRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	h.run(t)
-	h.starter.next(t)
+	h.starter.Next(t)
 	if err := h.p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Fatalf("second Run = %v, want already running", err)
 	}
@@ -471,8 +378,8 @@ func TestProcessRunReturnsAtOnceWhenCancelled(t *testing.T) {
 	if err := h.p.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h.starter.starts() != 0 || h.p.Status().State != status.StateStopped {
-		t.Fatalf("starts %d, status %+v", h.starter.starts(), h.p.Status())
+	if h.starter.Starts() != 0 || h.p.Status().State != status.StateStopped {
+		t.Fatalf("starts %d, status %+v", h.starter.Starts(), h.p.Status())
 	}
 }
 
@@ -527,8 +434,8 @@ func TestProcessFailCountsAsAFailedRun(t *testing.T) {
 
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
 	for i, delay := range want {
-		c := h.starter.next(t)
-		h.waitStatus(t, "running", running(c.pid))
+		c := h.starter.Next(t)
+		h.waitStatus(t, "running", running(c.PID()))
 		// Long past the stable time: an exit would reset the backoff, a
 		// Fail must not.
 		h.clk.Advance(10 * backoff.DefaultStableAfter)
@@ -536,7 +443,7 @@ func TestProcessFailCountsAsAFailedRun(t *testing.T) {
 		if d := h.clk.WaitTimer(t); d != DefaultStopGrace {
 			t.Fatalf("fail %d: timer %s, want the stop grace %s", i+1, d, DefaultStopGrace)
 		}
-		waitSignal(t, c.terms, "graceful stop of the failed child")
+		testwait.Recv(t, c.Terms, "graceful stop of the failed child")
 		if got := h.clk.WaitTimer(t); got != delay {
 			t.Fatalf("fail %d: backoff %s, want %s", i+1, got, delay)
 		}
@@ -552,21 +459,21 @@ func TestProcessFailCountsAsAFailedRun(t *testing.T) {
 		h.p.Fail("late report about the stopped child")
 		h.clk.Advance(delay)
 	}
-	c := h.starter.next(t)
-	st := h.waitStatus(t, "running", running(c.pid))
+	c := h.starter.Next(t)
+	st := h.waitStatus(t, "running", running(c.PID()))
 	if st.ConsecutiveFailures != len(want) || st.Restarts != len(want) {
 		t.Fatalf("after the last fail: %+v", st)
 	}
 	select {
-	case <-c.terms:
+	case <-c.Terms:
 		t.Fatal("a Fail made during the backoff stopped the next child")
 	default:
 	}
 	// A requested restart still clears the record.
 	h.p.Restart()
 	h.clk.WaitTimer(t)
-	c = h.starter.next(t)
-	if st := h.waitStatus(t, "running", running(c.pid)); st.CrashLoop || st.ConsecutiveFailures != 0 {
+	c = h.starter.Next(t)
+	if st := h.waitStatus(t, "running", running(c.PID())); st.CrashLoop || st.ConsecutiveFailures != 0 {
 		t.Fatalf("after a requested restart: %+v", st)
 	}
 	if n := len(h.log.withMessage(t, "child is crash-looping")); n != 1 {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // SystemdUnit must give exactly what kardianos/service writes when orbit
@@ -13,12 +15,7 @@ import (
 // NewService and Install like this), for the settings packages use and
 // for ones that exercise the escaping.
 func TestSystemdUnitEqualsInstalledUnit(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("installing a systemd unit needs root under CI")
-		}
-		t.Skip("installing a systemd unit writes /etc/systemd/system: needs root")
-	}
+	testbin.NeedRoot(t, "installing a systemd unit writes /etc/systemd/system")
 	for i, cfg := range []ServiceConfig{
 		{Description: "Orbit osquery", Executable: "/opt/orbit/bin/orbit/orbit", StopGrace: 10 * time.Second},
 		{

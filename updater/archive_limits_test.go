@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/updater/extract"
 )
 
@@ -55,7 +56,7 @@ func TestArchiveBombIsNotInstalled(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	desk := Component{Name: "desktop", Channel: "stable", FileName: "desktop.tar.gz", ExecInArchive: "d/d"}
-	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"d/d": script("d1", 0, e.marks, 0)}), "d1")
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", testbin.TarGz(t, map[string][]byte{"d/d": script("d1", 0, e.marks, 0)}), "d1")
 	e.repo.publish()
 	u := e.updater(e.config(desk))
 	if res := check(t, u); len(res.Installed) != 1 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -50,10 +51,7 @@ func BenchmarkNoChangeCheck(b *testing.B) {
 // curl + sha512sum + mv of the same file from the same server, in the same
 // iteration, and reports both and their ratio.
 func BenchmarkApply50MB(b *testing.B) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		b.Skip("curl not installed: apt-get install -y curl")
-	}
+	curl := testbin.NeedTool(b, "curl")
 	e := newBenchEnv(b)
 	data := script("50.0.0", 0, e.marks, 50<<20)
 	e.repo.addTarget(osqTarget, data, "50.0.0")

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // closedURL is an update URL where nothing listens: the network to the
@@ -34,7 +36,7 @@ const desktopName = "desktop/linux/stable/desktop.tar.gz"
 
 // desktopArchive is a tray app archive whose program passes the exec check.
 func desktopArchive(t testing.TB, version string) []byte {
-	return tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": []byte("#!/bin/sh\necho tray " + version + "\n")})
+	return testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": []byte("#!/bin/sh\necho tray " + version + "\n")})
 }
 
 // bundle puts data where a package puts a bundled target, and a manifest

@@ -10,30 +10,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// needRoot skips a test that needs root (mount, setuid) on a laptop, and
-// fails it under CI, where tests run as root.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, as CI runs it")
-	}
-	t.Skip("needs root")
-}
+	"github.com/orbitagent/orbit/internal/testbin"
+)
 
 // mountTmpfs puts a tmpfs of size bytes, mode 0755, on dir until the test
 // ends; the returned func unmounts it early.
 func mountTmpfs(t *testing.T, dir string, size string) (unmount func()) {
 	t.Helper()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0755"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount tmpfs on %s: %v", dir, err)
-		}
-		t.Skipf("cannot mount a tmpfs here: %v", err)
+		testbin.Unavailable(t, "cannot mount a tmpfs on %s: %v", dir, err)
 	}
 	mounted := true
 	unmount = func() {
@@ -54,7 +40,7 @@ func mountTmpfs(t *testing.T, dir string, size string) (unmount func()) {
 // rested and never counted against its hash.
 func TestDiskFullIsRetriedNotRested(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testbin.NeedRoot(t, "mounts a tmpfs")
 	e := newEnv(t, false)
 	v1 := script("1.0.0", 0, e.marks, 0)
 	e.repo.addTarget(osqTarget, v1, "1.0.0")
@@ -125,7 +111,7 @@ func TestDiskFullIsRetriedNotRested(t *testing.T) {
 // installed one and renamed there.
 func TestStagingOnAnotherFilesystem(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testbin.NeedRoot(t, "mounts a tmpfs")
 	e := newEnv(t, false)
 	mountTmpfs(t, e.layout.Staging(), "1m")
 	v1 := script("1.0.0", 0, e.marks, 0)

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 func listFiles(t *testing.T, dir string) []string {
@@ -41,7 +43,7 @@ func TestFetchDownloadsVerifiedTargets(t *testing.T) {
 			t.Parallel()
 			repo := newTestRepo(t, consistent)
 			exe := append([]byte("MZ not runnable here "), bytes.Repeat([]byte{7}, 300<<10)...)
-			desk := tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": []byte("#!/bin/sh\n")})
+			desk := testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": []byte("#!/bin/sh\n")})
 			repo.addTarget("orbit/windows/stable/orbit.exe", exe, "1.4.0")
 			repo.addTarget("desktop/linux/edge/desktop.tar.gz", desk, "1.2.0")
 			repo.publish()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/rootdir"
 )
 
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	case "swap":
 		os.Exit(helperSwap())
 	}
-	os.Exit(m.Run())
+	os.Exit(testbin.Main(m))
 }
 
 // helperCheck runs one update check for osqueryd on ORBIT_UPDATER_ROOT.

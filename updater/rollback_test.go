@@ -5,32 +5,18 @@ package updater
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
-// buildStandIn builds the stand-in osqueryd with ldflags; it needs the go
-// tool, which is missing only outside CI.
+// buildStandIn is the stand-in osqueryd built with ldflags.
 func buildStandIn(t *testing.T, ldflags string) []byte {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("go tool not found: %v", err)
-		}
-		t.Skipf("go tool not found: %v", err)
-	}
-	out := filepath.Join(t.TempDir(), "osqueryd")
-	cmd := exec.Command(goTool, "build", "-o", out, "-ldflags", ldflags, "../testdata/osqueryd")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build stand-in osqueryd: %v\n%s", err, b)
-	}
-	return mustRead(t, out)
+	return mustRead(t, testbin.Build(t, "./testdata/osqueryd", "osqueryd", ldflags))
 }
 
 func TestRollbackOfCrashingRelease(t *testing.T) {

@@ -12,7 +12,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // startAttacker runs helperSwap as the user nobody on dir until the test
@@ -29,7 +32,7 @@ func startAttacker(t *testing.T, dir string, evil []byte) (beat string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := openDir(t)
+	home := testdir.Shared(t)
 	bin := filepath.Join(home, "attacker")
 	if err := os.WriteFile(bin, mustRead(t, self), 0o755); err != nil {
 		t.Fatal(err)
@@ -50,31 +53,11 @@ func startAttacker(t *testing.T, dir string, evil []byte) (beat string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(beat); err == nil {
-			return beat
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the attacker never ran a sweep")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// openDir is a temporary directory that other users can reach (t.TempDir's
-// parent is 0700).
-func openDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "orbit-attack-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
+	testwait.For(t, "the attacker's first sweep", func() bool {
+		_, err := os.Stat(beat)
+		return err == nil
+	})
+	return beat
 }
 
 // A local user who can write staging/ must not get their file run or
@@ -85,7 +68,7 @@ func openDir(t *testing.T) string {
 // and the install.
 func TestStagingSwapByAnotherUser(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testbin.NeedRoot(t, "runs the attacker as another user")
 	cases := []struct {
 		name    string
 		mode    os.FileMode
@@ -100,7 +83,7 @@ func TestStagingSwapByAnotherUser(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, false)
 			// The root lives where nobody can reach staging.
-			base := openDir(t)
+			base := testdir.Shared(t)
 			root := filepath.Join(base, "orbit")
 			if err := os.Mkdir(root, 0o755); err != nil {
 				t.Fatal(err)
@@ -128,13 +111,9 @@ func TestStagingSwapByAnotherUser(t *testing.T) {
 			startAttacker(t, e.layout.Staging(), evil(e.marks))
 			if c.mode&0o022 != 0 && c.mode&0o002 != 0 {
 				// The attacker really can replace files in this staging.
-				deadline := time.Now().Add(20 * time.Second)
-				for !bytes.Equal(mustRead(t, decoy), evil(e.marks)) {
-					if time.Now().After(deadline) {
-						t.Fatal("the attacker could not replace a file in a world-writable staging")
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				testwait.For(t, "the attacker to replace a file in a world-writable staging", func() bool {
+					return bytes.Equal(mustRead(t, decoy), evil(e.marks))
+				})
 			}
 
 			res := check(t, u)

@@ -90,7 +90,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		errHas string
 	}{
 		{"no root dir", func(c *Config) { c.Layout.Root = "" }, "root directory"},
-		{"no URL", func(c *Config) { c.UpdateURL = "" }, "update URL"},
+		{"no URL", func(c *Config) { c.UpdateURL = "" }, "updates need a repository: pass --update-url"},
 		{"bad scheme", func(c *Config) { c.UpdateURL = "ftp://x" }, "http"},
 		{"bad root", func(c *Config) { c.RootJSON = []byte("{}") }, "root.json"},
 		{"archive without exec", func(c *Config) {

@@ -607,7 +607,7 @@ func (u *Updater) refresh(ctx context.Context, stats *netStats) (*tufupdater.Upd
 // which the refresh just did), and delegated roles are read from disk
 // first, downloaded only when missing or stale.
 func (u *Updater) lookup(ctx context.Context, stats *netStats, rootVersion int64, name string) (*metadata.TargetFiles, error) {
-	root, err := os.ReadFile(filepath.Join(u.cfg.Layout.TUF(), "root.json"))
+	root, err := safefile.ReadLimited(filepath.Join(u.cfg.Layout.TUF(), "root.json"), safefile.MaxRoot)
 	if err != nil {
 		return nil, fmt.Errorf("read the trusted root: %w", err)
 	}

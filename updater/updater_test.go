@@ -3,9 +3,7 @@
 package updater
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,31 +19,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/status"
 )
 
 var osqComp = Component{Name: "osqueryd", Channel: "stable", FileName: "osqueryd"}
-
-func tarGz(t testing.TB, files map[string][]byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o777, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(files[n])
-	}
-	tw.Close()
-	gz.Close()
-	return buf.Bytes()
-}
 
 func check(t *testing.T, u *Updater) CheckResult {
 	t.Helper()
@@ -62,7 +40,7 @@ func TestHappyPathOnlyChangedComponentReplaced(t *testing.T) {
 	desk := Component{Name: "desktop", Channel: "stable", FileName: "desktop.tar.gz", ExecInArchive: "fleet-desktop/fleet-desktop"}
 	osq1 := script("1.0.0", 0, e.marks, 0)
 	e.repo.addTarget("osqueryd/linux/stable/osqueryd", osq1, "1.0.0")
-	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": script("d1", 0, e.marks, 0)}), "d1")
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": script("d1", 0, e.marks, 0)}), "d1")
 	e.repo.publish()
 	u := e.updater(e.config(osqComp, desk))
 
@@ -121,7 +99,7 @@ func TestHappyPathOnlyChangedComponentReplaced(t *testing.T) {
 	}
 
 	// A desktop v2 replaces the extracted directory and keeps the previous one.
-	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": script("d2", 0, e.marks, 0)}), "d2")
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", testbin.TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": script("d2", 0, e.marks, 0)}), "d2")
 	e.repo.publish()
 	res = check(t, u)
 	if !slices.Equal(res.Installed, []string{"desktop"}) {
@@ -360,7 +338,7 @@ func TestMissingTargetDoesNotStopOthers(t *testing.T) {
 		t.Fatalf("ExecPath(desktop) = %v", err)
 	}
 	// Retried: once published it is installed.
-	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", tarGz(t, map[string][]byte{"d/d": script("d1", 0, e.marks, 0)}), "d1")
+	e.repo.addTarget("desktop/linux/stable/desktop.tar.gz", testbin.TarGz(t, map[string][]byte{"d/d": script("d1", 0, e.marks, 0)}), "d1")
 	e.repo.publish()
 	if res = check(t, u); !slices.Equal(res.Installed, []string{"desktop"}) {
 		t.Fatalf("%+v", res)

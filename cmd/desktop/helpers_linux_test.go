@@ -24,11 +24,7 @@ import (
 
 const trayVersion = "1.2.3-test"
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func trayBinary(t *testing.T) string {
 	t.Helper()
@@ -45,11 +41,7 @@ type fleetSrv struct {
 func startFleet(t *testing.T) *fleetSrv {
 	t.Helper()
 	const secret = "tray-test-secret"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 	f := &fleetSrv{Server: srv, token: "2b5c7e1a-8d3f-4a6b-9c0e-1f2a3b4c5d6e"}
 	var enrolled struct {
 		Key string `json:"orbit_node_key"`

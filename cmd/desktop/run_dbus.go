@@ -14,7 +14,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/orbitagent/orbit/backoff"
-	"github.com/orbitagent/orbit/desktop"
+	"github.com/orbitagent/orbit/clock"
 )
 
 // On Linux and the BSDs systray is a StatusNotifierItem with a
@@ -95,7 +95,7 @@ func runTray(ctx context.Context, t tray) int {
 func waitAndReexec(ctx context.Context, t tray) int {
 	bo, _ := backoff.New(busBackoff)
 	for {
-		if !desktop.Wait(ctx, t.clk, bo.Next(0)) {
+		if !clock.Sleep(ctx, t.clk, bo.Next(0)) {
 			return exitOK
 		}
 		conn, err := connectSessionBus()
@@ -140,7 +140,7 @@ func waitForHost(ctx context.Context, t tray) (*busProbe, error) {
 		p, err := newBusProbe()
 		if err != nil {
 			say("bus", err, "no session bus: the tray icon waits for one (orbit passes DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR of the user's session)")
-			if !desktop.Wait(ctx, t.clk, bo.Next(0)) {
+			if !clock.Sleep(ctx, t.clk, bo.Next(0)) {
 				return nil, ctx.Err()
 			}
 			continue
@@ -244,7 +244,7 @@ func keepRegistered(ctx context.Context, t tray, p *busProbe, shared *dbus.Conn)
 	ensure := func() {
 		// Give systray's own registration a moment, to spare the watcher a
 		// duplicate (which it would ignore anyway).
-		if !desktop.Wait(ctx, t.clk, 500*time.Millisecond) {
+		if !clock.Sleep(ctx, t.clk, 500*time.Millisecond) {
 			return
 		}
 		if registered(ctx, p.conn, shared) {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/orbitagent/orbit/desktop/desktoptest"
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // TestTrayOverSessionBus runs the real tray against the Fleet test server
@@ -184,7 +186,7 @@ func TestTrayBusDies(t *testing.T) {
 // status-notifier-watcher (haskell-status-notifier-item-utils).
 func TestTrayWithRealWatcher(t *testing.T) {
 	t.Parallel()
-	watcherBin := desktoptest.RequireTool(t, "status-notifier-watcher")
+	watcherBin := testbin.NeedTool(t, "status-notifier-watcher")
 	f := startFleet(t)
 	bus := desktoptest.StartBus(t, desktoptest.BusConfig{})
 	wcmd := exec.Command(watcherBin)
@@ -199,14 +201,14 @@ func TestTrayWithRealWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitFor(t, "status-notifier-watcher to take its name", func() bool {
+	testwait.Within(t, 30*time.Second, "status-notifier-watcher to take its name", func() bool {
 		var ok bool
 		return conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, desktoptest.WatcherName).Store(&ok) == nil && ok
 	})
 	env, opened := trayEnv(t, f, bus.Address)
 	tray := startTray(t, env, opened)
 	var items []string
-	waitFor(t, "the tray in the watcher's RegisteredStatusNotifierItems", func() bool {
+	testwait.Within(t, 30*time.Second, "the tray in the watcher's RegisteredStatusNotifierItems", func() bool {
 		v, err := conn.Object(desktoptest.WatcherName, desktoptest.WatcherPath).GetProperty(desktoptest.WatcherIface + ".RegisteredStatusNotifierItems")
 		if err != nil {
 			return false
@@ -256,7 +258,7 @@ func TestTrayExitsWhenParentGone(t *testing.T) {
 	if err != nil || pid <= 0 {
 		t.Fatalf("no tray pid from the parent: %q", buf[:n])
 	}
-	waitFor(t, "the tray to start", func() bool {
+	testwait.Within(t, 30*time.Second, "the tray to start", func() bool {
 		b, _ := os.ReadFile(logFile)
 		return strings.Contains(string(b), "no session bus")
 	})
@@ -288,17 +290,6 @@ func TestTrayExitsWhenParentGone(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatal("the tray outlived its parent by 30s")
-	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 30s waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

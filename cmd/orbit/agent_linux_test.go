@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/golden"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 func TestKilledOsquerydIsRestarted(t *testing.T) {
@@ -74,7 +74,7 @@ func TestKill9OrbitLeavesNoChild(t *testing.T) {
 	p.wait(t, 30*time.Second)
 	// The parent-death signal is SIGKILL, so even a child that ignores
 	// SIGTERM goes.
-	eventually(t, "osqueryd gone after orbit was killed", func() bool { return !alive(child) })
+	testwait.For(t, "osqueryd gone after orbit was killed", func() bool { return !alive(child) })
 }
 
 func TestStaleOsquerydIsCleanedUpAtStart(t *testing.T) {
@@ -92,14 +92,14 @@ func TestStaleOsquerydIsCleanedUpAtStart(t *testing.T) {
 	}
 	go stale.Wait()
 	t.Cleanup(func() { stale.Process.Kill() })
-	eventually(t, "stale pid file", func() bool {
+	testwait.For(t, "stale pid file", func() bool {
 		b, err := os.ReadFile(filepath.Join(root, "osquery.pid"))
 		return err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(stale.Process.Pid)
 	})
 
 	startOrbit(t, root, nil)
 	fresh := waitOsquerydRunning(t, root, stale.Process.Pid)
-	eventually(t, "stale osqueryd stopped", func() bool { return !alive(stale.Process.Pid) })
+	testwait.For(t, "stale osqueryd stopped", func() bool { return !alive(stale.Process.Pid) })
 	if !alive(fresh) {
 		t.Fatalf("new osqueryd %d not running", fresh)
 	}
@@ -316,17 +316,13 @@ func TestOsquerydArgvFromRealRun(t *testing.T) {
 	root := filepath.Join(dir, "orbit")
 	record := filepath.Join(dir, "starts.jsonl")
 	// A real CA bundle (orbit checks it); nothing listens on port 1.
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{"s"}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleetServer(t, "s")
 	ca := srv.CACertFile()
 	startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=s", "OSQUERYD_STANDIN_RECORD=" + record},
 		"--fleet-url=https://127.0.0.1:1", "--fleet-certificate="+ca, "--fleet-proxy=http://127.0.0.1:3128",
 		"--", "--verbose", "--config_refresh=10")
 	var recs []startRecord
-	eventually(t, "osqueryd started", func() bool { recs = daemonStarts(t, record); return len(recs) > 0 })
+	testwait.For(t, "osqueryd started", func() bool { recs = daemonStarts(t, record); return len(recs) > 0 })
 	want := append(golden.OsquerydArgv(t, map[string]string{"root": root, "host": "127.0.0.1:1", "ca": ca, "proxy": "127.0.0.1:3128"},
 		"fleet-tunable", "flagfile", "base", "fleet", "fleet-ca", "fleet-proxy", "tail"), "--verbose", "--config_refresh=10")
 	got := recs[0].Argv[1:]
@@ -348,7 +344,7 @@ func TestCrashLoopBacksOffAndShowsInStatus(t *testing.T) {
 	record := filepath.Join(dir, "starts.jsonl")
 	startOrbit(t, root, []string{"OSQUERYD_STANDIN_EXIT_CODE=3", "OSQUERYD_STANDIN_RECORD=" + record})
 	// Five short runs make a crash loop: about 1+2+4+8 s of backoff.
-	eventuallyWithin(t, 60*time.Second, "crash loop in state.json", func() bool { return osquerydState(t, root).CrashLoop })
+	testwait.Within(t, 60*time.Second, "crash loop in state.json", func() bool { return osquerydState(t, root).CrashLoop })
 	recs := daemonStarts(t, record)
 	if len(recs) < 5 {
 		t.Fatalf("%d starts recorded, want at least 5", len(recs))

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // logLines are the JSON events of orbit's --log-file, in order.
@@ -33,7 +34,7 @@ func logLines(t *testing.T, path string) []map[string]any {
 func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "debuglog-enroll-secret-5e1"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	logFile := filepath.Join(t.TempDir(), "orbit.log")
 	startFleetOrbit(t, srv, root, secret, "--log-file="+logFile)
@@ -47,7 +48,7 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 	waitPolls := func(what string) {
 		t.Helper()
 		n := configCalls()
-		eventually(t, what, func() bool { return configCalls() >= n+2 })
+		testwait.For(t, what, func() bool { return configCalls() >= n+2 })
 	}
 	// find is the index of the first line from start with this message and
 	// "to" (any "to" when ""), or -1.
@@ -70,14 +71,14 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 	if err := srv.SetDebugLogging(hw, fleettest.DebugLogging{Value: &on}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "orbit at debug", func() bool { return find(logLines(t, logFile), 0, changed, "debug") >= 0 })
+	testwait.For(t, "orbit at debug", func() bool { return find(logLines(t, logFile), 0, changed, "debug") >= 0 })
 	waitPolls("config polls at debug")
 
 	// Fleet ends the period by no longer sending the field.
 	if err := srv.SetDebugLogging(hw, fleettest.DebugLogging{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "orbit back at info", func() bool { return find(logLines(t, logFile), 0, changed, "info") >= 0 })
+	testwait.For(t, "orbit back at info", func() bool { return find(logLines(t, logFile), 0, changed, "info") >= 0 })
 	waitPolls("config polls back at info")
 
 	lines := logLines(t, logFile)
@@ -90,7 +91,7 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 			t.Errorf("level change line: %v", lines[i])
 		}
 	}
-	if n := strings.Count(mustRead(t, logFile), changed); n != 2 {
+	if n := strings.Count(string(mustReadFile(t, logFile)), changed); n != 2 {
 		t.Errorf("%d level-change lines, want 2", n)
 	}
 	if i := find(lines, up, pollDebug, ""); i < 0 || i > down {
@@ -101,13 +102,4 @@ func TestFleetDebugLoggingEndToEnd(t *testing.T) {
 			t.Errorf("debug line %d outside the debug period (%d-%d): %v", i, up, down, ev)
 		}
 	}
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }

@@ -1,51 +1,15 @@
 package main
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
-
-// desktopArchive packs an executable as Fleet's desktop.tar.gz does:
-// fleet-desktop/fleet-desktop.
-func desktopArchive(t *testing.T, exe string) string {
-	t.Helper()
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "desktop.tar.gz")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
-	for _, h := range []*tar.Header{
-		{Name: "fleet-desktop/", Typeflag: tar.TypeDir, Mode: 0o755},
-		{Name: "fleet-desktop/fleet-desktop", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []interface{ Close() error }{tw, gz, f} {
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
 
 // TestDesktopChannelFromFleetEndToEnd: with --fleet-desktop the updater
 // keeps the tray app's archive installed, and the update channel the Fleet
@@ -53,16 +17,12 @@ func desktopArchive(t *testing.T, exe string) string {
 func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "desktop-e2e-secret"
-	fleetSrv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := fleetSrv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleetSrv.Close)
+	fleetSrv := fleetServer(t, secret)
 
 	tr := newTUFRepo(t)
 	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")
-	tr.add(t, "desktop", desktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0")
-	tr.add(t, "desktop", desktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
+	tr.add(t, "desktop", testbin.DesktopArchive(t, testbinOsqueryd(t, "1.20.0")), "1.20.0")
+	tr.add(t, "desktop", testbin.DesktopArchive(t, testbinOsqueryd(t, "1.21.0")), "1.21.0", "edge")
 
 	root := filepath.Join(t.TempDir(), "orbit")
 	p := startOrbitArgs(t, []string{"ORBIT_ENROLL_SECRET=" + secret}, append([]string{
@@ -78,7 +38,7 @@ func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 		}
 		return false
 	}
-	eventuallyWithin(t, 60*time.Second, "desktop 1.20.0 installed from stable", func() bool { return installed("1.20.0") })
+	testwait.Within(t, 60*time.Second, "desktop 1.20.0 installed from stable", func() bool { return installed("1.20.0") })
 	exe := func(ch string) []string {
 		m, _ := filepath.Glob(filepath.Join(root, "bin", "desktop", "linux", ch, "desktop.*", "fleet-desktop", "fleet-desktop"))
 		return m
@@ -90,7 +50,7 @@ func TestDesktopChannelFromFleetEndToEnd(t *testing.T) {
 	// Fleet moves this host's tray app to edge: installed without waiting
 	// for the next periodic check.
 	fleetSrv.SetUpdateChannels("", "", "edge")
-	eventuallyWithin(t, 30*time.Second, "desktop 1.21.0 installed from edge", func() bool { return installed("1.21.0") })
+	testwait.Within(t, 30*time.Second, "desktop 1.21.0 installed from edge", func() bool { return installed("1.21.0") })
 	if len(exe("edge")) != 1 {
 		t.Fatalf("edge tray app not extracted: %v", exe("edge"))
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 	"github.com/orbitagent/orbit/internal/testuser"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -55,11 +57,7 @@ type trayHost struct {
 
 func newTrayHost(t *testing.T, u testuser.User, secret string) *trayHost {
 	t.Helper()
-	h := &trayHost{fleet: fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true}), shared: testuser.SharedDir(t)}
-	if err := h.fleet.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.fleet.Close)
+	h := &trayHost{fleet: fleetServer(t, secret), shared: testdir.Shared(t)}
 	h.ca = filepath.Join(h.shared, "fleet-ca.pem")
 	if err := safefile.CopyFile(h.fleet.CACertFile(), h.ca, 0o644); err != nil {
 		t.Fatal(err)
@@ -111,7 +109,7 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 	waitTray := func(what string, notPID int) status.Component {
 		t.Helper()
 		var c status.Component
-		eventuallyWithin(t, 60*time.Second, what, func() bool {
+		testwait.Within(t, 60*time.Second, what, func() bool {
 			var ok bool
 			c, ok = trayState()
 			return ok && c.State == status.StateRunning && c.PID > 0 && c.PID != notPID && alive(c.PID)
@@ -128,10 +126,10 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 	}
 	// The tray read the identifier orbit wrote, trusted orbit's CA and
 	// reached the server; it is on the user's bus.
-	eventuallyWithin(t, 60*time.Second, "the tray connected to Fleet", func() bool {
+	testwait.Within(t, 60*time.Second, "the tray connected to Fleet", func() bool {
 		return strings.Contains(p.log.String(), `connected to fleet`)
 	})
-	eventuallyWithin(t, 60*time.Second, "the tray registered on the user's bus", func() bool {
+	testwait.Within(t, 60*time.Second, "the tray registered on the user's bus", func() bool {
 		return s.ItemRegisteredBy(dbusSend, c.PID)
 	})
 	stopWatcher()
@@ -179,7 +177,7 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 
 	// Logout: stopped, reaped, and gone from the state file.
 	s.Logout(t)
-	eventuallyWithin(t, 60*time.Second, "the tray gone from the state file after logout", func() bool {
+	testwait.Within(t, 60*time.Second, "the tray gone from the state file after logout", func() bool {
 		_, ok := trayState()
 		return !ok
 	})
@@ -195,7 +193,7 @@ func TestTrayPerUserEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.wait(t, 30*time.Second)
-	eventually(t, "the tray gone after orbit was killed", func() bool { return !alive(c3.PID) })
+	testwait.For(t, "the tray gone after orbit was killed", func() bool { return !alive(c3.PID) })
 	if left := liveProcesses(u.UID, s.Bus.Pid()); len(left) != 0 {
 		t.Errorf("processes of %s left after kill -9 of orbit: %v", u.Name, left)
 	}
@@ -245,7 +243,7 @@ func TestTrayRestartsOnUpdateEndToEnd(t *testing.T) {
 	h := newTrayHost(t, u, secret)
 	fleetSrv, shared, ca, run := h.fleet, h.shared, h.ca, h.run
 	tray := func(version string) string {
-		return desktopArchive(t, testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version="+version))
+		return testbin.DesktopArchive(t, testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version="+version))
 	}
 	tr := newTUFRepo(t)
 	tr.add(t, "desktop", tray("1.0.0"), "1.0.0")
@@ -259,7 +257,7 @@ func TestTrayRestartsOnUpdateEndToEnd(t *testing.T) {
 	running := func(notPID int) status.Component {
 		t.Helper()
 		var c status.Component
-		eventuallyWithin(t, 90*time.Second, name+" running", func() bool {
+		testwait.Within(t, 90*time.Second, name+" running", func() bool {
 			snap, err := status.Read(filepath.Join(root, "state.json"))
 			c = snap.Components[name]
 			return err == nil && c.State == status.StateRunning && c.PID > 0 && c.PID != notPID && alive(c.PID)
@@ -274,7 +272,7 @@ func TestTrayRestartsOnUpdateEndToEnd(t *testing.T) {
 
 	tr.add(t, "desktop", tray("1.1.0"), "1.1.0")
 	c2 := running(c1.PID)
-	eventuallyWithin(t, 30*time.Second, "the state file shows 1.1.0", func() bool {
+	testwait.Within(t, 30*time.Second, "the state file shows 1.1.0", func() bool {
 		snap, _ := status.Read(filepath.Join(root, "state.json"))
 		c2 = snap.Components[name]
 		return c2.Version == "1.1.0"

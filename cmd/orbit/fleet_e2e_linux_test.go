@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -22,11 +23,7 @@ import (
 func TestFleetEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "e2e-enroll-secret-3f9a"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleetServer(t, secret)
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 1, "config_refresh": 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +36,7 @@ func TestFleetEndToEnd(t *testing.T) {
 
 	// 1. orbit enrolls.
 	var host fleettest.OrbitHost
-	eventually(t, "orbit enrolled", func() bool {
+	testwait.For(t, "orbit enrolled", func() bool {
 		hs := srv.OrbitHosts()
 		if len(hs) == 1 {
 			host = hs[0]
@@ -53,7 +50,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	// The server records the enroll before orbit has its answer: wait for
 	// orbit to write the key it got.
 	var nodeKey []byte
-	eventually(t, "node key file written", func() bool {
+	testwait.For(t, "node key file written", func() bool {
 		var err error
 		nodeKey, err = os.ReadFile(filepath.Join(root, "secret-orbit-node-key.txt"))
 		return err == nil
@@ -63,10 +60,10 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 
 	// 2. osqueryd enrolls over the osquery TLS API and answers a query.
-	eventually(t, "osqueryd enrolled", func() bool { return len(srv.OsqueryHosts()) == 1 })
+	testwait.For(t, "osqueryd enrolled", func() bool { return len(srv.OsqueryHosts()) == 1 })
 	srv.AddDistributedQuery("fleet_e2e_uuid", "select uuid from system_info")
 	var res []fleettest.DistributedResult
-	eventually(t, "distributed query answered", func() bool {
+	testwait.For(t, "distributed query answered", func() bool {
 		res = srv.DistributedResults("fleet_e2e_uuid")
 		return len(res) > 0
 	})
@@ -76,7 +73,7 @@ func TestFleetEndToEnd(t *testing.T) {
 
 	// 3. A flag change on the server restarts osqueryd alone, with the new
 	// flagfile.
-	eventually(t, "startup flags applied", func() bool {
+	testwait.For(t, "startup flags applied", func() bool {
 		b, _ := os.ReadFile(filepath.Join(root, "osquery.flags"))
 		return strings.Contains(string(b), "--distributed_interval=1")
 	})
@@ -113,7 +110,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	// mtime: a restart after two hours rotates it at once.
 	idFile := filepath.Join(root, "identifier")
 	var oldToken string
-	eventually(t, "device token registered", func() bool {
+	testwait.For(t, "device token registered", func() bool {
 		b, err := os.ReadFile(idFile)
 		oldToken = strings.TrimSpace(string(b))
 		return err == nil && oldToken != "" && srv.DeviceTokens()[oldToken] != ""
@@ -127,7 +124,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 	p = startOrbit(t, root, env, args...)
 	var newToken string
-	eventually(t, "device token rotated", func() bool {
+	testwait.For(t, "device token rotated", func() bool {
 		b, _ := os.ReadFile(idFile)
 		newToken = strings.TrimSpace(string(b))
 		return newToken != "" && newToken != oldToken
@@ -135,7 +132,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	if srv.DeviceTokens()[newToken] == "" {
 		t.Fatalf("rotated token was written before the server knew it")
 	}
-	eventually(t, "status shows the new My device URL", func() bool {
+	testwait.For(t, "status shows the new My device URL", func() bool {
 		snap, err := status.Read(filepath.Join(root, "state.json"))
 		return err == nil && snap.Fleet != nil && snap.Fleet.MyDeviceURL == srv.URL()+"/device/"+newToken
 	})

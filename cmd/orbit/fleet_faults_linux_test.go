@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // rssKiB reads a process's resident set size.
@@ -39,15 +40,11 @@ func rssKiB(t *testing.T, pid int) int {
 func TestFleetFaultsLeaveOsquerydRunning(t *testing.T) {
 	t.Parallel()
 	const secret = "faults-enroll-secret"
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleetServer(t, secret)
 	root := filepath.Join(t.TempDir(), "orbit")
 	p := startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=" + secret},
 		"--fleet-url="+srv.URL(), "--fleet-certificate="+srv.CACertFile(), "--config-interval=1s")
-	eventually(t, "orbit enrolled", func() bool { return len(srv.OrbitHosts()) == 1 })
+	testwait.For(t, "orbit enrolled", func() bool { return len(srv.OrbitHosts()) == 1 })
 	osq := waitOsquerydRunning(t, root, 0)
 
 	configCalls := func() int {
@@ -57,7 +54,7 @@ func TestFleetFaultsLeaveOsquerydRunning(t *testing.T) {
 	polls := func(what string, n int) {
 		t.Helper()
 		start := configCalls()
-		eventuallyWithin(t, 60*time.Second, what, func() bool { return configCalls() >= start+n })
+		testwait.Within(t, 60*time.Second, what, func() bool { return configCalls() >= start+n })
 	}
 	faults := []struct {
 		name  string
@@ -99,7 +96,7 @@ func TestFleetFaultsLeaveOsquerydRunning(t *testing.T) {
 	// heals succeeds.
 	srv.ClearFaults()
 	healed := configCalls()
-	eventuallyWithin(t, 30*time.Second, "a poll after healing", func() bool { return configCalls() > healed })
+	testwait.Within(t, 30*time.Second, "a poll after healing", func() bool { return configCalls() > healed })
 	first := srv.CallsMatching(fleettest.CallFilter{Path: "/api/fleet/orbit/config"})[healed]
 	if first.Status != 200 {
 		t.Fatalf("first poll after healing got %d, want 200", first.Status)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -18,27 +20,11 @@ import (
 // stand-in osqueryd (pre-install queries go through its extension socket)
 // and the Fleet test server with its per-host queue.
 
-// flowServer starts a Fleet test server with one enroll secret.
-func flowServer(t *testing.T, secret string) *fleettest.Server {
-	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // shortRoot is a root directory whose extension socket path stays well
 // under the 104-byte limit of Unix socket names.
 func shortRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "ofl-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "orbit")
+	return filepath.Join(testdir.Short(t), "orbit")
 }
 
 // startFleetOrbit runs orbit against srv, polling every second.
@@ -51,7 +37,7 @@ func startFleetOrbit(t *testing.T, srv *fleettest.Server, root, secret string, a
 func enrolledHost(t *testing.T, srv *fleettest.Server) fleettest.OrbitHost {
 	t.Helper()
 	var h fleettest.OrbitHost
-	eventually(t, "orbit enrolled", func() bool {
+	testwait.For(t, "orbit enrolled", func() bool {
 		hs := srv.OrbitHosts()
 		if len(hs) == 1 {
 			h = hs[0]
@@ -78,7 +64,7 @@ func queueInstaller(t *testing.T, srv *fleettest.Server, hw string, in fleettest
 func waitResult[T any](t *testing.T, what string, results func() []T, match func(T) bool) T {
 	t.Helper()
 	var r T
-	eventuallyWithin(t, 60*time.Second, what, func() bool {
+	testwait.Within(t, 60*time.Second, what, func() bool {
 		for _, x := range results() {
 			if match(x) {
 				r = x
@@ -120,7 +106,7 @@ func code(p *int) string {
 // empty journal once every result was delivered.
 func noInstallLeftovers(t *testing.T, root string) {
 	t.Helper()
-	eventually(t, "install directories removed and journal emptied", func() bool {
+	testwait.For(t, "install directories removed and journal emptied", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(root, "software-installs"))
 		j, _ := os.ReadFile(filepath.Join(root, "software-installs.json"))
 		return len(entries) == 0 && (len(j) == 0 || strings.Contains(string(j), `"installs": []`))
@@ -130,7 +116,7 @@ func noInstallLeftovers(t *testing.T, root string) {
 func TestFleetSoftwareInstallsEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-enroll-secret-77c1"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
 	p := startFleetOrbit(t, srv, root, secret, "--enable-scripts", "--end-user-email=jane.doe@example.com")
@@ -209,7 +195,7 @@ func TestFleetSoftwareInstallsEndToEnd(t *testing.T) {
 func TestFleetInstallWithScriptsDisabledEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-disabled-secret-1a2b"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
 	startFleetOrbit(t, srv, root, secret)
@@ -240,7 +226,7 @@ func TestFleetInstallWithScriptsDisabledEndToEnd(t *testing.T) {
 func TestFleetInstallKilledOrbitEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-kill-secret-9d3e"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	marks := t.TempDir()
 	p := startFleetOrbit(t, srv, root, secret, "--enable-scripts")
@@ -251,7 +237,7 @@ func TestFleetInstallKilledOrbitEndToEnd(t *testing.T) {
 		PostInstallScript: "touch " + marks + "/post-ran",
 	})
 	var scriptPID int
-	eventuallyWithin(t, 60*time.Second, "install script running", func() bool {
+	testwait.Within(t, 60*time.Second, "install script running", func() bool {
 		b, err := os.ReadFile(filepath.Join(marks, "pid"))
 		scriptPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && scriptPID > 0
@@ -302,14 +288,14 @@ func TestFleetInstallKilledOrbitEndToEnd(t *testing.T) {
 func TestFleetEndUserAuthRequiredEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-eua-secret-5e6f"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	srv.RequireEndUserAuth(secret, true)
 	root := shortRoot(t)
 	p := startFleetOrbit(t, srv, root, secret, "--debug")
-	eventually(t, "END_USER_AUTH_REQUIRED reported", func() bool { return strings.Contains(p.log.String(), "END_USER_AUTH_REQUIRED") })
+	testwait.For(t, "END_USER_AUTH_REQUIRED reported", func() bool { return strings.Contains(p.log.String(), "END_USER_AUTH_REQUIRED") })
 	// osqueryd is not held back by an enrollment only a person can unblock.
 	waitOsquerydRunning(t, root, 0)
-	eventually(t, "state.json shows the refusal", func() bool {
+	testwait.For(t, "state.json shows the refusal", func() bool {
 		snap, err := status.Read(filepath.Join(root, "state.json"))
 		return err == nil && snap.Fleet != nil && snap.Fleet.EnrollRefused == status.EnrollRefusedEndUserAuth
 	})
@@ -340,12 +326,12 @@ func TestFleetEndUserAuthRequiredEndToEnd(t *testing.T) {
 func TestFleetEnrollNotFoundEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-404-secret-0c0d"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	srv.SetFault("/api/fleet/orbit/enroll", fleettest.Fault{Status: 404})
 	root := shortRoot(t)
 	p := startFleetOrbit(t, srv, root, secret)
 	osq := waitOsquerydRunning(t, root, 0)
-	eventually(t, "404 reported", func() bool { return strings.Contains(p.log.String(), "no Orbit enroll endpoint") })
+	testwait.For(t, "404 reported", func() bool { return strings.Contains(p.log.String(), "no Orbit enroll endpoint") })
 	if c := osquerydState(t, root); c.PID != osq || !alive(osq) {
 		t.Fatalf("osqueryd not kept running: %+v", c)
 	}
@@ -362,7 +348,7 @@ func TestFleetEnrollNotFoundEndToEnd(t *testing.T) {
 func TestFleetNotificationsEndToEnd(t *testing.T) {
 	t.Parallel()
 	const secret = "flows-notif-secret-4b4b"
-	srv := flowServer(t, secret)
+	srv := fleetServer(t, secret)
 	root := shortRoot(t)
 	p := startFleetOrbit(t, srv, root, secret)
 	hw := enrolledHost(t, srv).HardwareUUID
@@ -378,7 +364,7 @@ func TestFleetNotificationsEndToEnd(t *testing.T) {
 	}
 	configs := func() int { return len(srv.CallsMatching(fleettest.CallFilter{Path: "/api/fleet/orbit/config"})) }
 	start := configs()
-	eventuallyWithin(t, 30*time.Second, "five config polls", func() bool { return configs() >= start+5 })
+	testwait.Within(t, 30*time.Second, "five config polls", func() bool { return configs() >= start+5 })
 	log := p.log.String()
 	for _, f := range []string{"renew_enrollment_profile", "needs_programmatic_windows_mdm_enrollment", "windows_mdm_discovery_endpoint",
 		"enforce_bitlocker_encryption", "run_setup_experience", "run_disk_encryption_escrow", "not_yet_invented"} {
@@ -391,7 +377,7 @@ func TestFleetNotificationsEndToEnd(t *testing.T) {
 	if err := srv.SetNotifications(hw, n); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "second escrow request logged", func() bool {
+	testwait.For(t, "second escrow request logged", func() bool {
 		return strings.Count(p.log.String(), `"notification":"run_disk_encryption_escrow"`) == 2
 	})
 	if c := osquerydState(t, root); c.PID != osq || c.Restarts != 0 {

@@ -17,15 +17,12 @@ import (
 
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func orbitBin(t *testing.T) string {
 	return testbin.Build(t, "./cmd/orbit", "orbit", "-X main.version=1.0.0-test")
@@ -107,25 +104,6 @@ func (p *orbitProc) wait(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-// eventually polls cond until it holds; the deadline is generous because
-// the machine is shared, and it is a failure bound, not a speed target.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	eventuallyWithin(t, 20*time.Second, what, cond)
-}
-
-func eventuallyWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func osquerydState(t *testing.T, root string) status.Component {
 	t.Helper()
 	snap, err := status.Read(filepath.Join(root, "state.json"))
@@ -138,7 +116,7 @@ func osquerydState(t *testing.T, root string) status.Component {
 func waitOsquerydRunning(t *testing.T, root string, notPID int) int {
 	t.Helper()
 	var pid int
-	eventually(t, "osqueryd running", func() bool {
+	testwait.For(t, "osqueryd running", func() bool {
 		c := osquerydState(t, root)
 		if c.State == "running" && c.PID != 0 && c.PID != notPID && alive(c.PID) {
 			pid = c.PID

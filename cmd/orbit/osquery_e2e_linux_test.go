@@ -13,6 +13,8 @@ import (
 
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
@@ -48,14 +50,10 @@ func waitRows(t *testing.T, root, sql, what string, cond func([]map[string]strin
 	return nil
 }
 
+// fleetServer is a Fleet test server (HTTPS) with one enroll secret.
 func fleetServer(t *testing.T, secret string) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{secret}, TLS: true})
 }
 
 // TestOrbitInfoThroughOsqueryd: orbit registers as an extension of the
@@ -77,7 +75,7 @@ func TestOrbitInfoThroughOsqueryd(t *testing.T) {
 	first := waitOsquerydRunning(t, root, 0)
 
 	var token string
-	eventually(t, "device token registered", func() bool {
+	testwait.For(t, "device token registered", func() bool {
 		b, err := os.ReadFile(filepath.Join(root, "identifier"))
 		token = strings.TrimSpace(string(b))
 		return err == nil && token != "" && srv.DeviceTokens()[token] != ""
@@ -93,7 +91,7 @@ func TestOrbitInfoThroughOsqueryd(t *testing.T) {
 	// orbit's extension, and the server records the row.
 	srv.AddDistributedQuery("fleet_detail_query_orbit_info", "SELECT * FROM orbit_info")
 	var res []fleettest.DistributedResult
-	eventuallyWithin(t, 60*time.Second, "distributed orbit_info result", func() bool {
+	testwait.Within(t, 60*time.Second, "distributed orbit_info result", func() bool {
 		res = srv.DistributedResults("fleet_detail_query_orbit_info")
 		return len(res) > 0
 	})
@@ -153,7 +151,7 @@ func TestEnrollIdentityMatchesOsqueryd(t *testing.T) {
 			root := shortRoot(t)
 			startOrbit(t, root, append([]string{"ORBIT_ENROLL_SECRET=" + secret}, tc.env...),
 				"--fleet-url="+srv.URL(), "--fleet-certificate="+srv.CACertFile(), "--host-identifier="+tc.hostID)
-			eventuallyWithin(t, 60*time.Second, "both enrollments", func() bool {
+			testwait.Within(t, 60*time.Second, "both enrollments", func() bool {
 				return len(srv.OrbitHosts()) == 1 && len(srv.OsqueryHosts()) == 1
 			})
 			orbitHost, osq := srv.OrbitHosts()[0], srv.OsqueryHosts()[0]
@@ -197,7 +195,7 @@ func TestUnknownServerFlagIsLeftOut(t *testing.T) {
 	}
 	// Several polls later, still one line about the refused flag.
 	polls := len(srv.CallsMatching(fleettest.CallFilter{Path: "/api/fleet/orbit/config"}))
-	eventually(t, "three more config polls", func() bool {
+	testwait.For(t, "three more config polls", func() bool {
 		return len(srv.CallsMatching(fleettest.CallFilter{Path: "/api/fleet/orbit/config"})) >= polls+3
 	})
 	if n := strings.Count(p.log.String(), `"flag":"no_such_flag"`); n != 1 {
@@ -223,7 +221,7 @@ func TestStandaloneResultsRotate(t *testing.T) {
 	log := filepath.Join(root, "osquery_log", "osqueryd.snapshots.log")
 	// Past the limit: the oldest kept file no longer starts with the first
 	// snapshot.
-	eventually(t, "rotations beyond the files kept", func() bool {
+	testwait.For(t, "rotations beyond the files kept", func() bool {
 		b, err := os.ReadFile(log + ".2")
 		if err != nil {
 			return false
@@ -252,7 +250,7 @@ func TestInsecureReachesOsqueryd(t *testing.T) {
 	record := filepath.Join(t.TempDir(), "starts.jsonl")
 	startOrbit(t, root, []string{"ORBIT_ENROLL_SECRET=" + secret, "OSQUERYD_STANDIN_RECORD=" + record},
 		"--fleet-url="+srv.URL(), "--insecure")
-	eventuallyWithin(t, 60*time.Second, "osqueryd enrolled through the proxy", func() bool { return len(srv.OsqueryHosts()) == 1 })
+	testwait.Within(t, 60*time.Second, "osqueryd enrolled through the proxy", func() bool { return len(srv.OsqueryHosts()) == 1 })
 	if n := len(srv.OrbitHosts()); n != 1 {
 		t.Fatalf("%d orbit hosts", n)
 	}
@@ -318,7 +316,7 @@ func TestFleetExtensionInstalledAndRemoved(t *testing.T) {
 	before := osquerydState(t, root)
 
 	srv.SetExtensions(nil)
-	eventuallyWithin(t, 60*time.Second, "extension removed", func() bool {
+	testwait.Within(t, 60*time.Second, "extension removed", func() bool {
 		b, err := os.ReadFile(load)
 		_, gone := os.Stat(filepath.Dir(filepath.Dir(filepath.Dir(ext))))
 		return err == nil && len(b) == 0 && os.IsNotExist(gone)
@@ -326,7 +324,7 @@ func TestFleetExtensionInstalledAndRemoved(t *testing.T) {
 	after := waitOsquerydRunning(t, root, before.PID)
 	// A few more config polls: no further restart.
 	polls := len(srv.CallsMatching(fleettest.CallFilter{Path: "/api/fleet/orbit/config"}))
-	eventually(t, "three more config polls", func() bool {
+	testwait.For(t, "three more config polls", func() bool {
 		return len(srv.CallsMatching(fleettest.CallFilter{Path: "/api/fleet/orbit/config"})) >= polls+3
 	})
 	if c := osquerydState(t, root); c.Restarts != before.Restarts+1 || c.PID != after {
@@ -370,18 +368,9 @@ func TestStatusQueryErrors(t *testing.T) {
 		t.Fatalf("bad query: exit %d, %q", code, errOut)
 	}
 
-	if os.Getuid() != 0 {
-		t.Skip("the permission check needs root to start orbit as another user")
-	}
+	testbin.NeedRoot(t, "the permission check starts orbit as another user")
 	// A copy of orbit that user nobody may run.
-	dir, err := os.MkdirTemp("", "oq-nobody")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testdir.Shared(t)
 	bin := filepath.Join(dir, "orbit")
 	data, err := os.ReadFile(orbitBin(t))
 	if err != nil {

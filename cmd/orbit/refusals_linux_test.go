@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // snapshot is every file under a directory: mode, and content or target.
@@ -123,6 +125,7 @@ func TestRefusalsLeaveTheRootDirAsItWas(t *testing.T) {
 		{"osqueryd is a directory", []string{"--disable-updates", "--osqueryd-path=" + dir}, "--osqueryd-path " + dir + ": is not a file"},
 		{"osqueryd not executable", []string{"--disable-updates", "--osqueryd-path=" + notExec}, "is not executable"},
 		{"secret is a FIFO", with(fleetArgs, "--enroll-secret-path="+fifo), "not a regular file (it is a FIFO)"},
+		{"secret is a device", with(fleetArgs, "--enroll-secret-path=/dev/zero"), "not a regular file (it is a device)"},
 		{"secret is a directory", with(fleetArgs, "--enroll-secret-path="+dir), "not a regular file (it is a directory)"},
 		{"secret of 1 MiB", with(fleetArgs, "--enroll-secret-path="+hugeSecret), "the limit for this file is 4 KiB"},
 		{"inline secret too long", with(fleetArgs, "--enroll-secret="+strings.Repeat("s", 5000)), "longer than 4096 bytes"},
@@ -131,7 +134,10 @@ func TestRefusalsLeaveTheRootDirAsItWas(t *testing.T) {
 		for _, existing := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/existing=%v", tt.name, existing), func(t *testing.T) {
 				t.Parallel()
-				root := filepath.Join(t.TempDir(), "orbit")
+				// A short root: with t.TempDir's long names an orbit that
+				// wrongly ran would stop at its socket path, not show
+				// what it wrote.
+				root := filepath.Join(testdir.Short(t), "orbit")
 				if existing {
 					oldRoot(t, root)
 				}

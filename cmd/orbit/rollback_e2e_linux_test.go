@@ -15,6 +15,7 @@ import (
 
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/updater"
@@ -43,13 +44,13 @@ func TestRollbackEndToEnd(t *testing.T) {
 			return c.State == "running" && c.Version == version
 		}
 	}
-	eventuallyWithin(t, 60*time.Second, "5.12.1 running", running("5.12.1"))
+	testwait.Within(t, 60*time.Second, "5.12.1 running", running("5.12.1"))
 
 	// A release that passes its exec check but crashes at start.
 	bad := testbin.Build(t, "./testdata/osqueryd", "osqueryd", "-X main.version=5.13.0 -X main.crashAtStart=1")
 	add(bad, "5.13.0")
 	var rolledBack status.UpdateEvent
-	eventuallyWithin(t, 120*time.Second, "5.13.0 rolled back", func() bool {
+	testwait.Within(t, 120*time.Second, "5.13.0 rolled back", func() bool {
 		for _, ev := range state().Updates {
 			if ev.Action == "rolled_back" && ev.Component == "osqueryd" {
 				rolledBack = ev
@@ -61,11 +62,11 @@ func TestRollbackEndToEnd(t *testing.T) {
 	if rolledBack.Version != "5.13.0" {
 		t.Fatalf("rollback event %+v, want it to name 5.13.0", rolledBack)
 	}
-	eventuallyWithin(t, 60*time.Second, "5.12.1 running again", running("5.12.1"))
+	testwait.Within(t, 60*time.Second, "5.12.1 running again", running("5.12.1"))
 
 	// The next good release installs and stays.
 	add(testbinOsqueryd(t, "5.14.0"), "5.14.0")
-	eventuallyWithin(t, 60*time.Second, "5.14.0 running", running("5.14.0"))
+	testwait.Within(t, 60*time.Second, "5.14.0 running", running("5.14.0"))
 	// It stays through a health check of the watch window (every 10 s):
 	// the bad release's crash loop is not blamed on it.
 	for end := time.Now().Add(12 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
@@ -208,12 +209,12 @@ func TestDeadOnArrivalOrbitRollsBack(t *testing.T) {
 			return s.OrbitVersion == version && alive(s.OrbitPID) && s.Components["osqueryd"].State == "running"
 		}
 	}
-	eventuallyWithin(t, 60*time.Second, "orbit 1.0.0-test and osqueryd running", orbitRunning("1.0.0-test"))
+	testwait.Within(t, 60*time.Second, "orbit 1.0.0-test and osqueryd running", orbitRunning("1.0.0-test"))
 
 	doa := testbin.Build(t, "./testdata/orbit-doa", "orbit", "-X main.version=2.0.0-doa")
 	tr.add(t, "orbit", doa, "2.0.0-doa")
 	var rolledBack status.UpdateEvent
-	eventuallyWithin(t, 120*time.Second, "the dead-on-arrival orbit rolled back", func() bool {
+	testwait.Within(t, 120*time.Second, "the dead-on-arrival orbit rolled back", func() bool {
 		for _, ev := range state().Updates {
 			if ev.Action == "rolled_back" && ev.Component == "orbit" {
 				rolledBack = ev
@@ -225,7 +226,7 @@ func TestDeadOnArrivalOrbitRollsBack(t *testing.T) {
 	if rolledBack.Version != "2.0.0-doa" || rolledBack.Hash == "" {
 		t.Fatalf("rollback event %+v, want it to name 2.0.0-doa and its hash", rolledBack)
 	}
-	eventuallyWithin(t, 60*time.Second, "orbit 1.0.0-test running again", orbitRunning("1.0.0-test"))
+	testwait.Within(t, 60*time.Second, "orbit 1.0.0-test running again", orbitRunning("1.0.0-test"))
 	if n := strings.Count(string(mustReadFile(t, starts)), "\n"); n != 3 {
 		t.Fatalf("the dead-on-arrival orbit was started %d times, want 3", n)
 	}
@@ -247,7 +248,7 @@ func TestDeadOnArrivalOrbitRollsBack(t *testing.T) {
 	// Two more checks later it has not been downloaded again.
 	const doaTarget = "/targets/orbit/linux/stable/orbit"
 	checks := tr.requests("/timestamp.json")
-	eventuallyWithin(t, 60*time.Second, "two more update checks", func() bool { return tr.requests("/timestamp.json") >= checks+2 })
+	testwait.Within(t, 60*time.Second, "two more update checks", func() bool { return tr.requests("/timestamp.json") >= checks+2 })
 	if n := tr.requests(doaTarget); n != 1 {
 		t.Fatalf("the dead-on-arrival orbit was downloaded %d times, want once", n)
 	}
@@ -259,8 +260,8 @@ func TestDeadOnArrivalOrbitRollsBack(t *testing.T) {
 	// A good release goes through its trial and becomes the service's.
 	v3 := testbinOrbit(t, "3.0.0-test")
 	tr.add(t, "orbit", v3, "3.0.0-test")
-	eventuallyWithin(t, 90*time.Second, "orbit 3.0.0-test running on trial", orbitRunning("3.0.0-test"))
-	eventuallyWithin(t, 150*time.Second, "orbit 3.0.0-test promoted after a healthy minute", func() bool {
+	testwait.Within(t, 90*time.Second, "orbit 3.0.0-test running on trial", orbitRunning("3.0.0-test"))
+	testwait.Within(t, 150*time.Second, "orbit 3.0.0-test promoted after a healthy minute", func() bool {
 		b, err := os.ReadFile(stable)
 		return err == nil && bytes.Equal(b, mustReadFile(t, v3))
 	})

@@ -213,14 +213,15 @@ func installSelf(cfg agent.Config) (string, error) {
 	}
 	dst := updater.OrbitComponent(cfg.Channels.Orbit).Path(cfg.Layout, updater.DefaultPlatform())
 	if !safefile.SameFile(exe, dst) {
-		data, err := os.ReadFile(exe)
+		src, _, err := safefile.OpenRegular(exe)
 		if err != nil {
 			return "", fmt.Errorf("read %s: %w", exe, err)
 		}
+		defer src.Close()
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
 		}
-		if err := safefile.WriteAtomic(dst, data, 0o755); err != nil {
+		if err := safefile.WriteAtomicFrom(dst, src, 0o755); err != nil {
 			return "", fmt.Errorf("install orbit into the root dir: %w", err)
 		}
 	}

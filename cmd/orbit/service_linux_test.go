@@ -8,31 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
-// needTool skips on a laptop without the tool; under CI it must be there
-// (make test installs it).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI (make test installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 func TestServiceInstallWritesVerifiedSystemdUnit(t *testing.T) {
-	analyze := needTool(t, "systemd-analyze")
-	needTool(t, "systemctl")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("service install needs root under CI")
-		}
-		t.Skip("service install writes /etc/systemd/system: needs root")
-	}
+	analyze := testbin.NeedTool(t, "systemd-analyze")
+	testbin.NeedTool(t, "systemctl")
+	testbin.NeedRoot(t, "service install writes /etc/systemd/system")
 	name := fmt.Sprintf("orbit-test-%d", time.Now().UnixNano())
 	env := []string{"ORBIT_SERVICE_SYSTEM=linux-systemd", "ORBIT_SERVICE_NAME=" + name}
 	unit := "/etc/systemd/system/" + name + ".service"

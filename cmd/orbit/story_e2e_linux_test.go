@@ -17,7 +17,9 @@ import (
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 	"github.com/orbitagent/orbit/internal/testuser"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -109,7 +111,7 @@ func TestStoryEndToEnd(t *testing.T) {
 	tr := newTUFRepo(t)
 	tr.add(t, "orbit", orbitBin(t), "1.0.0-test")
 	tr.add(t, "osqueryd", testbinOsqueryd(t, "5.12.1"), "5.12.1")
-	tr.add(t, "desktop", desktopArchive(t, tray), "1.0.0")
+	tr.add(t, "desktop", testbin.DesktopArchive(t, tray), "1.0.0")
 
 	srv := fleetServer(t, secret)
 	if err := srv.SetStartupFlags(map[string]any{"distributed_interval": 1}); err != nil {
@@ -121,7 +123,7 @@ func TestStoryEndToEnd(t *testing.T) {
 
 	// 2. The admin's deb, unpacked where a logged-in user can reach the
 	// tray app and the device token, as under /opt.
-	shared := testuser.SharedDir(t)
+	shared := testdir.Shared(t)
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -190,7 +192,7 @@ func TestStoryEndToEnd(t *testing.T) {
 	if res.Status != 0 || len(res.Rows) != 1 || !strings.EqualFold(res.Rows[0]["uuid"], host.HardwareUUID) {
 		t.Errorf("live query result %+v, want the enrolled host's uuid %s", res, host.HardwareUUID)
 	}
-	token := strings.TrimSpace(mustRead(t, filepath.Join(root, "identifier")))
+	token := strings.TrimSpace(string(mustReadFile(t, filepath.Join(root, "identifier"))))
 	orbitInfo := func(rows []map[string]string) bool {
 		return len(rows) == 1 && rows[0]["version"] == "1.0.0-test" && rows[0]["enrolled"] == "true" && rows[0]["device_auth_token"] == token
 	}
@@ -216,7 +218,7 @@ func TestStoryEndToEnd(t *testing.T) {
 		}
 		return status.UpdateEvent{}, false
 	}
-	eventuallyWithin(t, 150*time.Second, "5.14.0 rolled back", func() bool { _, ok := rolledBackIn(h.state()); return ok })
+	testwait.Within(t, 150*time.Second, "5.14.0 rolled back", func() bool { _, ok := rolledBackIn(h.state()); return ok })
 	rolledBack, ok := rolledBackIn(statusJSON(t, root))
 	if !ok {
 		t.Fatal("orbit status --json lacks the rollback the state file has")
@@ -233,7 +235,7 @@ func TestStoryEndToEnd(t *testing.T) {
 			Bad bool `json:"bad"`
 		} `json:"failures"`
 	}
-	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(root, "tuf", "updater-state.json"))), &ust); err != nil || !ust.Failures[rolledBack.Hash].Bad {
+	if err := json.Unmarshal(mustReadFile(t, filepath.Join(root, "tuf", "updater-state.json")), &ust); err != nil || !ust.Failures[rolledBack.Hash].Bad {
 		t.Errorf("5.14.0's hash not marked bad in the updater's state: %+v %v", ust, err)
 	}
 
@@ -283,7 +285,7 @@ func TestStoryEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(shared, "osquery.conf")
-	raw := strings.ReplaceAll(mustRead(t, filepath.Join(modRoot, "testdata", "standalone", "osquery.conf")),
+	raw := strings.ReplaceAll(string(mustReadFile(t, filepath.Join(modRoot, "testdata", "standalone", "osquery.conf"))),
 		`"testdata/standalone/`, `"`+filepath.Join(modRoot, "testdata", "standalone")+"/")
 	if err := os.WriteFile(conf, []byte(raw), 0o644); err != nil {
 		t.Fatal(err)
@@ -291,11 +293,11 @@ func TestStoryEndToEnd(t *testing.T) {
 	sroot := filepath.Join(shared, "standalone")
 	sp := startOrbit(t, sroot, []string{"OSQUERYD_STANDIN_INTERVAL_SCALE=0.5"}, "--osquery-config="+conf)
 	results := filepath.Join(sroot, "osquery_log", "osqueryd.results.log")
-	eventuallyWithin(t, 60*time.Second, "the inventory pack's results on disk", func() bool {
+	testwait.Within(t, 60*time.Second, "the inventory pack's results on disk", func() bool {
 		b, _ := os.ReadFile(results)
 		return strings.Contains(string(b), `"name":"pack_inventory_`)
 	})
-	eventuallyWithin(t, 60*time.Second, "the snapshot query's results on disk", func() bool {
+	testwait.Within(t, 60*time.Second, "the snapshot query's results on disk", func() bool {
 		b, _ := os.ReadFile(filepath.Join(sroot, "osquery_log", "osqueryd.snapshots.log"))
 		return strings.Contains(string(b), `"name":"system_info"`)
 	})
@@ -307,11 +309,8 @@ func TestStoryEndToEnd(t *testing.T) {
 	}
 
 	// Nothing runs from the test's directories, and no secret was logged.
-	left := processesUnder(shared)
-	for deadline := time.Now().Add(20 * time.Second); len(left) != 0 && time.Now().Before(deadline); left = processesUnder(shared) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(left) != 0 {
+	if !testwait.Poll(20*time.Second, func() bool { return len(processesUnder(shared)) == 0 }) {
+		left := processesUnder(shared)
 		t.Errorf("processes left under %s: %q", shared, left)
 	}
 	for _, s := range []string{secret, token} {
@@ -329,7 +328,7 @@ func (h *storyHost) waitOsqueryd(t *testing.T, version string, notPID int) int {
 	running := func(c status.Component) bool {
 		return c.State == status.StateRunning && c.Version == version && c.PID != notPID && alive(c.PID)
 	}
-	eventuallyWithin(t, 120*time.Second, "osqueryd "+version+" running", func() bool { return running(h.state().Components["osqueryd"]) })
+	testwait.Within(t, 120*time.Second, "osqueryd "+version+" running", func() bool { return running(h.state().Components["osqueryd"]) })
 	c := statusJSON(t, h.root).Components["osqueryd"]
 	if !running(c) {
 		t.Fatalf("orbit status --json shows osqueryd %+v, want %s running", c, version)
@@ -364,7 +363,7 @@ func (h *storyHost) trayShowsPolicies(t *testing.T, run, shared, trayVersion str
 
 	name := "desktop/" + u.Name
 	running := func(c status.Component) bool { return c.State == status.StateRunning && c.PID > 0 && alive(c.PID) }
-	eventuallyWithin(t, 90*time.Second, "the tray app running for "+u.Name, func() bool { return running(h.state().Components[name]) })
+	testwait.Within(t, 90*time.Second, "the tray app running for "+u.Name, func() bool { return running(h.state().Components[name]) })
 	c := statusJSON(t, h.root).Components[name]
 	if !running(c) || c.User != u.Name {
 		t.Fatalf("orbit status --json shows %s as %+v", name, c)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 )
 
@@ -33,7 +34,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	}
 	waitVersion := func(component, version string) {
 		t.Helper()
-		eventuallyWithin(t, 60*time.Second, component+" "+version+" running", func() bool {
+		testwait.Within(t, 60*time.Second, component+" "+version+" running", func() bool {
 			c := state().Components[component]
 			return c.State == "running" && c.Version == version
 		})
@@ -63,7 +64,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 
 	// 3. orbit updates itself: the same process execs the new binary.
 	tr.add(t, "orbit", testbinOrbit(t, "2.0.0-test"), "2.0.0-test")
-	eventuallyWithin(t, 60*time.Second, "orbit 2.0.0-test running", func() bool {
+	testwait.Within(t, 60*time.Second, "orbit 2.0.0-test running", func() bool {
 		s := state()
 		return s.OrbitVersion == "2.0.0-test" && s.Components["osqueryd"].State == "running"
 	})

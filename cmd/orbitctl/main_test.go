@@ -21,27 +21,12 @@ import (
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
-var orbitctl string
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "orbitctl-test")
-	if err != nil {
-		panic(err)
-	}
-	orbitctl = filepath.Join(dir, "orbitctl")
-	if runtime.GOOS == "windows" {
-		orbitctl += ".exe"
-	}
-	out, err := exec.Command("go", "build", "-o", orbitctl, ".").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		os.Stderr.Write(out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	testbin.Cleanup()
-	os.RemoveAll(dir)
-	os.Exit(code)
+// orbitctl is this program, built once per test binary.
+func orbitctl(t testing.TB) string {
+	t.Helper()
+	return testbin.Build(t, "./cmd/orbitctl", "orbitctl", "")
 }
 
 var secrets = map[string]string{
@@ -73,7 +58,7 @@ type result struct {
 
 func run(t *testing.T, environ []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(orbitctl, args...)
+	cmd := exec.Command(orbitctl(t), args...)
 	cmd.Env = environ
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -111,6 +96,21 @@ func tree(t *testing.T, dir string) map[string]string {
 		return err
 	})
 	return m
+}
+
+// sameTree fails the test if dir's files differ from before (a tree of
+// it): what commands that failed (what) must not have changed.
+func sameTree(t *testing.T, dir string, before map[string]string, what string) {
+	t.Helper()
+	after := tree(t, dir)
+	if len(before) != len(after) {
+		t.Fatalf("%s changed the file set: %d -> %d files", what, len(before), len(after))
+	}
+	for p, b := range before {
+		if after[p] != b {
+			t.Errorf("%s changed %s", what, p)
+		}
+	}
 }
 
 func TestCLIEndToEnd(t *testing.T) {
@@ -196,15 +196,7 @@ func TestCLIEndToEnd(t *testing.T) {
 					t.Errorf("orbitctl %v: exit %d, stderr %q; want failure mentioning %q", tc.args[1:], r.code, r.stderr, tc.want)
 				}
 			}
-			after := tree(t, dir)
-			if len(before) != len(after) {
-				t.Fatalf("failed commands changed the file set: %d -> %d files", len(before), len(after))
-			}
-			for p, b := range before {
-				if after[p] != b {
-					t.Errorf("failed commands changed %s", p)
-				}
-			}
+			sameTree(t, dir, before, "failed commands")
 		})
 	}
 }
@@ -214,7 +206,7 @@ func TestCLIServe(t *testing.T) {
 	e := env("ORBIT_", nil)
 	dir := filepath.Join(t.TempDir(), "tuf")
 	mustRun(t, e, "updates", "init", "--path", dir)
-	cmd := exec.Command(orbitctl, "updates", "serve", "--path", dir, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(orbitctl(t), "updates", "serve", "--path", dir, "--addr", "127.0.0.1:0")
 	cmd.Env = e
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -359,15 +351,7 @@ func TestCLIRotateFlagOrder(t *testing.T) {
 			t.Errorf("rotate %v: exit %d, stderr %q; want failure mentioning %q", tc.args, r.code, r.stderr, tc.want)
 		}
 	}
-	after := tree(t, dir)
-	if len(before) != len(after) {
-		t.Fatalf("failed rotations changed the file set: %d -> %d files", len(before), len(after))
-	}
-	for p, b := range before {
-		if after[p] != b {
-			t.Errorf("failed rotations changed %s", p)
-		}
-	}
+	sameTree(t, dir, before, "failed rotations")
 }
 
 func TestParseLifetime(t *testing.T) {

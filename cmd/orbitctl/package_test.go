@@ -44,7 +44,7 @@ func packageRepo(t *testing.T) string {
 	t.Helper()
 	pkgRepoOnce.Do(func() {
 		e := env("ORBIT_", nil)
-		dir := filepath.Join(filepath.Dir(orbitctl), "package-repo")
+		dir := filepath.Join(filepath.Dir(orbitctl(t)), "package-repo")
 		mustRun(t, e, "updates", "init", "--path", dir)
 		work := t.TempDir()
 		for _, a := range []struct{ target, name, platform, version, file string }{

@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orbitagent/orbit/updater/repo/s3store"
 	"github.com/orbitagent/orbit/updater/repo/s3store/miniotest"
@@ -46,12 +44,7 @@ func TestCLIPublishToMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("cli")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Client().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String("cli"), Policy: aws.String(miniotest.PublicReadPolicy("cli"))}); err != nil {
-		t.Fatal(err)
-	}
+	miniotest.PublicBucket(t, context.Background(), store.Client(), "cli")
 	mustRun(t, e, "updates", "publish", "--path", dir, "--to", "s3://cli/updates", "--endpoint", endpoint)
 	for _, name := range []string{"timestamp.json", "root.json", "1.root.json"} {
 		resp, err := http.Get(endpoint + "/cli/updates/" + name)

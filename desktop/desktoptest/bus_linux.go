@@ -12,23 +12,9 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
-
-// RequireTool returns the path of a program the test needs. Without it the
-// test is skipped on a laptop, and fails under CI=true (make test installs
-// it: scripts/test-deps.sh).
-func RequireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing (CI=true): run scripts/test-deps.sh", name)
-	}
-	t.Skipf("%s is missing: run scripts/test-deps.sh", name)
-	return ""
-}
 
 // BusConfig shapes a private session bus.
 type BusConfig struct {
@@ -58,15 +44,10 @@ func (b *Bus) Log() string { return b.log.String() }
 // end of the test.
 func StartBus(t testing.TB, cfg BusConfig) *Bus {
 	t.Helper()
-	daemon := RequireTool(t, "dbus-daemon")
+	daemon := testbin.NeedTool(t, "dbus-daemon")
 	dir := cfg.Dir
 	if dir == "" {
-		d, err := os.MkdirTemp("", "bus")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(d) })
-		dir = d
+		dir = testdir.Short(t)
 	}
 	b, err := startBus(daemon, filepath.Join(dir, "bus"), cfg.SysProcAttr, &logcapture.Buffer{})
 	if err != nil {
@@ -131,7 +112,7 @@ func startBus(daemon, socket string, attr *syscall.SysProcAttr, logs *logcapture
 // session bus that came back.
 func (b *Bus) Restart(t testing.TB) {
 	t.Helper()
-	daemon := RequireTool(t, "dbus-daemon")
+	daemon := testbin.NeedTool(t, "dbus-daemon")
 	_ = os.Remove(b.Socket)
 	nb, err := startBus(daemon, b.Socket, b.cmd.SysProcAttr, b.log)
 	if err != nil {

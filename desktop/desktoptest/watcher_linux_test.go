@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // TestWatcher: an item registered by path belongs to its caller, one by
@@ -54,12 +56,8 @@ func TestWatcher(t *testing.T) {
 	})
 	other.Close()
 	item.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(w.Items()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("items %v stayed after their connections left", w.Items())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Poll(testwait.Limit, func() bool { return len(w.Items()) == 0 }) {
+		t.Fatalf("items %v stayed after their connections left", w.Items())
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"testing"
 )
@@ -49,4 +51,20 @@ func TarGz(t testing.TB, files map[string][]byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// DesktopArchive writes the program at exe into a file laid out as
+// Fleet's desktop.tar.gz (fleet-desktop/fleet-desktop) and returns its
+// path.
+func DesktopArchive(t testing.TB, exe string) string {
+	t.Helper()
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "desktop.tar.gz")
+	if err := os.WriteFile(p, TarGz(t, map[string][]byte{"fleet-desktop/fleet-desktop": data}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

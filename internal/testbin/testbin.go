@@ -1,6 +1,7 @@
 // Package testbin builds the project's programs (orbit, the stand-in
-// osqueryd, ...) for tests that run them as real processes. Each program
-// is built once per test binary; call Cleanup from TestMain.
+// osqueryd, ...) for tests that run them as real processes, and finds the
+// outside tools and privileges tests need (need.go). Each program is built
+// once per test binary; a TestMain calls Main, which removes them.
 package testbin
 
 import (
@@ -43,21 +44,6 @@ func BuildFor(t testing.TB, pkg, name, goos, goarch string) string {
 	return p
 }
 
-// NeedTool returns the path of an external tool a test needs. Without it
-// the test is skipped on a laptop, but fails under CI=true: `make test`
-// installs every tool (scripts/test-deps.sh).
-func NeedTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI (make test installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed (make test-deps installs it)", name)
-	}
-	return p
-}
-
 func build(pkg, name, ldflags, goos, goarch string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -96,6 +82,15 @@ func build(pkg, name, ldflags, goos, goarch string) (string, error) {
 	}
 	built[key] = out
 	return out, nil
+}
+
+// Main runs a test binary's tests and then removes the programs built for
+// them: a package's TestMain is
+//
+//	func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+func Main(m *testing.M) int {
+	defer Cleanup()
+	return m.Run()
 }
 
 // Cleanup removes every built program.

@@ -18,22 +18,6 @@ func (u User) Creds() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID}}
 }
 
-// SharedDir is a directory every user may read (0755), removed at the end
-// of the test: what orbit hands a user's program (its binary, the
-// identifier file, a CA bundle) must be reachable by them.
-func SharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "orbit-shared-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // Session is a graphical login of a real user, laid out as on a real
 // host: <run>/<uid> (the user's own, 0700, as pam_systemd makes
 // /run/user/<uid>) holds the user's private session bus, run as the user,

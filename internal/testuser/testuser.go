@@ -33,25 +33,12 @@ type User struct {
 	Home  string
 }
 
-// RequireRoot skips the test when not root, except under CI=true (CI
-// runs as root), where it fails.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true runs as root)")
-	}
-	t.Skip("needs root: creates a user and runs programs as that user")
-}
-
 // New creates a user with a random name, a home directory under the
 // system's temporary directory and one extra supplementary group; both
 // are removed at the end of the test.
 func New(t testing.TB) User {
 	t.Helper()
-	RequireRoot(t)
+	testbin.NeedRoot(t, "creates a user and runs programs as that user")
 	useradd := testbin.NeedTool(t, "useradd")
 	userdel := testbin.NeedTool(t, "userdel")
 	groupadd := testbin.NeedTool(t, "groupadd")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/rs/zerolog"
 )
 
@@ -454,16 +455,9 @@ func TestProxyRunsAgainOnTheSameAddress(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, err := c.Get("https://" + p.Addr() + "/two")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("second Run does not serve on %s: %v", p.Addr(), err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var err error
+	if !testwait.Poll(testwait.Limit, func() bool { _, err = c.Get("https://" + p.Addr() + "/two"); return err == nil }) {
+		t.Fatalf("second Run does not serve on %s: %v", p.Addr(), err)
 	}
 }
 

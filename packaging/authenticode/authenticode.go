@@ -21,6 +21,7 @@ import (
 	"github.com/sassoftware/relic/v8/lib/comdoc"
 	"github.com/sassoftware/relic/v8/lib/x509tools"
 
+	"github.com/orbitagent/orbit/clock"
 	"github.com/orbitagent/orbit/packaging/binfmt"
 )
 
@@ -56,11 +57,11 @@ func New(cfg Config) (*Signer, error) {
 	if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) {
 		return nil, fmt.Errorf("authenticode: certificate %q is not for code signing (no codeSigning extended key usage)", leaf.Subject.CommonName)
 	}
-	now := time.Now
-	if cfg.Now != nil {
-		now = cfg.Now
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.Real()
 	}
-	if t := now(); t.Before(leaf.NotBefore) || t.After(leaf.NotAfter) {
+	if t := clk.Now(); t.Before(leaf.NotBefore) || t.After(leaf.NotAfter) {
 		return nil, fmt.Errorf("authenticode: certificate %q is valid from %s to %s, not now",
 			leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}

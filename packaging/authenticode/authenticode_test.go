@@ -3,130 +3,30 @@ package authenticode
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"debug/pe"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
+	"github.com/orbitagent/orbit/packaging/internal/codesigntest"
 	"github.com/orbitagent/orbit/packaging/msi"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
-// testPKI is a root CA, an intermediate, and a code-signing leaf under it.
-type testPKI struct {
-	caPEM     []byte // what osslsigncode trusts
-	chainPEM  []byte // leaf, then intermediate
-	keyPEM    []byte
-	notBefore time.Time
-	notAfter  time.Time
-}
-
-var (
-	pkiOnce sync.Once
-	pki     testPKI
-	pkiErr  error
-)
-
-func newCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) (*x509.Certificate, []byte) {
+func signer(t testing.TB, p codesigntest.PKI) *Signer {
 	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-func keyPEM(t testing.TB, k crypto.Signer) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-// makePKI issues a chain for leafKey with the given leaf extended key usage.
-func makePKI(t testing.TB, leafKey crypto.Signer, eku []x509.ExtKeyUsage) testPKI {
-	t.Helper()
-	now := time.Now()
-	nb, na := now.Add(-time.Hour), now.Add(24*time.Hour)
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Orbit Test Root CA"},
-		NotBefore: nb, NotAfter: na, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	ca, caPEM := newCert(t, caTmpl, caTmpl, caKey.Public(), caKey)
-	intKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	intTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Orbit Test Code Signing CA"},
-		NotBefore: nb, NotAfter: na, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
-	inter, interPEM := newCert(t, intTmpl, ca, intKey.Public(), caKey)
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "Orbit Test Publisher", Organization: []string{"Orbit"}},
-		NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: eku,
-	}
-	_, leafPEM := newCert(t, leafTmpl, inter, leafKey.Public(), intKey)
-	return testPKI{
-		caPEM:     caPEM,
-		chainPEM:  append(leafPEM, interPEM...),
-		keyPEM:    keyPEM(t, leafKey),
-		notBefore: nb, notAfter: na,
-	}
-}
-
-// rsaPKI is made once: RSA key generation is slow on a shared machine.
-func rsaPKI(t testing.TB) testPKI {
-	t.Helper()
-	pkiOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			pkiErr = err
-			return
-		}
-		pki = makePKI(t, k, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning})
-	})
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
-	}
-	return pki
-}
-
-func signer(t testing.TB, p testPKI) *Signer {
-	t.Helper()
-	s, err := New(Config{CertPEM: p.chainPEM, KeyPEM: p.keyPEM, Description: "Orbit osquery", URL: "https://example.com/orbit"})
+	s, err := New(Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Description: "Orbit osquery", URL: "https://example.com/orbit"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -144,13 +44,13 @@ func winExe(t testing.TB) []byte {
 
 // verify runs osslsigncode verify against the test CA and returns whether
 // it accepted the file, and its output.
-func verify(t *testing.T, p testPKI, file []byte, name string) (bool, string) {
+func verify(t *testing.T, p codesigntest.PKI, file []byte, name string) (bool, string) {
 	t.Helper()
 	tool := testbin.NeedTool(t, "osslsigncode")
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	in := filepath.Join(dir, name)
-	if err := os.WriteFile(ca, p.caPEM, 0o644); err != nil {
+	if err := os.WriteFile(ca, p.CAPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(in, file, 0o644); err != nil {
@@ -165,7 +65,7 @@ func verify(t *testing.T, p testPKI, file []byte, name string) (bool, string) {
 
 func TestSignPEVerifiesWithOsslsigncode(t *testing.T) {
 	t.Parallel()
-	p := rsaPKI(t)
+	p := codesigntest.RSA(t)
 	exe := winExe(t)
 	signed, err := signer(t, p).SignPE(context.Background(), exe)
 	if err != nil {
@@ -218,7 +118,7 @@ func TestSignMSIVerifiesWithOsslsigncode(t *testing.T) {
 	for _, tool := range []string{"wixl", "msibuild", "osslsigncode"} {
 		testbin.NeedTool(t, tool)
 	}
-	p := rsaPKI(t)
+	p := codesigntest.RSA(t)
 	exe := winExe(t)
 	s := signer(t, p)
 	signedExe, err := s.SignPE(context.Background(), exe)
@@ -281,7 +181,7 @@ func TestSignWithECDSAKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := makePKI(t, k, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning})
+	p := codesigntest.New(t, k, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning})
 	signed, err := signer(t, p).SignPE(context.Background(), winExe(t))
 	if err != nil {
 		t.Fatalf("SignPE: %v", err)
@@ -293,26 +193,26 @@ func TestSignWithECDSAKey(t *testing.T) {
 
 func TestNewRefusesBadInput(t *testing.T) {
 	t.Parallel()
-	p := rsaPKI(t)
+	p := codesigntest.RSA(t)
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsOnly := makePKI(t, other, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
+	tlsOnly := codesigntest.New(t, other, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
 	// The intermediate first: its key is not the one given.
-	swapped := append(bytes.Clone(p.chainPEM[bytes.Index(p.chainPEM, []byte("-----END CERTIFICATE-----"))+26:]), p.chainPEM...)
+	swapped := append(bytes.Clone(p.ChainPEM[bytes.Index(p.ChainPEM, []byte("-----END CERTIFICATE-----"))+26:]), p.ChainPEM...)
 	tests := []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"no certificate", Config{CertPEM: []byte("not pem"), KeyPEM: p.keyPEM}, "authenticode: certificate"},
-		{"no key", Config{CertPEM: p.chainPEM, KeyPEM: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}, "authenticode: key"},
-		{"key of another certificate", Config{CertPEM: p.chainPEM, KeyPEM: keyPEM(t, other)}, "does not belong to the first certificate"},
-		{"chain in the wrong order", Config{CertPEM: swapped, KeyPEM: p.keyPEM}, "does not belong to the first certificate"},
-		{"not for code signing", Config{CertPEM: tlsOnly.chainPEM, KeyPEM: tlsOnly.keyPEM}, "not for code signing"},
-		{"expired", Config{CertPEM: p.chainPEM, KeyPEM: p.keyPEM, Now: func() time.Time { return p.notAfter.Add(time.Minute) }}, "not now"},
-		{"not yet valid", Config{CertPEM: p.chainPEM, KeyPEM: p.keyPEM, Now: func() time.Time { return p.notBefore.Add(-time.Minute) }}, "not now"},
+		{"no certificate", Config{CertPEM: []byte("not pem"), KeyPEM: p.KeyPEM}, "authenticode: certificate"},
+		{"no key", Config{CertPEM: p.ChainPEM, KeyPEM: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}, "authenticode: key"},
+		{"key of another certificate", Config{CertPEM: p.ChainPEM, KeyPEM: codesigntest.KeyPEM(t, other)}, "does not belong to the first certificate"},
+		{"chain in the wrong order", Config{CertPEM: swapped, KeyPEM: p.KeyPEM}, "does not belong to the first certificate"},
+		{"not for code signing", Config{CertPEM: tlsOnly.ChainPEM, KeyPEM: tlsOnly.KeyPEM}, "not for code signing"},
+		{"expired", Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Clock: clocktest.New(p.NotAfter.Add(time.Minute))}, "not now"},
+		{"not yet valid", Config{CertPEM: p.ChainPEM, KeyPEM: p.KeyPEM, Clock: clocktest.New(p.NotBefore.Add(-time.Minute))}, "not now"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,7 +231,7 @@ func TestNewRefusesBadInput(t *testing.T) {
 
 func TestSignRefusesOtherFormats(t *testing.T) {
 	t.Parallel()
-	s := signer(t, rsaPKI(t))
+	s := signer(t, codesigntest.RSA(t))
 	self, err := os.ReadFile("/proc/self/exe")
 	if err != nil {
 		t.Skipf("no /proc/self/exe: %v", err)

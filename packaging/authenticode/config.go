@@ -15,7 +15,8 @@ package authenticode
 import (
 	"fmt"
 	"os"
-	"time"
+
+	"github.com/orbitagent/orbit/clock"
 )
 
 // Config names the certificate and key.
@@ -30,8 +31,8 @@ type Config struct {
 	Description string
 	// URL is the signature's "more info" link; optional.
 	URL string
-	// Now checks the certificate's validity period; nil means time.Now.
-	Now func() time.Time
+	// Clock checks the certificate's validity period; nil is the real one.
+	Clock clock.Clock
 }
 
 // ReadConfig reads the certificate chain and key from PEM files

@@ -9,11 +9,7 @@ import (
 	"github.com/orbitagent/orbit/internal/testbin"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 // fat wraps thin Mach-O images into a universal binary, as lipo does.
 func fat(t *testing.T, slices map[uint32][]byte) []byte {

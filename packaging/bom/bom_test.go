@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging/bom/bomtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
 var stamp = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -33,7 +33,7 @@ func TestChecksumMatchesCksum(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out := strings.Fields(string(tooltest.Run(t, dir, "cksum", p)))
+		out := strings.Fields(string(testbin.RunTool(t, dir, "cksum", p)))
 		want, err := strconv.ParseUint(out[0], 10, 32)
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 var stamp = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -66,7 +66,7 @@ func TestGNUCpioLists(t *testing.T) {
 	if err := os.WriteFile(arc, build(t, sample(), stamp), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := string(tooltest.Run(t, dir, "cpio", "-itv", "-n", "--quiet", "-F", arc))
+	out := string(testbin.RunTool(t, dir, "cpio", "-itv", "-n", "--quiet", "-F", arc))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := []struct{ mode, uid, gid, name string }{
 		{"drwxr-xr-x", "0", "0", "."},
@@ -100,7 +100,7 @@ func TestGNUCpioExtracts(t *testing.T) {
 	if err := os.WriteFile(arc, build(t, sample(), stamp), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tooltest.Run(t, dir, "cpio", "-idm", "--quiet", "--no-absolute-filenames", "-F", arc)
+	testbin.RunTool(t, dir, "cpio", "-idm", "--quiet", "--no-absolute-filenames", "-F", arc)
 	for _, e := range sample() {
 		p := filepath.Join(dir, e.h.Name)
 		fi, err := os.Lstat(p)

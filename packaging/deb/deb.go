@@ -46,21 +46,18 @@ import (
 type Config = nfpmbuild.Config
 
 // Format writes deb packages. It implements packaging.Format.
-type Format struct{ *nfpmbuild.Format }
-
-var _ packaging.Format = Format{}
+type Format = nfpmbuild.Format
 
 // New returns the deb format. A signing key is read and decrypted here, so
 // a wrong key or passphrase fails before any package is built.
-func New(c Config) (Format, error) {
-	f, err := nfpmbuild.New(nfpmbuild.Kind{
+func New(c Config) (*Format, error) {
+	return nfpmbuild.New(nfpmbuild.Kind{
 		Name:     "deb",
 		Arch:     map[string]string{"amd64": "amd64", "arm64": "arm64"},
 		Armored:  true,
 		Packager: nfpmdeb.Default,
 		Prepare:  prepare,
 	}, c)
-	return Format{f}, err
 }
 
 // prepare adds what Debian asks of a package and is not in the Package.

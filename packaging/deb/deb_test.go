@@ -1,8 +1,6 @@
 package deb
 
 import (
-	"bytes"
-	"context"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -11,14 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
 // plain is the unsigned deb format.
-func plain(t testing.TB) Format {
+func plain(t testing.TB) *Format {
 	t.Helper()
 	f, err := New(Config{})
 	if err != nil {
@@ -45,11 +43,11 @@ func TestDpkgDebShowsPackage(t *testing.T) {
 		"Homepage": "https://github.com/orbitagent/orbit",
 	}
 	for k, want := range fields {
-		if got := strings.TrimSpace(string(tooltest.Run(t, "", "dpkg-deb", "--field", deb, k))); got != want {
+		if got := strings.TrimSpace(string(testbin.RunTool(t, "", "dpkg-deb", "--field", deb, k))); got != want {
 			t.Errorf("%s: %q, want %q", k, got, want)
 		}
 	}
-	info := string(tooltest.Run(t, "", "dpkg-deb", "--info", deb))
+	info := string(testbin.RunTool(t, "", "dpkg-deb", "--info", deb))
 	for _, script := range []string{"postinst", "prerm", "postrm", "conffiles"} {
 		if !strings.Contains(info, " "+script+" ") {
 			t.Errorf("dpkg-deb --info lists no %s:\n%s", script, info)
@@ -59,7 +57,7 @@ func TestDpkgDebShowsPackage(t *testing.T) {
 		t.Errorf("no BeforeInstall hook, yet there is a preinst:\n%s", info)
 	}
 	ctl := t.TempDir()
-	tooltest.Run(t, "", "dpkg-deb", "--control", deb, ctl)
+	testbin.RunTool(t, "", "dpkg-deb", "--control", deb, ctl)
 	conffiles, err := os.ReadFile(filepath.Join(ctl, "conffiles"))
 	if err != nil || string(conffiles) != "/etc/default/orbit\n" {
 		t.Errorf("conffiles = %q (%v), want /etc/default/orbit", conffiles, err)
@@ -69,7 +67,7 @@ func TestDpkgDebShowsPackage(t *testing.T) {
 		if err != nil || fi.Mode().Perm() != 0o755 {
 			t.Errorf("%s: %v, mode %v; want 0755", s, err, fi.Mode())
 		}
-		tooltest.Run(t, "", "sh", "-n", filepath.Join(ctl, s))
+		testbin.RunTool(t, "", "sh", "-n", filepath.Join(ctl, s))
 	}
 
 	type entry struct{ mode, owner, link string }
@@ -87,7 +85,7 @@ func TestDpkgDebShowsPackage(t *testing.T) {
 		"./usr/share/lintian/overrides/orbit":            {"-rw-r--r--", "root/root", ""},
 	}
 	got := map[string]entry{}
-	list := exec.Command(tooltest.Need(t, "dpkg-deb"), "--contents", deb)
+	list := exec.Command(testbin.NeedTool(t, "dpkg-deb"), "--contents", deb)
 	list.Env = append(os.Environ(), "TZ=UTC")
 	contents, err := list.Output()
 	if err != nil {
@@ -143,7 +141,7 @@ func TestUnitAndSettings(t *testing.T) {
 	if err := os.WriteFile(envFile, env.Data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := string(tooltest.Run(t, "", "sh", "-c", `. "$0" && printf '%s|%s|%s' "$ORBIT_ENROLL_SECRET" "$ORBIT_STOP_GRACE" "$ORBIT_ROOT_DIR"`, envFile))
+	out := string(testbin.RunTool(t, "", "sh", "-c", `. "$0" && printf '%s|%s|%s' "$ORBIT_ENROLL_SECRET" "$ORBIT_STOP_GRACE" "$ORBIT_ROOT_DIR"`, envFile))
 	if out != linuxtest.Secret+"|10s|/opt/orbit" {
 		t.Errorf("sh read the settings as %q", out)
 	}
@@ -156,7 +154,7 @@ func TestLintian(t *testing.T) {
 	t.Parallel()
 	deb := fixtureDeb(t, "amd64", "1.2.3")
 	// (Without the overrides, dir-or-file-in-opt alone is an error.)
-	cmd := exec.Command(tooltest.Need(t, "lintian"), "--fail-on", "error,warning", "--display-info", deb)
+	cmd := exec.Command(testbin.NeedTool(t, "lintian"), "--fail-on", "error,warning", "--display-info", deb)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("lintian: %v\n%s", err, out)
@@ -189,22 +187,17 @@ func TestLintian(t *testing.T) {
 // gives other bytes.
 func TestReproducible(t *testing.T) {
 	t.Parallel()
-	key := gpgtest.New(t, "")
-	signed, err := New(Config{SignKeyFile: key.Secret, PassphraseEnv: "ORBIT_TEST_UNSET_PASSPHRASE"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	linuxtest.CheckReproducible(t, plain(t), signed)
+	linuxtest.CheckReproducible(t, New)
 }
 
 // arm64 maps to Debian's arm64, and its binaries must be arm64 ELF.
 func TestArm64(t *testing.T) {
 	t.Parallel()
 	deb := fixtureDeb(t, "arm64", "1.2.3")
-	if got := strings.TrimSpace(string(tooltest.Run(t, "", "dpkg-deb", "--field", deb, "Architecture"))); got != "arm64" {
+	if got := strings.TrimSpace(string(testbin.RunTool(t, "", "dpkg-deb", "--field", deb, "Architecture"))); got != "arm64" {
 		t.Errorf("Architecture %q, want arm64", got)
 	}
-	contents := string(tooltest.Run(t, "", "dpkg-deb", "--contents", deb))
+	contents := string(testbin.RunTool(t, "", "dpkg-deb", "--contents", deb))
 	if !strings.Contains(contents, "./opt/orbit/bin/orbit/linux-arm64/stable/orbit") {
 		t.Errorf("no orbit on the linux-arm64 platform:\n%s", contents)
 	}
@@ -240,7 +233,7 @@ func TestBadInput(t *testing.T) {
 // policy naming the key, and refuses once the package is changed.
 func TestSignatureVerifies(t *testing.T) {
 	// Not parallel: the passphrase is set in the environment.
-	verify := tooltest.Need(t, "debsig-verify")
+	verify := testbin.NeedTool(t, "debsig-verify")
 	key := gpgtest.New(t, "deb signing passphrase")
 	const env = "ORBIT_TEST_DEB_PASSPHRASE"
 	if _, err := New(Config{SignKeyFile: key.Secret, PassphraseEnv: env}); err == nil || !strings.Contains(err.Error(), env) {
@@ -257,7 +250,7 @@ func TestSignatureVerifies(t *testing.T) {
 	if err := os.WriteFile(deb, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	members := strings.Fields(string(tooltest.Run(t, dir, "ar", "t", deb)))
+	members := strings.Fields(string(testbin.RunTool(t, dir, "ar", "t", deb)))
 	if strings.Join(members, " ") != "debian-binary control.tar.gz data.tar.gz _gpgorigin" {
 		t.Fatalf("ar members %v", members)
 	}
@@ -303,30 +296,17 @@ func TestSignatureVerifies(t *testing.T) {
 
 // BenchmarkDebBuild builds the fixture deb in memory; BenchmarkDpkgDebBuild
 // gives the same tree to dpkg-deb --build, in the same run, for the ratio.
-func BenchmarkDebBuild(b *testing.B) {
-	p := linuxtest.Package(b, "deb", "amd64", "1.2.3")
-	f := plain(b)
-	var size int
-	for b.Loop() {
-		var buf bytes.Buffer
-		if err := f.Build(context.Background(), p, &buf); err != nil {
-			b.Fatal(err)
-		}
-		size = buf.Len()
-	}
-	b.ReportMetric(float64(size), "bytes/pkg")
-	b.ReportMetric(float64(linuxtest.BinaryBytes(p)), "binary_bytes")
-}
+func BenchmarkDebBuild(b *testing.B) { linuxtest.BenchmarkBuild(b, plain(b)) }
 
 func BenchmarkDpkgDebBuild(b *testing.B) {
 	deb := fixtureDeb(b, "amd64", "1.2.3")
 	tree := filepath.Join(b.TempDir(), "tree")
-	tooltest.Run(b, "", "dpkg-deb", "--raw-extract", deb, tree)
+	testbin.RunTool(b, "", "dpkg-deb", "--raw-extract", deb, tree)
 	out := filepath.Join(b.TempDir(), "out.deb")
 	var size int64
 	for b.Loop() {
 		// gzip, as our debs are, and the build's ModTime as nfpm stamps it.
-		cmd := exec.Command(tooltest.Need(b, "dpkg-deb"), "--root-owner-group", "-Zgzip", "--build", tree, out)
+		cmd := exec.Command(testbin.NeedTool(b, "dpkg-deb"), "--root-owner-group", "-Zgzip", "--build", tree, out)
 		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1714979289")
 		if o, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("dpkg-deb --build: %v\n%s", err, o)

@@ -15,13 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orbitagent/orbit/fleettest"
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/packaging/internal/chroottest"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/updater/repo/s3store"
@@ -683,7 +682,7 @@ func startPackagedOrbit(t *testing.T, r *readmeRun) {
 	r.pkgProc = p
 	// Up means enrolled, osqueryd running, and orbit's tables registered
 	// in it (what --query asks for).
-	eventually(t, 90*time.Second, "the packaged orbit enrolled, osqueryd running with orbit's extension", func() bool {
+	testwait.Within(t, 90*time.Second, "the packaged orbit enrolled, osqueryd running with orbit's extension", func() bool {
 		snap, err := status.Read(r.chroot.Path("/opt/orbit/state.json"))
 		return err == nil && snap.Fleet != nil && snap.Fleet.Enrolled &&
 			snap.Components["osqueryd"].State == "running" && snap.Components["osqueryd"].Version != "" &&
@@ -771,13 +770,7 @@ func startMinIO(t *testing.T, r *readmeRun) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("orbit-updates")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Client().PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("orbit-updates"),
-		Policy: aws.String(miniotest.PublicReadPolicy("orbit-updates"))}); err != nil {
-		t.Fatal(err)
-	}
+	miniotest.PublicBucket(t, ctx, store.Client(), "orbit-updates")
 }
 
 func bucketGet(t *testing.T, r *readmeRun, name string) []byte {

@@ -14,13 +14,10 @@ import (
 
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
+	"github.com/orbitagent/orbit/packaging/internal/formattest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 var modTime = time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
 
@@ -415,17 +412,7 @@ func TestMSIBadInput(t *testing.T) {
 			t.Parallel()
 			p, f := fixture(t, "amd64"), &Format{}
 			tt.edit(p, f)
-			var out bytes.Buffer
-			err := f.Build(context.Background(), p, &out)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build error = %v, want one containing %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error is not one line: %q", err)
-			}
-			if out.Len() != 0 {
-				t.Errorf("a failed build wrote %d bytes", out.Len())
-			}
+			formattest.Refused(t, f, p, tt.want)
 		})
 	}
 }

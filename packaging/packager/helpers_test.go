@@ -24,8 +24,7 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Setenv("CGO_ENABLED", "0")
-	code := m.Run()
-	testbin.Cleanup()
+	code := testbin.Main(m)
 	if shared != "" {
 		os.RemoveAll(shared)
 	}

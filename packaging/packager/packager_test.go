@@ -19,8 +19,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/component"
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 	"github.com/orbitagent/orbit/rootdir"
 	"github.com/orbitagent/orbit/updater"
 	"github.com/orbitagent/orbit/updater/repo"
@@ -176,32 +176,32 @@ func TestFormatsAccepted(t *testing.T) {
 		check     func(t *testing.T, file string)
 	}{
 		{"deb", "amd64", func(t *testing.T, file string) {
-			out := string(tooltest.Run(t, "", "dpkg-deb", "--contents", file))
+			out := string(testbin.RunTool(t, "", "dpkg-deb", "--contents", file))
 			for _, w := range []string{"./opt/orbit/bin/bundle.json", "-rw------- root/root", "./etc/default/orbit"} {
 				if !strings.Contains(out, w) {
 					t.Errorf("dpkg-deb --contents lacks %q:\n%s", w, out)
 				}
 			}
 			// The product, not only the format's fixture, passes lintian.
-			lint, err := exec.Command(tooltest.Need(t, "lintian"), "--fail-on", "error,warning", file).CombinedOutput()
+			lint, err := exec.Command(testbin.NeedTool(t, "lintian"), "--fail-on", "error,warning", file).CombinedOutput()
 			if err != nil {
 				t.Errorf("lintian: %v\n%s", err, lint)
 			}
 		}},
 		{"rpm", "amd64", func(t *testing.T, file string) {
-			out := string(tooltest.Run(t, "", "rpm", "-qlp", file))
+			out := string(testbin.RunTool(t, "", "rpm", "-qlp", file))
 			if !strings.Contains(out, "/opt/orbit/bin/osqueryd/linux/stable/osqueryd\n") {
 				t.Errorf("rpm -qlp:\n%s", out)
 			}
 		}},
 		{"pkg", "arm64", func(t *testing.T, file string) {
-			out := string(tooltest.Run(t, "", "bsdtar", "-tf", file))
+			out := string(testbin.RunTool(t, "", "bsdtar", "-tf", file))
 			if !strings.Contains(out, "orbit.pkg/Payload") {
 				t.Errorf("bsdtar -tf:\n%s", out)
 			}
 		}},
 		{"msi", "amd64", func(t *testing.T, file string) {
-			out := string(tooltest.Run(t, "", "msiinfo", "export", file, "ServiceInstall"))
+			out := string(testbin.RunTool(t, "", "msiinfo", "export", file, "ServiceInstall"))
 			if !strings.Contains(out, `"--enroll-secret-path=[INSTALLDIR]secret.txt"`) || strings.Contains(out, secret) {
 				t.Errorf("ServiceInstall:\n%s", out)
 			}
@@ -246,7 +246,7 @@ func countRequests(t *testing.T) (string, *atomic.Int64) {
 // repository's targets.
 func TestBundledTreeIsAdopted(t *testing.T) {
 	t.Parallel()
-	tooltest.Need(t, "dpkg-deb")
+	testbin.NeedTool(t, "dpkg-deb")
 	dir := t.TempDir()
 	o := fleetOptions(t, "deb", "amd64", dir)
 	o.FleetDesktop = true
@@ -255,7 +255,7 @@ func TestBundledTreeIsAdopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	tree := filepath.Join(dir, "tree")
-	tooltest.Run(t, "", "dpkg-deb", "-x", res.Path, tree)
+	testbin.RunTool(t, "", "dpkg-deb", "-x", res.Path, tree)
 	layout := rootdir.Layout{Root: filepath.Join(tree, "opt", "orbit")}
 	root, err := os.ReadFile(filepath.Join(layout.TUF(), "root.json"))
 	if err != nil {

@@ -3,78 +3,26 @@ package packager
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/packaging/internal/codesigntest"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
-
-// codeSigning writes a test CA and a code-signing certificate (RSA, so the
-// signatures are deterministic) and its key, and returns their paths.
-func codeSigning(t *testing.T, dir string) (ca, chain, key string) {
-	t.Helper()
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Orbit Test Root CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Orbit Test Publisher"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, crypto.Signer(leafKey).Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, chain, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "chain.pem"), filepath.Join(dir, "key.pem")
-	for p, blk := range map[string]*pem.Block{
-		ca: {Type: "CERTIFICATE", Bytes: caDER}, chain: {Type: "CERTIFICATE", Bytes: leafDER}, key: {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ca, chain, key
-}
 
 // With --authenticode-cert/--authenticode-key both copies of orbit.exe in
 // the msi and the msi itself carry signatures osslsigncode verifies
 // against the CA; with an RSA key two builds are the same bytes.
 func TestAuthenticodeSignsOrbitAndMSI(t *testing.T) {
 	t.Parallel()
-	osslsigncode := tooltest.Need(t, "osslsigncode")
-	tooltest.Need(t, "msiextract")
+	osslsigncode := testbin.NeedTool(t, "osslsigncode")
+	testbin.NeedTool(t, "msiextract")
 	dir := t.TempDir()
-	ca, chain, key := codeSigning(t, dir)
+	ca, chain, key := codesigntest.RSA(t).WriteFiles(t, dir)
 	o := fleetOptions(t, "msi", "amd64", dir)
 	o.AuthenticodeCert, o.AuthenticodeKey = chain, key
 	res, err := Build(context.Background(), o)
@@ -90,7 +38,7 @@ func TestAuthenticodeSignsOrbitAndMSI(t *testing.T) {
 	}
 	verify(res.Path)
 	x := filepath.Join(dir, "x")
-	tooltest.Run(t, "", "msiextract", "-C", x, res.Path)
+	testbin.RunTool(t, "", "msiextract", "-C", x, res.Path)
 	var exes []string
 	filepath.WalkDir(x, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.Name() == "orbit.exe" {
@@ -128,7 +76,7 @@ func rebuildSame(t *testing.T, o Options, first string) {
 // verifies with the public key, and signed builds are reproducible.
 func TestSignKeySignsDeb(t *testing.T) {
 	t.Parallel()
-	tooltest.Need(t, "ar")
+	testbin.NeedTool(t, "ar")
 	k := gpgtest.New(t, "")
 	dir := t.TempDir()
 	o := fleetOptions(t, "deb", "amd64", dir)
@@ -139,7 +87,7 @@ func TestSignKeySignsDeb(t *testing.T) {
 	}
 	x := filepath.Join(dir, "ar")
 	os.Mkdir(x, 0o755)
-	tooltest.Run(t, x, "ar", "x", res.Path)
+	testbin.RunTool(t, x, "ar", "x", res.Path)
 	var signed []byte
 	for _, m := range []string{"debian-binary", "control.tar.gz", "data.tar.gz"} {
 		b, err := os.ReadFile(filepath.Join(x, m))
@@ -149,7 +97,7 @@ func TestSignKeySignsDeb(t *testing.T) {
 		signed = append(signed, b...)
 	}
 	os.WriteFile(filepath.Join(x, "signed"), signed, 0o644)
-	cmd := exec.Command(tooltest.Need(t, "gpg"), "--homedir", k.Home, "--verify", filepath.Join(x, "_gpgorigin"), filepath.Join(x, "signed"))
+	cmd := exec.Command(testbin.NeedTool(t, "gpg"), "--homedir", k.Home, "--verify", filepath.Join(x, "_gpgorigin"), filepath.Join(x, "signed"))
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Good signature") {
 		t.Errorf("gpg --verify: %v\n%s", err, out)
 	}

@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/bom/bomtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+	"github.com/orbitagent/orbit/packaging/internal/formattest"
 )
 
 var stamp = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -122,7 +123,7 @@ func unpack(t *testing.T, p *packaging.Package) unpacked {
 	if err := os.Mkdir(u.x, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tooltest.Run(t, u.x, "bsdtar", "-xf", u.pkg)
+	testbin.RunTool(t, u.x, "bsdtar", "-xf", u.pkg)
 	return u
 }
 
@@ -158,11 +159,11 @@ func (u unpacked) gunzipTo(t *testing.T, name string) string {
 func TestArchiveToolsAccept(t *testing.T) {
 	t.Parallel()
 	u := unpack(t, fixture(4096))
-	out := string(tooltest.Run(t, u.dir, "7zz", "t", u.pkg))
+	out := string(testbin.RunTool(t, u.dir, "7zz", "t", u.pkg))
 	if !strings.Contains(out, "Everything is Ok") {
 		t.Fatalf("7zz t:\n%s", out)
 	}
-	list := strings.Fields(string(tooltest.Run(t, u.dir, "bsdtar", "-tf", u.pkg)))
+	list := strings.Fields(string(testbin.RunTool(t, u.dir, "bsdtar", "-tf", u.pkg)))
 	sort.Strings(list)
 	want := []string{"Distribution", "orbit.pkg", "orbit.pkg/Bom", "orbit.pkg/PackageInfo", "orbit.pkg/Payload", "orbit.pkg/Scripts"}
 	if strings.Join(list, " ") != strings.Join(want, " ") {
@@ -183,7 +184,7 @@ type cpioLine struct {
 // cpioList runs GNU cpio -itv with numeric owners and parses its lines.
 func cpioList(t *testing.T, dir, archive string) []cpioLine {
 	t.Helper()
-	out := string(tooltest.Run(t, dir, "cpio", "-itv", "-n", "--quiet", "-F", archive))
+	out := string(testbin.RunTool(t, dir, "cpio", "-itv", "-n", "--quiet", "-F", archive))
 	var lines []cpioLine
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(l)
@@ -256,7 +257,7 @@ func TestPayloadWithCpio(t *testing.T) {
 	if err := os.Mkdir(x, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tooltest.Run(t, x, "cpio", "-idm", "--quiet", "--no-absolute-filenames", "-F", payload)
+	testbin.RunTool(t, x, "cpio", "-idm", "--quiet", "--no-absolute-filenames", "-F", payload)
 	for _, f := range p.Files {
 		got := filepath.Join(x, f.Path)
 		fi, err := os.Lstat(got)
@@ -314,7 +315,7 @@ func TestScriptsWithCpio(t *testing.T) {
 	if err := os.Mkdir(x, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tooltest.Run(t, x, "cpio", "-id", "--quiet", "-F", archive)
+	testbin.RunTool(t, x, "cpio", "-id", "--quiet", "-F", archive)
 	hookLog := filepath.Join(u.dir, "hooks.log")
 	for _, name := range []string{"preinstall", "postinstall"} {
 		body, err := os.ReadFile(filepath.Join(x, name))
@@ -386,7 +387,7 @@ func TestBomListsPayload(t *testing.T) {
 		if err := os.WriteFile(tmp, f.Data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		want := strings.Fields(string(tooltest.Run(t, u.dir, "cksum", tmp)))[0]
+		want := strings.Fields(string(testbin.RunTool(t, u.dir, "cksum", tmp)))[0]
 		if got := strconv.FormatUint(uint64(byPath["."+f.Path].Checksum), 10); got != want {
 			t.Errorf("%s: BOM checksum %s, cksum %s", f.Path, got, want)
 		}
@@ -611,7 +612,7 @@ func TestMinOSVersion(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "p.pkg"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dist := tooltest.Run(t, dir, "bsdtar", "-xOf", "p.pkg", "Distribution")
+	dist := testbin.RunTool(t, dir, "bsdtar", "-xOf", "p.pkg", "Distribution")
 	var d parsedDist
 	if err := xml.Unmarshal(dist, &d); err != nil {
 		t.Fatal(err)
@@ -686,27 +687,10 @@ func TestBadInput(t *testing.T) {
 			t.Parallel()
 			p := fixture(16)
 			tt.modify(p)
-			var buf bytes.Buffer
-			err := f.Build(context.Background(), p, &buf)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build error = %v, want one about %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if buf.Len() != 0 {
-				t.Errorf("a rejected package wrote %d bytes", buf.Len())
-			}
+			formattest.Refused(t, f, p, tt.want)
 		})
 	}
-	if err := f.Build(context.Background(), nil, io.Discard); err == nil {
-		t.Error("Build accepted a nil Package")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := f.Build(ctx, fixture(16), io.Discard); err == nil {
-		t.Error("Build ignored a cancelled context")
-	}
+	formattest.RefusesNilAndCancelled(t, f, fixture(16))
 }
 
 // A file whose parents are not listed is fine: they are created 0755
@@ -750,7 +734,7 @@ func TestUnusualNames(t *testing.T) {
 	p.Files = append(p.Files, packaging.File{Path: name, Mode: 0o644, Data: []byte("ok")})
 	u := unpack(t, p)
 	re := regexp.MustCompile(`(?m)^\./Applications/Orbit Desktop\.app/Contents/Resources/été & <x>\.txt$`)
-	if out := tooltest.Run(t, u.dir, "cpio", "-it", "--quiet", "-F", u.gunzipTo(t, "orbit.pkg/Payload")); !re.Match(out) {
+	if out := testbin.RunTool(t, u.dir, "cpio", "-it", "--quiet", "-F", u.gunzipTo(t, "orbit.pkg/Payload")); !re.Match(out) {
 		t.Errorf("cpio -it does not list %q:\n%s", name, out)
 	}
 	b, err := bomtest.Read(u.read(t, "orbit.pkg/Bom"))

@@ -43,20 +43,17 @@ import (
 type Config = nfpmbuild.Config
 
 // Format writes rpm packages. It implements packaging.Format.
-type Format struct{ *nfpmbuild.Format }
-
-var _ packaging.Format = Format{}
+type Format = nfpmbuild.Format
 
 // New returns the rpm format. A signing key is read and decrypted here, so
 // a wrong key or passphrase fails before any package is built.
-func New(c Config) (Format, error) {
-	f, err := nfpmbuild.New(nfpmbuild.Kind{
+func New(c Config) (*Format, error) {
+	return nfpmbuild.New(nfpmbuild.Kind{
 		Name:     "rpm",
 		Arch:     map[string]string{"amd64": "x86_64", "arm64": "aarch64"},
 		Packager: nfpmrpm.DefaultRPM,
 		Prepare:  prepare,
 	}, c)
-	return Format{f}, err
 }
 
 // prepare fixes every header field that could vary and adds a changelog.

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging/internal/chroottest"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
 // inRoot runs the host's rpm on the chroot (--root): it unpacks there and
@@ -28,7 +28,7 @@ func inRoot(t *testing.T, c *chroottest.Chroot, args ...string) string {
 
 func tryInRoot(t *testing.T, c *chroottest.Chroot, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(tooltest.Need(t, "rpm"), append([]string{"--root", c.Dir, "--dbpath", "/var/lib/rpm"}, args...)...)
+	cmd := exec.Command(testbin.NeedTool(t, "rpm"), append([]string{"--root", c.Dir, "--dbpath", "/var/lib/rpm"}, args...)...)
 	cmd.Env = append(os.Environ(), "LANG=C")
 	out, err := cmd.CombinedOutput()
 	return string(out), err

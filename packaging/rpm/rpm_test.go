@@ -1,8 +1,6 @@
 package rpm
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,14 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
 	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
 	"github.com/orbitagent/orbit/packaging/internal/linuxtest"
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
 )
 
 // plain is the unsigned rpm format.
-func plain(t testing.TB) Format {
+func plain(t testing.TB) *Format {
 	t.Helper()
 	f, err := New(Config{})
 	if err != nil {
@@ -36,7 +34,7 @@ func fixtureRPM(t testing.TB, arch, version string) string {
 // rpm only reads the package here; nothing is installed on the host.
 func rpmQuery(t testing.TB, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(tooltest.Need(t, "rpm"), args...)
+	cmd := exec.Command(testbin.NeedTool(t, "rpm"), args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC", "LANG=C")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -126,12 +124,7 @@ func TestRPMQuery(t *testing.T) {
 // gives other bytes.
 func TestReproducible(t *testing.T) {
 	t.Parallel()
-	key := gpgtest.New(t, "")
-	signed, err := New(Config{SignKeyFile: key.Secret, PassphraseEnv: "ORBIT_TEST_UNSET_PASSPHRASE"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	linuxtest.CheckReproducible(t, plain(t), signed)
+	linuxtest.CheckReproducible(t, New)
 }
 
 func TestArm64(t *testing.T) {
@@ -203,17 +196,5 @@ func TestCheckSig(t *testing.T) {
 	}
 }
 
-func BenchmarkRPMBuild(b *testing.B) {
-	p := linuxtest.Package(b, "rpm", "amd64", "1.2.3")
-	f := plain(b)
-	var size int
-	for b.Loop() {
-		var buf bytes.Buffer
-		if err := f.Build(context.Background(), p, &buf); err != nil {
-			b.Fatal(err)
-		}
-		size = buf.Len()
-	}
-	b.ReportMetric(float64(size), "bytes/pkg")
-	b.ReportMetric(float64(linuxtest.BinaryBytes(p)), "binary_bytes")
-}
+// BenchmarkRPMBuild builds the fixture rpm in memory.
+func BenchmarkRPMBuild(b *testing.B) { linuxtest.BenchmarkBuild(b, plain(b)) }

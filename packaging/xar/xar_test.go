@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 var stamp = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -52,12 +52,12 @@ func TestReadersAccept(t *testing.T) {
 	if err := os.WriteFile(arc, write(t, sample(), stamp), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := string(tooltest.Run(t, dir, "7zz", "t", arc))
+	out := string(testbin.RunTool(t, dir, "7zz", "t", arc))
 	if !strings.Contains(out, "Everything is Ok") {
 		t.Fatalf("7zz t did not pass:\n%s", out)
 	}
 
-	list := strings.Fields(strings.ReplaceAll(string(tooltest.Run(t, dir, "bsdtar", "-tf", arc)), " ", "_"))
+	list := strings.Fields(strings.ReplaceAll(string(testbin.RunTool(t, dir, "bsdtar", "-tf", arc)), " ", "_"))
 	sort.Strings(list)
 	want := []string{"Distribution", "deep", "deep/er", "deep/er/file_&_<name>", "orbit.pkg", "orbit.pkg/Bom", "orbit.pkg/Empty", "orbit.pkg/Payload"}
 	if strings.Join(list, "\n") != strings.Join(want, "\n") {
@@ -68,7 +68,7 @@ func TestReadersAccept(t *testing.T) {
 	if err := os.Mkdir(x, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tooltest.Run(t, x, "bsdtar", "-xpf", arc)
+	testbin.RunTool(t, x, "bsdtar", "-xpf", arc)
 	for _, f := range sample() {
 		fi, err := os.Stat(filepath.Join(x, f.Name))
 		if err != nil {
@@ -273,7 +273,7 @@ func TestErrors(t *testing.T) {
 
 func runTool(t *testing.T, dir, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(tooltest.Need(t, name), args...)
+	cmd := exec.Command(testbin.NeedTool(t, name), args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -129,12 +129,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer r.wg.Wait()
 	for {
 		r.poll(ctx)
-		t := r.cfg.Process.Clock.NewTimer(r.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !clock.Sleep(ctx, r.cfg.Process.Clock, r.cfg.PollInterval) {
 			return nil
-		case <-t.C():
 		}
 	}
 }

@@ -20,28 +20,15 @@ import (
 	"github.com/orbitagent/orbit/internal/logcapture"
 	"github.com/orbitagent/orbit/internal/safefile"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 	"github.com/orbitagent/orbit/internal/testuser"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/session"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 func running(r *Runner) (status.Process, bool) {
 	st := r.Statuses()
@@ -63,18 +50,14 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	watcherBin := testbin.NeedTool(t, "status-notifier-watcher")
 	dbusSend := testbin.NeedTool(t, "dbus-send")
 
-	shared := testuser.SharedDir(t)
+	shared := testdir.Shared(t)
 	tray := filepath.Join(shared, "fleet-desktop")
 	if err := safefile.CopyFile(testbin.Build(t, "./cmd/desktop", "fleet-desktop", "-X main.version=9.9.9-peruser"), tray, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// A token Fleet does not know: the tray runs, offline, all the same.
 	const token = "6f0c3b1e-2a4d-4e5f-8a9b-0c1d2e3f4a5b"
-	f := fleettest.New(fleettest.Config{EnrollSecrets: []string{"peruser-secret"}, TLS: true})
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
+	f := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{"peruser-secret"}, TLS: true})
 	ident := filepath.Join(shared, "identifier")
 	ca := filepath.Join(shared, "ca.pem")
 	if err := os.WriteFile(ident, []byte(token), 0o644); err != nil {
@@ -128,7 +111,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	})
 
 	var st status.Process
-	waitFor(t, 60*time.Second, "the tray running", func() (ok bool) { st, ok = running(r); return ok })
+	testwait.Within(t, 60*time.Second, "the tray running", func() (ok bool) { st, ok = running(r); return ok })
 	if st.Name != "desktop/"+u.Name || st.User != u.Name || st.Session != "uid-"+strconv.FormatUint(uint64(u.UID), 10) {
 		t.Errorf("status %+v", st)
 	}
@@ -140,7 +123,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 
 	// The tray is on the user's own bus: the watcher lists it, and the
 	// connection that owns the item is the tray's process.
-	waitFor(t, 60*time.Second, "the tray registered with the user's watcher", func() bool {
+	testwait.Within(t, 60*time.Second, "the tray registered with the user's watcher", func() bool {
 		return s.ItemRegisteredBy(dbusSend, st.PID)
 	})
 
@@ -149,7 +132,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the tray restarted after kill -9", func() (ok bool) {
+	testwait.Within(t, 60*time.Second, "the tray restarted after kill -9", func() (ok bool) {
 		st, ok = running(r)
 		return ok && st.PID != first
 	})
@@ -180,7 +163,7 @@ func TestRunnerRunsTheRealTrayAsTheUser(t *testing.T) {
 	// Login again, then orbit stops: the runner returns with nothing of
 	// the user's left but their own bus daemon.
 	s.Login(t)
-	waitFor(t, 60*time.Second, "the tray running after a new login", func() (ok bool) { st, ok = running(r); return ok })
+	testwait.Within(t, 60*time.Second, "the tray running after a new login", func() (ok bool) { st, ok = running(r); return ok })
 	testuser.CheckCreds(t, st.PID, u)
 	cancel()
 	select {

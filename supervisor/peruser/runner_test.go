@@ -16,9 +16,11 @@ import (
 	"github.com/orbitagent/orbit/backoff"
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testwait"
 	"github.com/orbitagent/orbit/status"
 	"github.com/orbitagent/orbit/supervisor"
 	"github.com/orbitagent/orbit/supervisor/session"
+	"github.com/orbitagent/orbit/supervisor/supervisortest"
 )
 
 // fakeSessions is a lister whose answer the test sets; every call is
@@ -47,82 +49,16 @@ func (f *fakeSessions) set(err error, list ...session.Session) {
 	f.list, f.err = list, err
 }
 
-// fakeChild exits when the test says, or on Terminate unless it ignores it.
-type fakeChild struct {
-	pid        int
-	spec       supervisor.Spec
-	exit       chan int
-	terms      chan struct{}
-	ignoreTerm bool
-}
-
-func (c *fakeChild) PID() int { return c.pid }
-func (c *fakeChild) Wait() (int, error) {
-	code := <-c.exit
-	if code != 0 {
-		return code, fmt.Errorf("exit status %d", code)
-	}
-	return 0, nil
-}
-func (c *fakeChild) exitWith(code int) {
-	select {
-	case c.exit <- code:
-	default:
-	}
-}
-func (c *fakeChild) Terminate() error {
-	c.terms <- struct{}{}
-	if !c.ignoreTerm {
-		c.exitWith(-1)
-	}
-	return nil
-}
-func (c *fakeChild) Kill() error { c.exitWith(-1); return nil }
+// fakeChild exits when the test says, or on Terminate (-1) unless it
+// ignores it.
+type fakeChild = supervisortest.Child[supervisor.Spec]
 
 type fakeStarter struct {
-	mu         sync.Mutex
-	n          int
-	started    chan *fakeChild
-	ignoreTerm map[string]bool // by user name
+	*supervisortest.Starter[supervisor.Spec]
 }
 
-func (s *fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Child, error) {
-	s.mu.Lock()
-	s.n++
-	c := &fakeChild{pid: 100 + s.n, spec: spec, exit: make(chan int, 1), terms: make(chan struct{}, 10),
-		ignoreTerm: spec.User != nil && s.ignoreTerm[spec.User.Name]}
-	s.mu.Unlock()
-	s.started <- c
-	return c, nil
-}
-
-func (s *fakeStarter) next(t *testing.T) *fakeChild {
-	t.Helper()
-	select {
-	case c := <-s.started:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("no copy was started within 10s")
-		return nil
-	}
-}
-
-func (s *fakeStarter) none(t *testing.T) {
-	t.Helper()
-	select {
-	case c := <-s.started:
-		t.Fatalf("unexpected start of %s as %+v", c.spec.Path, c.spec.User)
-	default:
-	}
-}
-
-func wait(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not happen within 10s", what)
-	}
+func (s fakeStarter) Start(spec supervisor.Spec, _, _ *os.File) (supervisor.Child, error) {
+	return s.Launch(spec), nil
 }
 
 // harness runs a Runner on a fake clock with fake sessions and children.
@@ -130,7 +66,7 @@ type harness struct {
 	r        *Runner
 	clk      *clocktest.Fake
 	sessions *fakeSessions
-	starter  *fakeStarter
+	starter  fakeStarter
 	log      *logcapture.Buffer
 	cancel   context.CancelFunc
 	done     chan error
@@ -156,7 +92,7 @@ func newHarnessIgnoring(t *testing.T, ignoreTerm []string, sessions ...session.S
 	h := &harness{
 		clk:      clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)),
 		sessions: newFakeSessions(sessions...),
-		starter:  &fakeStarter{started: make(chan *fakeChild, 100), ignoreTerm: map[string]bool{}},
+		starter:  fakeStarter{supervisortest.NewStarter[supervisor.Spec]()},
 		log:      &logcapture.Buffer{},
 		done:     make(chan error, 1),
 	}
@@ -188,23 +124,14 @@ func newHarnessIgnoring(t *testing.T, ignoreTerm []string, sessions ...session.S
 		t.Fatal(err)
 	}
 	h.r = r
-	for _, u := range ignoreTerm {
-		h.starter.ignoreTerm[u] = true
-	}
+	h.starter.TermCode = -1
+	h.starter.SetIgnoreTerm(func(spec supervisor.Spec) bool {
+		return spec.User != nil && slices.Contains(ignoreTerm, spec.User.Name)
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		for {
-			select {
-			case <-h.done:
-				return
-			case <-time.After(time.Millisecond):
-				h.clk.Advance(time.Hour) // past any grace period
-			}
-		}
-	})
+	t.Cleanup(func() { supervisortest.Stop(cancel, h.clk, h.done) })
 	return h
 }
 
@@ -232,7 +159,7 @@ func (h *harness) nextPoll(t *testing.T, extra int) {
 	t.Helper()
 	h.clk.BlockUntil(t, 1+extra)
 	h.clk.Advance(poll)
-	wait(t, h.sessions.polled, "the next poll")
+	testwait.Recv(t, h.sessions.polled, "the next poll")
 }
 
 // stop cancels Run and waits for it.
@@ -266,13 +193,13 @@ func TestRunnerStartsOneCopyPerSessionAsItsUser(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, alice("2", "WAYLAND_DISPLAY=wayland-0"), bob("5"),
 		session.Session{ID: "9", User: supervisor.User{Name: "root"}, Env: []string{"DISPLAY=:2"}})
-	wait(t, h.sessions.polled, "the first poll")
+	testwait.Recv(t, h.sessions.polled, "the first poll")
 	byUser := map[string]*fakeChild{}
 	for range 2 {
-		c := h.starter.next(t)
-		byUser[c.spec.User.Name] = c
+		c := h.starter.Next(t)
+		byUser[c.Spec.User.Name] = c
 	}
-	h.starter.none(t) // never root
+	h.starter.None(t) // never root
 	a, b := byUser["alice"], byUser["bob"]
 	if a == nil || b == nil {
 		t.Fatalf("started %v, want alice's and bob's copies", byUser)
@@ -281,10 +208,10 @@ func TestRunnerStartsOneCopyPerSessionAsItsUser(t *testing.T) {
 		Env: []string{"HOME=/home/alice", "PATH=/program/wins", "USER=alice", "WAYLAND_DISPLAY=wayland-0",
 			"FLEET_DESKTOP_FLEET_URL=https://fleet.example"},
 		User: &supervisor.User{Name: "alice", UID: 1000, GID: 1000, Groups: []uint32{1000, 27}}}
-	checkSpec(t, a.spec, wantA)
+	checkSpec(t, a.Spec, wantA)
 	// No home: the copy starts from /.
-	if b.spec.Dir != "/" || b.spec.User.UID != 1001 || !slices.Contains(b.spec.Env, "DISPLAY=:1") {
-		t.Errorf("bob's spec %+v", b.spec)
+	if b.Spec.Dir != "/" || b.Spec.User.UID != 1001 || !slices.Contains(b.Spec.Env, "DISPLAY=:1") {
+		t.Errorf("bob's spec %+v", b.Spec)
 	}
 	if st := h.r.Statuses(); len(st) != 2 || st[0].Name != "desktop/alice" || st[1].Name != "desktop/bob" ||
 		st[0].User != "alice" || st[0].Session != "2" {
@@ -298,24 +225,24 @@ func TestRunnerStartsOneCopyPerSessionAsItsUser(t *testing.T) {
 	// stays.
 	h.sessions.set(nil, alice("2", "WAYLAND_DISPLAY=wayland-0", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"), bob("5"))
 	h.nextPoll(t, 0)
-	wait(t, a.terms, "alice's copy terminated")
-	a2 := h.starter.next(t)
-	if !slices.Contains(a2.spec.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus") {
-		t.Errorf("restarted copy's environment %q lacks the new bus", a2.spec.Env)
+	testwait.Recv(t, a.Terms, "alice's copy terminated")
+	a2 := h.starter.Next(t)
+	if !slices.Contains(a2.Spec.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus") {
+		t.Errorf("restarted copy's environment %q lacks the new bus", a2.Spec.Env)
 	}
 	select {
-	case <-b.terms:
+	case <-b.Terms:
 		t.Error("bob's copy was stopped though his session did not change")
 	default:
 	}
 
 	// A new release: every copy restarts.
 	h.r.Restart()
-	wait(t, a2.terms, "alice's copy terminated for the restart")
-	wait(t, b.terms, "bob's copy terminated for the restart")
-	a3, b2 := h.starter.next(t), h.starter.next(t)
-	if a3.spec.User.Name == b2.spec.User.Name {
-		t.Errorf("restarted %s twice", a3.spec.User.Name)
+	testwait.Recv(t, a2.Terms, "alice's copy terminated for the restart")
+	testwait.Recv(t, b.Terms, "bob's copy terminated for the restart")
+	a3, b2 := h.starter.Next(t), h.starter.Next(t)
+	if a3.Spec.User.Name == b2.Spec.User.Name {
+		t.Errorf("restarted %s twice", a3.Spec.User.Name)
 	}
 
 	// bob logs out: his copy stops and leaves the state file.
@@ -323,11 +250,11 @@ func TestRunnerStartsOneCopyPerSessionAsItsUser(t *testing.T) {
 	h.sessions.set(nil, alice("2", "WAYLAND_DISPLAY=wayland-0", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"))
 	h.nextPoll(t, 0)
 	bobNow := b2
-	if b2.spec.User.Name != "bob" {
+	if b2.Spec.User.Name != "bob" {
 		bobNow = a3
 	}
-	wait(t, bobNow.terms, "bob's copy terminated at logout")
-	eventually(t, "bob's copy gone", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob") })
+	testwait.Recv(t, bobNow.Terms, "bob's copy terminated at logout")
+	testwait.For(t, "bob's copy gone", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob") })
 	if evs := h.eventsSince(n); slices.Index(evs, "status desktop/bob 5 stopped") > slices.Index(evs, "gone desktop/bob") {
 		t.Errorf("events %q: bob's last status came after he was forgotten", evs)
 	}
@@ -361,30 +288,19 @@ func checkSpec(t *testing.T, got, want supervisor.Spec) {
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // A failed listing keeps the copies running, with one log line however
 // long it lasts.
 func TestRunnerKeepsCopiesWhenListingFails(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, alice("2"))
-	wait(t, h.sessions.polled, "the first poll")
-	a := h.starter.next(t)
+	testwait.Recv(t, h.sessions.polled, "the first poll")
+	a := h.starter.Next(t)
 	h.sessions.set(errors.New("loginctl: timed out"))
 	for range 3 {
 		h.nextPoll(t, 0)
 	}
 	select {
-	case <-a.terms:
+	case <-a.Terms:
 		t.Fatal("alice's copy was stopped because listing failed")
 	default:
 	}
@@ -393,7 +309,7 @@ func TestRunnerKeepsCopiesWhenListingFails(t *testing.T) {
 	}
 	h.sessions.set(nil, alice("2"))
 	h.nextPoll(t, 0)
-	h.starter.none(t)
+	h.starter.None(t)
 	if !strings.Contains(h.log.String(), "listing the graphical sessions works again") {
 		t.Errorf("no log line about the recovery:\n%s", h.log)
 	}
@@ -405,12 +321,12 @@ func TestRunnerKeepsCopiesWhenListingFails(t *testing.T) {
 func TestRunnerNamesCopies(t *testing.T) {
 	t.Parallel()
 	h := newHarnessIgnoring(t, []string{"bob"}, bob("5"))
-	wait(t, h.sessions.polled, "the first poll")
-	b := h.starter.next(t)
+	testwait.Recv(t, h.sessions.polled, "the first poll")
+	b := h.starter.Next(t)
 	h.sessions.set(nil, bob("5"), bob("6"))
 	h.nextPoll(t, 0)
-	b6 := h.starter.next(t)
-	eventually(t, "two copies", func() bool { return len(h.r.Statuses()) == 2 })
+	b6 := h.starter.Next(t)
+	testwait.For(t, "two copies", func() bool { return len(h.r.Statuses()) == 2 })
 	if st := h.r.Statuses(); st[0].Name != "desktop/bob" || st[1].Name != "desktop/bob@6" || st[1].Session != "6" {
 		t.Fatalf("statuses %+v", st)
 	}
@@ -420,21 +336,21 @@ func TestRunnerNamesCopies(t *testing.T) {
 	n := h.eventCount()
 	h.sessions.set(nil)
 	h.nextPoll(t, 0)
-	wait(t, b.terms, "the first copy terminated")
-	wait(t, b6.terms, "the second copy terminated")
+	testwait.Recv(t, b.Terms, "the first copy terminated")
+	testwait.Recv(t, b6.Terms, "the second copy terminated")
 	h.sessions.set(nil, bob("7"))
 	h.nextPoll(t, 2) // the two grace timers
-	h.starter.none(t)
+	h.starter.None(t)
 	h.clk.Advance(stopGrace - poll)
-	b7 := h.starter.next(t)
-	if b7.spec.User.Name != "bob" {
-		t.Fatalf("started %+v", b7.spec.User)
+	b7 := h.starter.Next(t)
+	if b7.Spec.User.Name != "bob" {
+		t.Fatalf("started %+v", b7.Spec.User)
 	}
-	eventually(t, "bob's new copy running", func() bool {
+	testwait.For(t, "bob's new copy running", func() bool {
 		st := h.r.Statuses()
 		return len(st) == 1 && st[0].Name == "desktop/bob" && st[0].Session == "7" && st[0].State == status.StateRunning
 	})
-	eventually(t, "the second session's copy forgotten", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob@6") })
+	testwait.For(t, "the second session's copy forgotten", func() bool { return slices.Contains(h.eventsSince(n), "gone desktop/bob@6") })
 	evs := h.eventsSince(n)
 	gone := slices.Index(evs, "gone desktop/bob")
 	first7 := slices.IndexFunc(evs, func(e string) bool { return strings.HasPrefix(e, "status desktop/bob 7 ") })
@@ -448,11 +364,11 @@ func TestRunnerNamesCopies(t *testing.T) {
 func TestRunnerCrashLoopingMeansEveryCopy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, alice("2"), bob("5"))
-	wait(t, h.sessions.polled, "the first poll")
+	testwait.Recv(t, h.sessions.polled, "the first poll")
 	byUser := map[string]*fakeChild{}
 	for range 2 {
-		c := h.starter.next(t)
-		byUser[c.spec.User.Name] = c
+		c := h.starter.Next(t)
+		byUser[c.Spec.User.Name] = c
 	}
 	if h.r.CrashLooping() {
 		t.Fatal("crash-looping at start")
@@ -468,22 +384,22 @@ func TestRunnerCrashLoopingMeansEveryCopy(t *testing.T) {
 	crash := func(user string) {
 		t.Helper()
 		for range supervisor.DefaultCrashLoopThreshold {
-			byUser[user].exitWith(1)
+			byUser[user].Exit(1)
 			var st status.Process
-			eventually(t, user+"'s copy in backoff", func() bool {
+			testwait.For(t, user+"'s copy in backoff", func() bool {
 				st = statusOf(user)
 				return st.State == status.StateBackoff
 			})
 			h.clk.BlockUntil(t, 2) // the poll and this backoff
 			h.clk.Advance(st.NextStartAt.Sub(h.clk.Now()))
-			byUser[user] = h.starter.next(t)
+			byUser[user] = h.starter.Next(t)
 		}
 	}
 	crash("alice")
-	eventually(t, "alice crash-looping", func() bool { return statusOf("alice").CrashLoop })
+	testwait.For(t, "alice crash-looping", func() bool { return statusOf("alice").CrashLoop })
 	if h.r.CrashLooping() {
 		t.Error("CrashLooping with bob's copy healthy")
 	}
 	crash("bob")
-	eventually(t, "every copy crash-looping", h.r.CrashLooping)
+	testwait.For(t, "every copy crash-looping", h.r.CrashLooping)
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/orbitagent/orbit/internal/testdir"
 	"github.com/orbitagent/orbit/supervisor"
 )
 
@@ -29,12 +30,7 @@ type host struct {
 
 func newHost(t *testing.T) *host {
 	// Unix socket paths are short: keep the root short too.
-	dir, err := os.MkdirTemp("", "sess")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return &host{t: t, root: dir, owner: map[string]uint32{}}
+	return &host{t: t, root: testdir.Short(t), owner: map[string]uint32{}}
 }
 
 func (h *host) path(elem ...string) string {

@@ -2,30 +2,18 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-)
 
-// requireTool skips when a tool is missing, except under CI where it fails.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
-}
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
+)
 
 func TestExtensionsAutoload(t *testing.T) {
 	t.Parallel()
-	sh := requireTool(t, "sh")
-	dir := shortDir(t)
+	sh := testbin.NeedTool(t, "sh")
+	dir := testdir.Short(t)
 	out := filepath.Join(dir, "ext.out")
 	ext := filepath.Join(dir, "hello.ext")
 	script := "#!" + sh + "\n" +
@@ -53,10 +41,7 @@ func TestExtensionsAutoload(t *testing.T) {
 	waitFor(t, p, "warning for the non-.ext file", func() bool {
 		return strings.Contains(p.stderr.String(), "does not end with .ext")
 	})
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	// The daemon waits for its extensions to stop before it exits.
 	b, _ := os.ReadFile(out)
 	if !strings.Contains(string(b), "stopped") {

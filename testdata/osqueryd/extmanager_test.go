@@ -6,20 +6,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	osquery "github.com/osquery/osquery-go"
 	gen "github.com/osquery/osquery-go/gen/osquery"
 	otable "github.com/osquery/osquery-go/plugin/table"
+
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // managerDaemon starts a daemon with an extension manager; the watcher
 // checks extensions every 200 ms (osquery's floor for --extensions_interval).
 func managerDaemon(t *testing.T, env []string, extra ...string) (p *proc, sock, db string) {
 	t.Helper()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	sock, db = filepath.Join(dir, "o.em"), filepath.Join(dir, "osquery.db")
 	args := append([]string{"--pidfile=" + filepath.Join(dir, "osquery.pid"), "--extensions_socket=" + sock,
 		"--database_path=" + db, "--extensions_interval=0", "--extensions_timeout=0"}, extra...)
@@ -268,7 +269,7 @@ func TestExtensionManagerDropsExtensionsThatStopAnswering(t *testing.T) {
 // with none and removes the stale sockets.
 func TestExtensionManagerForgetsExtensionsAcrossRestarts(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	sock := filepath.Join(dir, "o.em")
 	args := []string{"--extensions_socket=" + sock, "--extensions_interval=0", "--pidfile=" + filepath.Join(dir, "p")}
 	first := startDaemon(t, standin, nil, args...)
@@ -345,10 +346,7 @@ func TestExtensionManagerWedge(t *testing.T) {
 				t.Fatal("a wedged daemon must stay alive")
 			}
 			// It still stops cleanly on SIGTERM.
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			if code := p.wait(t); code != 0 {
-				t.Fatalf("exit %d", code)
-			}
+			p.stop(t)
 		})
 	}
 }
@@ -357,17 +355,14 @@ func TestExtensionSocketDelay(t *testing.T) {
 	t.Parallel()
 	t.Run("not yet", func(t *testing.T) {
 		t.Parallel()
-		dir := shortDir(t)
+		dir := testdir.Short(t)
 		pid, sock := filepath.Join(dir, "p"), filepath.Join(dir, "o.em")
 		p := startDaemon(t, standin, []string{"OSQUERYD_STANDIN_SOCKET_DELAY_MS=600000"}, "--pidfile="+pid, "--extensions_socket="+sock)
 		waitFor(t, p, "pidfile", func() bool { return fileExists(pid) })
 		if fileExists(sock) {
 			t.Fatal("socket created before its delay")
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("exit %d", code)
-		}
+		p.stop(t)
 	})
 	t.Run("later", func(t *testing.T) {
 		t.Parallel()
@@ -407,7 +402,7 @@ func TestDistributedQueryReadsExtensionTables(t *testing.T) {
 	if err := srv.SetOsqueryConfig(map[string]any{"options": map[string]any{"distributed_interval": 1}}); err != nil {
 		t.Fatal(err)
 	}
-	root := shortDir(t)
+	root := testdir.Short(t)
 	p := startDaemon(t, standin, tlsEnv, fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile())...)
 	sock := filepath.Join(root, "orbit-osquery.em")
 	c := managerClient(t, p, sock, 10*time.Second)

@@ -456,6 +456,12 @@ func (d *daemon) startFilesystem(ctx context.Context, wg *sync.WaitGroup, sched 
 		sched.apply(ctx, b)
 	}
 	load()
+	d.refreshConfig(ctx, wg, sched, load)
+}
+
+// refreshConfig calls load every config_refresh seconds (never when it is
+// 0, as osqueryd) until ctx ends, then stops the schedule.
+func (d *daemon) refreshConfig(ctx context.Context, wg *sync.WaitGroup, sched *scheduler, load func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

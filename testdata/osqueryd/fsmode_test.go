@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // writeAtomic replaces a file by rename so the daemon never reads half.
@@ -84,7 +86,7 @@ func fsConfig(tlsPeriod int, packFile string) map[string]any {
 
 func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	logDir := filepath.Join(dir, "log")
 	packFile := filepath.Join(dir, "pack.json")
 	writeAtomic(t, packFile, map[string]any{"queries": map[string]any{
@@ -161,10 +163,7 @@ func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 	if !fileExists(filepath.Join(logDir, "osqueryd.INFO")) {
 		t.Fatalf("no osqueryd.INFO status log")
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 
 	// A restart on the same database remembers differential results: the
 	// query keeps running (its counter grows) but logs no new "added" rows.
@@ -182,10 +181,7 @@ func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 	}
 	p2 := startDaemon(t, standin, []string{"OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}, p.cmd.Args[1:]...)
 	waitFor(t, p2, "the differential query to run after restart", func() bool { return counter() > c0+1 })
-	_ = p2.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p2.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p2.stop(t)
 	if after := len(readLines(t, results)); after != before {
 		t.Fatalf("restart logged %d new differential lines, want 0", after-before)
 	}
@@ -193,17 +189,14 @@ func TestFilesystemModeScheduleAndPacks(t *testing.T) {
 
 func TestFilesystemModeMissingConfigKeepsRunning(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	pidfile := filepath.Join(dir, "osquery.pid")
 	p := startDaemon(t, standin, nil, "--config_plugin=filesystem", "--config_path="+filepath.Join(dir, "missing.conf"), "--pidfile="+pidfile)
 	waitFor(t, p, "config error", func() bool { return strings.Contains(p.stderr.String(), "error reading config file") })
 	if p.exited() {
 		t.Fatalf("daemon exited on a missing config")
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 // With --logger_rotate the result logs rotate as osquery's LogRotate does:
@@ -211,7 +204,7 @@ func TestFilesystemModeMissingConfigKeepsRunning(t *testing.T) {
 // --logger_rotate_max_files of them, so results never fill the disk.
 func TestFilesystemLoggerRotates(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	logDir := filepath.Join(dir, "log")
 	cfgPath := filepath.Join(dir, "osquery.conf")
 	writeAtomic(t, cfgPath, map[string]any{"schedule": map[string]any{

@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // randomUUIDRE is a version 4 UUID as osquery generates one (lower case).
@@ -44,7 +44,7 @@ func shellUUID(t *testing.T, env []string, args ...string) string {
 // extension socket and stops it.
 func daemonUUID(t *testing.T, env []string, db string) string {
 	t.Helper()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	sock := filepath.Join(dir, "o.em")
 	p := startDaemon(t, standin, env, "--database_path="+db, "--extensions_socket="+sock, "--pidfile="+filepath.Join(dir, "p"))
 	c := managerClient(t, p, sock, 10*time.Second)
@@ -53,10 +53,7 @@ func daemonUUID(t *testing.T, env []string, db string) string {
 		t.Fatalf("daemon uuids %v, %v", row, err)
 	}
 	c.Close()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	return row["s"]
 }
 
@@ -83,7 +80,7 @@ func TestHostUUIDLivesInTheDatabase(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db := filepath.Join(shortDir(t), "osquery.db")
+			db := filepath.Join(testdir.Short(t), "osquery.db")
 			first := shellUUID(t, tc.env, "--database_path="+db)
 			if tc.want != "" && first != tc.want {
 				t.Fatalf("uuid %q, want the hardware uuid %q", first, tc.want)
@@ -115,7 +112,7 @@ func TestHostUUIDLivesInTheDatabase(t *testing.T) {
 // osquery keeps the stored UUID even when the hardware reports another.
 func TestHostUUIDSurvivesAHardwareChange(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(shortDir(t), "osquery.db")
+	db := filepath.Join(testdir.Short(t), "osquery.db")
 	a := []string{"OSQUERYD_STANDIN_HARDWARE_UUID=11111111-2222-3333-4444-555555555555"}
 	b := []string{"OSQUERYD_STANDIN_HARDWARE_UUID=66666666-7777-8888-9999-000000000000"}
 	if got := shellUUID(t, a, "--database_path="+db); got != "11111111-2222-3333-4444-555555555555" {
@@ -138,7 +135,7 @@ func TestHostUUIDSurvivesAHardwareChange(t *testing.T) {
 func TestShellFailsWhileTheDaemonHoldsTheDatabase(t *testing.T) {
 	t.Parallel()
 	env := []string{"OSQUERYD_STANDIN_NO_HARDWARE_UUID=1", "OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	db, sock := filepath.Join(dir, "osquery.db"), filepath.Join(dir, "o.em")
 	p := startDaemon(t, standin, env, "--database_path="+db, "--extensions_socket="+sock, "--pidfile="+filepath.Join(dir, "p"))
 	c := managerClient(t, p, sock, 10*time.Second)
@@ -154,10 +151,7 @@ func TestShellFailsWhileTheDaemonHoldsTheDatabase(t *testing.T) {
 		t.Fatal("daemon died")
 	}
 	c.Close()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	if got := shellUUID(t, env, "--database_path="+db); got != row["uuid"] {
 		t.Fatalf("-S after the daemon stopped: %q, daemon had %q", got, row["uuid"])
 	}
@@ -168,7 +162,7 @@ func TestShellFailsWhileTheDaemonHoldsTheDatabase(t *testing.T) {
 func TestEnrollUsesTheDatabaseUUID(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
-	root := shortDir(t)
+	root := testdir.Short(t)
 	env := append([]string{"OSQUERYD_STANDIN_NO_HARDWARE_UUID=1"}, tlsEnv...)
 	db := filepath.Join(root, "osquery.db")
 	before := shellUUID(t, env, "--database_path="+db)
@@ -184,10 +178,7 @@ func TestEnrollUsesTheDatabaseUUID(t *testing.T) {
 		t.Fatalf("enroll host_identifier %v, system_info.uuid %v, osquery_info.uuid %v; -S --database_path said %q",
 			enroll.Body["host_identifier"], si["uuid"], oi["uuid"], before)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 func decodeRows(t *testing.T, out string) []map[string]string {

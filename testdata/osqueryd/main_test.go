@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/internal/golden"
+	"github.com/orbitagent/orbit/internal/logcapture"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
 // binDir holds the binaries TestMain and buildVariant build.
@@ -507,24 +510,7 @@ func TestShellOutputModes(t *testing.T) {
 type proc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *logcapture.Buffer
 }
 
 func startDaemon(t *testing.T, bin string, env []string, args ...string) *proc {
@@ -533,7 +519,7 @@ func startDaemon(t *testing.T, bin string, env []string, args ...string) *proc {
 	cmd.Env = append(os.Environ(), env...)
 	// A grandchild holding stderr open must not block Wait forever.
 	cmd.WaitDelay = 5 * time.Second
-	p := &proc{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}}
+	p := &proc{cmd: cmd, done: make(chan struct{}), stderr: &logcapture.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -565,6 +551,15 @@ func (p *proc) wait(t *testing.T) int {
 	return ws.ExitStatus()
 }
 
+// stop sends SIGTERM and wants a clean exit (0), as osqueryd's.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
 func (p *proc) exited() bool {
 	select {
 	case <-p.done:
@@ -578,16 +573,12 @@ func (p *proc) exited() bool {
 // timing assertion, only a bound on waiting for the daemon's side effects.
 func waitFor(t *testing.T, p *proc, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
+	testwait.For(t, what, func() bool {
 		if p != nil && p.exited() {
 			t.Fatalf("daemon exited while waiting for %s; stderr: %s", what, p.stderr.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return cond()
+	})
 }
 
 func fileExists(p string) bool {
@@ -595,24 +586,12 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// shortDir returns a directory with a short path: Unix socket paths are
-// limited to ~104 bytes and t.TempDir() paths can be long.
-func shortDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "oq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 func TestDaemonPidfileSocketAndSignals(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			dir := shortDir(t)
+			dir := testdir.Short(t)
 			pidfile, sock, db := filepath.Join(dir, "osquery.pid"), filepath.Join(dir, "o.em"), filepath.Join(dir, "osquery.db")
 			p := startDaemon(t, standin, nil, "--pidfile="+pidfile, "--extensions_socket", sock, "--database_path="+db)
 			waitFor(t, p, "socket", func() bool { return fileExists(sock) })
@@ -647,7 +626,7 @@ func TestDaemonPidfileSocketAndSignals(t *testing.T) {
 
 func TestDaemonRefusesSecondInstance(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	pidfile, db := filepath.Join(dir, "osquery.pid"), filepath.Join(dir, "osquery.db")
 	first := startDaemon(t, standin, nil, "--pidfile="+pidfile, "--database_path="+db)
 	waitFor(t, first, "pidfile", func() bool { return fileExists(pidfile) })
@@ -678,7 +657,7 @@ func TestDaemonRefusesSecondInstance(t *testing.T) {
 
 func TestStalePidfileAndSocketAreReplaced(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	pidfile, sock := filepath.Join(dir, "osquery.pid"), filepath.Join(dir, "o.em")
 	writeFile(t, pidfile, "999999999")
 	writeFile(t, sock, "stale")
@@ -690,10 +669,7 @@ func TestStalePidfileAndSocketAreReplaced(t *testing.T) {
 	if b, _ := os.ReadFile(pidfile); string(b) != fmt.Sprint(p.cmd.Process.Pid) {
 		t.Fatalf("pidfile = %q", b)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 func TestEnvSwitches(t *testing.T) {
@@ -714,7 +690,7 @@ func TestEnvSwitches(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := shortDir(t)
+			dir := testdir.Short(t)
 			pidfile := filepath.Join(dir, "osquery.pid")
 			p := startDaemon(t, standin, tc.env, "--pidfile="+pidfile)
 			if code := p.wait(t); code != tc.wantCode {
@@ -729,7 +705,7 @@ func TestEnvSwitches(t *testing.T) {
 
 func TestIgnoreSIGTERM(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	pidfile := filepath.Join(dir, "osquery.pid")
 	p := startDaemon(t, standin, []string{"OSQUERYD_STANDIN_IGNORE_SIGTERM=1"}, "--pidfile="+pidfile)
 	waitFor(t, p, "pidfile", func() bool { return fileExists(pidfile) })
@@ -752,7 +728,7 @@ func TestIgnoreSIGTERM(t *testing.T) {
 
 func TestHang(t *testing.T) {
 	t.Parallel()
-	dir := shortDir(t)
+	dir := testdir.Short(t)
 	pidfile, sock := filepath.Join(dir, "osquery.pid"), filepath.Join(dir, "o.em")
 	p := startDaemon(t, standin, []string{"OSQUERYD_STANDIN_HANG=1"}, "--pidfile="+pidfile, "--extensions_socket="+sock)
 	waitFor(t, p, "pidfile", func() bool { return fileExists(pidfile) })

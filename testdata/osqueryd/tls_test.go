@@ -11,17 +11,14 @@ import (
 	"time"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 const testSecret = "s3cret-enroll-value"
 
 func startFleet(t *testing.T) *fleettest.Server {
 	t.Helper()
-	srv := fleettest.New(fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fleettest.Start(t, fleettest.Config{EnrollSecrets: []string{testSecret}, TLS: true})
 	return srv
 }
 
@@ -59,7 +56,7 @@ func TestTLSModeEnrollsAndAnswersDistributedQueries(t *testing.T) {
 	srv.AddDistributedQuery("fleet_detail_query_system_info", "select uuid, hostname from system_info")
 	srv.AddDistributedQuery("fleet_bad", "select * from no_such_table")
 
-	root := shortDir(t)
+	root := testdir.Short(t)
 	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--config_refresh=1")
 	p := startDaemon(t, standin, tlsEnv, args...)
 	ctx := ctxT(t)
@@ -146,10 +143,7 @@ func TestTLSModeEnrollsAndAnswersDistributedQueries(t *testing.T) {
 	if n := len(srv.CallsMatching(fleettest.CallFilter{Method: "POST", Path: "/api/v1/osquery/enroll"})); n != 0 {
 		t.Fatalf("restart enrolled again (%d calls)", n)
 	}
-	_ = p2.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p2.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p2.stop(t)
 }
 
 func TestTLSModeConfigOptionsApply(t *testing.T) {
@@ -159,7 +153,7 @@ func TestTLSModeConfigOptionsApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.AddDistributedQuery("flags", "select name, value from osquery_flags where name = 'pack_delimiter' or name = 'distributed_interval'")
-	root := shortDir(t)
+	root := testdir.Short(t)
 	// --distributed_interval=100000 on the command line (1000 s scaled):
 	// only the config's option (1 s) lets a second read happen here.
 	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--distributed_interval=100000")
@@ -191,7 +185,7 @@ func TestTLSModeConfigOptionsApply(t *testing.T) {
 func TestTLSModeEnrollFailureExits78(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
-	root := shortDir(t)
+	root := testdir.Short(t)
 	args := append(fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile()), "--tls_enroll_max_attempts=2")
 	p := startDaemon(t, standin, []string{"ENROLL_SECRET=wrong", "OSQUERYD_STANDIN_INTERVAL_SCALE=0.01"}, args...)
 	if code := p.wait(t); code != exitCatastrophic {
@@ -211,7 +205,7 @@ func TestTLSModeEnrollFailureExits78(t *testing.T) {
 func TestTLSModeHangDoesNotPoll(t *testing.T) {
 	t.Parallel()
 	srv := startFleet(t)
-	root := shortDir(t)
+	root := testdir.Short(t)
 	args := fleetFlags(t, root, fleetHost(t, srv), srv.CACertFile())
 	p := startDaemon(t, standin, append([]string{"OSQUERYD_STANDIN_HANG=1"}, tlsEnv...), args...)
 	waitFor(t, p, "pidfile", func() bool { return fileExists(filepath.Join(root, "osquery.pid")) })
@@ -224,8 +218,5 @@ func TestTLSModeHangDoesNotPoll(t *testing.T) {
 	if n := len(srv.Calls()); n != 0 {
 		t.Fatalf("hung daemon made %d calls", n)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }

@@ -308,24 +308,7 @@ func (d *daemon) startTLS(ctx context.Context, wg *sync.WaitGroup, sched *schedu
 			return nil
 		}
 		d.fetchConfig(ctx, c, sched)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer sched.stop()
-			for {
-				refresh := d.fs.Int("config_refresh")
-				var tick <-chan time.Time
-				if refresh > 0 {
-					tick = time.After(d.scaled(refresh))
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick:
-					d.fetchConfig(ctx, c, sched)
-				}
-			}
-		}()
+		d.refreshConfig(ctx, wg, sched, func() { d.fetchConfig(ctx, c, sched) })
 	}
 	if !d.fs.Bool("disable_distributed") && d.fs.String("distributed_plugin") == "tls" {
 		wg.Add(1)

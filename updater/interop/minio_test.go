@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orbitagent/orbit/updater/repo"
 	"github.com/orbitagent/orbit/updater/repo/s3store"
@@ -37,13 +36,7 @@ func TestUpdaterFromMinIO(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := store.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-				t.Fatalf("create bucket: %v", err)
-			}
-			policy := miniotest.PublicReadPolicy(bucket)
-			if _, err := store.Client().PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
-				t.Fatalf("set public-read policy: %v", err)
-			}
+			miniotest.PublicBucket(t, ctx, store.Client(), bucket)
 
 			f := newFixture(t, consistent, nil)
 			if f.r.Consistent() != consistent {

@@ -117,23 +117,10 @@ func (t *txn) writeManifest() error {
 	if err != nil {
 		return fmt.Errorf("encode staging manifest: %w", err)
 	}
-	tmp := filepath.Join(t.dir, txnManifest+".new")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("write staging manifest: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write staging manifest: %w", err)
-	}
-	if err := closeSynced(f); err != nil {
-		return err
-	}
-	// The rename is the commit point.
-	if err := os.Rename(tmp, filepath.Join(t.dir, txnManifest)); err != nil {
+	// WriteAtomic's rename is the commit point.
+	if err := safefile.WriteAtomic(filepath.Join(t.dir, txnManifest), b, 0o600); err != nil {
 		return fmt.Errorf("commit staging manifest: %w", err)
 	}
-	safefile.SyncDir(t.dir)
 	t.done = true
 	return nil
 }

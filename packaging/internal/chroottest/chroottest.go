@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // Version names the cached tarball; bump it when the package list or the
@@ -65,14 +65,9 @@ func CacheDir() (string, error) {
 // CI=true.
 func New(t testing.TB) *Chroot {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chroot tests need root under CI=true")
-		}
-		t.Skip("chroot tests need root")
-	}
+	testbin.NeedRoot(t, "chroot tests make device nodes and set file owners")
 	for _, tool := range []string{"debootstrap", "tar", "chroot", "unshare"} {
-		tooltest.Need(t, tool)
+		testbin.NeedTool(t, tool)
 	}
 	tarball, err := Tarball(t)
 	if err != nil {

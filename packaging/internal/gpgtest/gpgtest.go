@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orbitagent/orbit/packaging/internal/tooltest"
+	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
 )
 
 // Key is a key pair in files.
@@ -27,16 +28,10 @@ type Key struct {
 // empty) in a fresh GNUPGHOME, and exports it.
 func New(t testing.TB, passphrase string) Key {
 	t.Helper()
-	gpg := tooltest.Need(t, "gpg")
+	gpg := testbin.NeedTool(t, "gpg")
 	// A short path: gpg-agent's socket path must fit in sun_path.
-	home, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
+	home := testdir.Short(t)
+	t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run() })
 	if err := os.Chmod(home, 0o700); err != nil {
 		t.Fatal(err)
 	}

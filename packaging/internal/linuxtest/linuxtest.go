@@ -7,7 +7,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,9 @@ import (
 	"github.com/orbitagent/orbit/clock/clocktest"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/packaging"
+	"github.com/orbitagent/orbit/packaging/internal/formattest"
+	"github.com/orbitagent/orbit/packaging/internal/gpgtest"
+	"github.com/orbitagent/orbit/packaging/internal/nfpmbuild"
 	"github.com/orbitagent/orbit/updater/repo"
 )
 
@@ -23,13 +25,12 @@ import (
 // Fixture keeps are removed at the end.
 func Main(m *testing.M) int {
 	os.Setenv("CGO_ENABLED", "0")
-	defer testbin.Cleanup()
 	defer func() {
 		if shared != "" {
 			os.RemoveAll(shared)
 		}
 	}()
-	return m.Run()
+	return testbin.Main(m)
 }
 
 var (
@@ -96,11 +97,21 @@ func Fixture(t testing.TB, f packaging.Format, arch, version string) string {
 	return b.path
 }
 
-// CheckReproducible builds the fixture twice with each format, each time
+// CheckReproducible builds the fixture twice with the format newFormat
+// makes, unsigned and signed (a gpg key without a passphrase), each time
 // from a fresh Package (the same inputs, not the same memory), and wants
 // the same bytes; and other bytes for another ModTime.
-func CheckReproducible(t *testing.T, plain, signed packaging.Format) {
+func CheckReproducible(t *testing.T, newFormat func(nfpmbuild.Config) (*nfpmbuild.Format, error)) {
 	t.Helper()
+	plain, err := newFormat(nfpmbuild.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := gpgtest.New(t, "")
+	signed, err := newFormat(nfpmbuild.Config{SignKeyFile: key.Secret, PassphraseEnv: "ORBIT_TEST_UNSET_PASSPHRASE"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	name := plain.Name()
 	a := Build(t, plain, Package(t, name, "amd64", "1.2.3"))
 	if !bytes.Equal(a, Build(t, plain, Package(t, name, "amd64", "1.2.3"))) {
@@ -115,6 +126,22 @@ func CheckReproducible(t *testing.T, plain, signed packaging.Format) {
 	if bytes.Equal(a, Build(t, plain, p)) {
 		t.Error("a different ModTime gave the same bytes")
 	}
+}
+
+// BenchmarkBuild builds the amd64 fixture with f in memory, and reports the
+// package's size against the programs in it.
+func BenchmarkBuild(b *testing.B, f packaging.Format) {
+	p := Package(b, f.Name(), "amd64", "1.2.3")
+	var size int
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := f.Build(context.Background(), p, &buf); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+	}
+	b.ReportMetric(float64(size), "bytes/pkg")
+	b.ReportMetric(float64(BinaryBytes(p)), "binary_bytes")
 }
 
 // BadInput is a change to the fixture that the format must refuse with an
@@ -171,28 +198,10 @@ func CheckBadInput(t *testing.T, f packaging.Format, cases []BadInput) {
 			t.Parallel()
 			p := Package(t, f.Name(), "amd64", "1.2.3")
 			tt.Modify(p)
-			var buf bytes.Buffer
-			err := f.Build(context.Background(), p, &buf)
-			if err == nil || !strings.Contains(err.Error(), tt.Want) {
-				t.Fatalf("Build error = %v, want one about %q", err, tt.Want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if buf.Len() != 0 {
-				t.Errorf("a rejected package wrote %d bytes", buf.Len())
-			}
+			formattest.Refused(t, f, p, tt.Want)
 		})
 	}
-	var buf bytes.Buffer
-	if err := f.Build(context.Background(), nil, &buf); err == nil || buf.Len() != 0 {
-		t.Errorf("a nil Package: error %v, %d bytes written", err, buf.Len())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := f.Build(ctx, Package(t, f.Name(), "amd64", "1.2.3"), &buf); err == nil || buf.Len() != 0 {
-		t.Errorf("a cancelled build: error %v, %d bytes written", err, buf.Len())
-	}
+	formattest.RefusesNilAndCancelled(t, f, Package(t, f.Name(), "amd64", "1.2.3"))
 }
 
 // Stamp is the fixture's ModTime (SOURCE_DATE_EPOCH).

@@ -58,6 +58,8 @@ type Format struct {
 	signer *pgpsign.Signer
 }
 
+var _ packaging.Format = (*Format)(nil)
+
 // New returns the format of kind. A signing key is read and decrypted
 // here, so a wrong key or passphrase fails before any package is built.
 func New(kind Kind, c Config) (*Format, error) {

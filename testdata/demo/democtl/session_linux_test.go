@@ -12,17 +12,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/orbitagent/orbit/desktop/desktoptest"
 	"github.com/orbitagent/orbit/internal/testbin"
+	"github.com/orbitagent/orbit/internal/testdir"
+	"github.com/orbitagent/orbit/internal/testwait"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 // gone: the process is no more, or a zombie waiting for its parent.
 func gone(pid int) bool {
@@ -39,17 +35,12 @@ func gone(pid int) bool {
 // daemon along when it stops, also when it is killed with SIGKILL.
 func TestSession(t *testing.T) {
 	t.Parallel()
-	desktoptest.RequireTool(t, "dbus-daemon")
+	testbin.NeedTool(t, "dbus-daemon")
 	bin := testbin.Build(t, "./testdata/demo/democtl", "democtl", "")
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			// A short directory: a socket's path has at most 107 bytes.
-			dir, err := os.MkdirTemp("", "ses")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { os.RemoveAll(dir) })
+			dir := testdir.Short(t) // a socket's path has at most 107 bytes
 			bus, wayland := filepath.Join(dir, "bus"), filepath.Join(dir, "wayland-0")
 			cmd := exec.Command(bin, "session", "--bus-socket", bus, "--wayland", wayland)
 			stdout, err := cmd.StdoutPipe()
@@ -69,12 +60,7 @@ func TestSession(t *testing.T) {
 				close(lines)
 				_, _ = io.Copy(io.Discard, stdout)
 			}()
-			var ready string
-			select {
-			case ready = <-lines:
-			case <-time.After(30 * time.Second):
-				t.Fatal("democtl session did not say it was up within 30s")
-			}
+			ready := testwait.Recv(t, lines, "democtl session saying it is up")
 			m := regexp.MustCompile(`^session bus unix:path=(\S+) pid (\d+), StatusNotifierWatcher up, compositor socket (\S+)$`).FindStringSubmatch(ready)
 			if m == nil || m[1] != bus || m[3] != wayland {
 				t.Fatalf("democtl session said %q", ready)
@@ -108,12 +94,8 @@ func TestSession(t *testing.T) {
 					t.Errorf("the compositor socket is still there after SIGTERM: %v", err)
 				}
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for !gone(daemon) {
-				if time.Now().After(deadline) {
-					t.Fatalf("dbus-daemon %d outlived democtl session (%v)", daemon, sig)
-				}
-				time.Sleep(20 * time.Millisecond)
+			if !testwait.Poll(testwait.Limit, func() bool { return gone(daemon) }) {
+				t.Fatalf("dbus-daemon %d outlived democtl session (%v)", daemon, sig)
 			}
 		})
 	}

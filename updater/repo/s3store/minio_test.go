@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
@@ -53,13 +51,7 @@ func TestPublishToMinIO(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := store.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-				t.Fatalf("create bucket: %v", err)
-			}
-			policy := miniotest.PublicReadPolicy(bucket)
-			if _, err := store.Client().PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
-				t.Fatalf("set public-read policy: %v", err)
-			}
+			miniotest.PublicBucket(t, ctx, store.Client(), bucket)
 
 			dir := filepath.Join(t.TempDir(), "tuf")
 			pass := repo.MapPassphrases{"root": "a", "targets": "b", "snapshot": "c", "timestamp": "d"}

@@ -3,6 +3,7 @@ package miniotest
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +11,11 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/orbitagent/orbit/internal/testbin"
 )
 
 // Credentials of the servers Start runs.
@@ -30,10 +36,7 @@ func Binary(t testing.TB) string {
 	}
 	bin := filepath.Join(cache, "bin", "minio")
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MinIO server not found at %s (CI=true): install it with `go install github.com/minio/minio@latest`", bin)
-		}
-		t.Skipf("MinIO server not found at %s; install it with `go install github.com/minio/minio@latest`", bin)
+		testbin.Unavailable(t, "MinIO server not found at %s (make test-deps builds it there)", bin)
 	}
 	return bin
 }
@@ -79,8 +82,15 @@ func Start(t testing.TB) string {
 	}
 }
 
-// PublicReadPolicy is a bucket policy letting anyone GET objects, as a
-// CDN-fronted update bucket does.
-func PublicReadPolicy(bucket string) string {
-	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
+// PublicBucket creates bucket with a policy letting anyone GET its
+// objects, as a CDN-fronted update bucket does.
+func PublicBucket(t testing.TB, ctx context.Context, client *s3.Client, bucket string) {
+	t.Helper()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
+	if _, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
+		t.Fatalf("set public-read policy: %v", err)
+	}
 }
