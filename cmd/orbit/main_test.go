@@ -62,13 +62,20 @@ func startOrbit(t *testing.T, root string, env []string, args ...string) *orbitP
 // startOrbitArgs runs the orbit binary with exactly these arguments.
 func startOrbitArgs(t *testing.T, env []string, all ...string) *orbitProc {
 	t.Helper()
+	return startOrbitExe(t, orbitBin(t), env, all...)
+}
+
+// startOrbitExe runs exe (an orbit from elsewhere: an unpacked package, or
+// a shell that execs one) with exactly these arguments.
+func startOrbitExe(t *testing.T, exe string, env []string, all ...string) *orbitProc {
+	t.Helper()
 	var root string
 	for _, a := range all {
 		if v, ok := strings.CutPrefix(a, "--root-dir="); ok {
 			root = v
 		}
 	}
-	cmd := exec.Command(orbitBin(t), all...)
+	cmd := exec.Command(exe, all...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &orbitProc{cmd: cmd, log: &logcapture.Buffer{}, root: root, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
@@ -151,6 +158,7 @@ func exitCode(err error) int {
 // HTTP on 127.0.0.1, for end-to-end update tests.
 type tufRepo struct {
 	r    *repo.Repo
+	dir  string // the repository directory (orbitctl package --local-repo)
 	root []byte
 	url  string
 
@@ -187,7 +195,7 @@ func newTUFRepo(t *testing.T) *tufRepo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &tufRepo{r: r, root: root}
+	tr := &tufRepo{r: r, dir: dir, root: root}
 	h := repo.Handler(dir)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		tr.mu.Lock()

@@ -57,6 +57,17 @@ func StartBus(t testing.TB, cfg BusConfig) *Bus {
 	return b
 }
 
+// LaunchBus is StartBus for programs that are not tests (the demo's
+// stand-in desktop session): dbus-daemon from PATH on socket, run with
+// attr; the caller ends it with Kill.
+func LaunchBus(socket string, attr *syscall.SysProcAttr) (*Bus, error) {
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		return nil, fmt.Errorf("dbus-daemon is not installed (Debian: apt-get install dbus): %w", err)
+	}
+	return startBus(daemon, socket, attr, &logcapture.Buffer{})
+}
+
 func startBus(daemon, socket string, attr *syscall.SysProcAttr, logs *logcapture.Buffer) (*Bus, error) {
 	addr := "unix:path=" + socket
 	cmd := exec.Command(daemon, "--session", "--nofork", "--print-address", "--address="+addr)

@@ -3,6 +3,7 @@ package desktoptest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,13 +31,26 @@ type Client struct {
 // Dial connects a client to the bus at addr for the test.
 func Dial(t testing.TB, addr string) *Client {
 	t.Helper()
+	c, err := Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Connect is Dial for programs that are not tests (the demo's menu
+// reader); the caller closes the client.
+func Connect(addr string) (*Client, error) {
 	conn, err := dbus.Connect(addr)
 	if err != nil {
-		t.Fatalf("menu client: connect to %s: %v", addr, err)
+		return nil, fmt.Errorf("menu client: connect to %s: %w", addr, err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &Client{conn: conn}
+	return &Client{conn: conn}, nil
 }
+
+// Close leaves the bus.
+func (c *Client) Close() error { return c.conn.Close() }
 
 const callLimit = 10 * time.Second
 
@@ -137,4 +151,37 @@ func (c *Client) ConnectionPid(busName string) (uint32, error) {
 	var pid uint32
 	err := c.call(c.conn.BusObject(), "org.freedesktop.DBus.GetConnectionUnixProcessID", busName).Store(&pid)
 	return pid, err
+}
+
+// Items reads the watcher's RegisteredStatusNotifierItems over the bus, as
+// a panel started after the tray does, with each item's owner.
+func (c *Client) Items() ([]Item, error) {
+	var v dbus.Variant
+	if err := c.call(c.conn.Object(WatcherName, WatcherPath), "org.freedesktop.DBus.Properties.Get", WatcherIface, "RegisteredStatusNotifierItems").Store(&v); err != nil {
+		return nil, fmt.Errorf("read the watcher's items: %w", err)
+	}
+	list, ok := v.Value().([]string)
+	if !ok {
+		return nil, fmt.Errorf("the watcher's RegisteredStatusNotifierItems is %v, not a list of strings", v)
+	}
+	var out []Item
+	for _, s := range list {
+		it := ParseItem(s)
+		if err := c.call(c.conn.BusObject(), "org.freedesktop.DBus.GetNameOwner", it.BusName).Store(&it.Owner); err != nil {
+			continue // gone since the watcher listed it
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// ParseItem reads an entry of a watcher's list: "<bus name><path>", or a
+// bus name alone for an item at /StatusNotifierItem (what watchers list
+// for a registration by name).
+func ParseItem(s string) Item {
+	name, path, ok := strings.Cut(s, "/")
+	if !ok || path == "" {
+		return Item{BusName: name, Path: "/StatusNotifierItem"}
+	}
+	return Item{BusName: name, Path: dbus.ObjectPath("/" + path)}
 }

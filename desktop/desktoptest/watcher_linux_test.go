@@ -1,6 +1,7 @@
 package desktoptest
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -57,5 +58,38 @@ func TestWatcher(t *testing.T) {
 	item.Close()
 	if !testwait.Poll(testwait.Limit, func() bool { return len(w.Items()) == 0 }) {
 		t.Fatalf("items %v stayed after their connections left", w.Items())
+	}
+}
+
+// TestClientItems: a client that is not the watcher reads the watcher's
+// list over the bus, with each item's owner and its pid.
+func TestClientItems(t *testing.T) {
+	t.Parallel()
+	bus := StartBus(t, BusConfig{})
+	StartWatcher(t, bus.Address)
+	c := Dial(t, bus.Address)
+	if items, err := c.Items(); err != nil || len(items) != 0 {
+		t.Fatalf("items before any registration: %v, %v", items, err)
+	}
+
+	item, err := dbus.Connect(bus.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer item.Close()
+	if err := item.Object(WatcherName, WatcherPath).Call(WatcherIface+".RegisterStatusNotifierItem", 0, "/StatusNotifierItem").Err; err != nil {
+		t.Fatal(err)
+	}
+	items, err := c.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Item{BusName: item.Names()[0], Path: "/StatusNotifierItem", Owner: item.Names()[0]}
+	if len(items) != 1 || items[0] != want {
+		t.Fatalf("items %+v, want [%+v]", items, want)
+	}
+	// This process holds the item's connection.
+	if pid, err := c.ConnectionPid(items[0].Owner); err != nil || int(pid) != os.Getpid() {
+		t.Fatalf("the item's pid is %d (%v), want this test's %d", pid, err, os.Getpid())
 	}
 }

@@ -1,9 +1,13 @@
-// Command democtl is the small HTTP and JSON helper scripts/demo.sh uses, so
-// `make demo` needs neither curl nor jq on a fresh machine.
+// Command democtl is the small helper scripts/demo.sh uses, so `make demo`
+// needs neither curl, jq nor a desktop on a fresh machine: HTTP and JSON,
+// a stand-in desktop login, and a reader of the tray icon's menu.
 //
 //	democtl http [--ca FILE] METHOD URL [BODY]   print the response body; exit 1 unless 2xx
 //	democtl get PATH [FILE]                      print the JSON value at PATH (stdin if no FILE)
 //	democtl len [PATH] [FILE]                    print the length of the array/object at PATH
+//	democtl session --bus-socket P --wayland P   a stand-in desktop login: session bus, compositor
+//	                                             socket, StatusNotifierWatcher (run as the user)
+//	democtl menu --bus ADDR [--want LABEL]       print the tray icon's menu, read over the bus
 //
 // PATH is dot-separated: object keys and array indexes, e.g.
 // "components.osqueryd.pid" or "0.rows.0.uuid"; "." is the whole document.
@@ -34,11 +38,15 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: democtl http|get|len ...")
+		return errors.New("usage: democtl http|get|len|session|menu ...")
 	}
 	switch args[0] {
 	case "http":
 		return doHTTP(args[1:], stdout)
+	case "menu":
+		return menu(args[1:], stdout)
+	case "session":
+		return session(args[1:], stdout)
 	case "get", "len":
 		path, file := ".", ""
 		if len(args) > 1 {
@@ -66,7 +74,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 		return printValue(stdout, v)
 	}
-	return fmt.Errorf("unknown command %q: use http, get or len", args[0])
+	return fmt.Errorf("unknown command %q: use http, get, len, session or menu", args[0])
 }
 
 func doHTTP(args []string, stdout io.Writer) error {
