@@ -264,3 +264,20 @@ func standinAlone(ctx context.Context, env *Env, argv []string, orbitRoot string
 
 // ms is d in milliseconds, with its fraction.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// waitFile waits for a path to exist.
+func waitFile(ctx context.Context, path string, timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); ; {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not appear within %s", path, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

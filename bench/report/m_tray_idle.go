@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orbitagent/orbit/desktop/desktoptest"
 	"github.com/orbitagent/orbit/fleettest"
 )
 
@@ -56,7 +57,13 @@ func trayIdle(ctx context.Context, env *Env) []Row {
 		return fail(rows, err)
 	}
 
-	bus := "unix:path=" + filepath.Join(dir, "bus")
+	// dbus-daemon is checked above (a missing tool: not measured).
+	sessionBus, err := desktoptest.LaunchBus(filepath.Join(dir, "bus"), nil)
+	if err != nil {
+		return fail(rows, err)
+	}
+	defer sessionBus.Kill()
+	bus := sessionBus.Address
 	var procs []*exec.Cmd
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
@@ -78,12 +85,6 @@ func trayIdle(ctx context.Context, env *Env) []Row {
 		}
 		procs = append(procs, cmd)
 		return cmd, nil
-	}
-	if _, err := start("bus.log", os.Environ(), tools[0], "--session", "--nofork", "--address="+bus); err != nil {
-		return fail(rows, err)
-	}
-	if err := waitFile(ctx, filepath.Join(dir, "bus"), 10*time.Second); err != nil {
-		return fail(rows, fmt.Errorf("dbus-daemon: %w", err))
 	}
 	if _, err := start("watcher.log", append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus), tools[1]); err != nil {
 		return fail(rows, err)
@@ -143,21 +144,4 @@ func deviceToken(srv *fleettest.Server, secret string) (string, error) {
 	}
 	const token = "0b0e5b7c-6a2d-4f1e-9c3b-7d8e9f0a1b2c"
 	return token, post("/api/fleet/orbit/device_token", map[string]string{"orbit_node_key": enrolled.Key, "device_auth_token": token}, nil)
-}
-
-// waitFile waits for a path to exist.
-func waitFile(ctx context.Context, path string, timeout time.Duration) error {
-	for deadline := time.Now().Add(timeout); ; {
-		if _, err := os.Stat(path); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not appear within %s", path, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
