@@ -24,7 +24,18 @@ set -eEuo pipefail
 cd "$(dirname "$0")/.."
 repo_dir=$PWD
 
+# Each run keeps its scratch dir to look at (about 250 MB) and removes
+# the one the run before it kept, so runs do not pile up in /tmp.
+last_file="$repo_dir/build/demo-last-dir"
+if [ -f "$last_file" ]; then
+  prev=$(cat "$last_file")
+  case "$prev" in
+    /tmp/orbit-demo.??????) [ -d "$prev" ] && [ -O "$prev" ] && rm -rf -- "$prev" ;;
+  esac
+fi
 work="$(mktemp -d /tmp/orbit-demo.XXXXXX)"
+mkdir -p "$repo_dir/build"
+printf '%s\n' "$work" >"$last_file"
 # The tray app runs as the logged-in user and must reach its files in
 # here (the tray binary, the device token, the CA): traverse, not list.
 chmod 0711 "$work"
@@ -545,4 +556,5 @@ say "  orbit status --root-dir $root   (--json: pids, versions, the update histo
 say "  $work/orbit.log: orbit's JSON log, with osqueryd's and the tray app's lines"
 say "  $work/fleetserver.log, tuf-serve.log, session.log, standalone.log: the other programs' logs"
 say "  $sroot/osquery_log/: standalone osqueryd's results"
+say "(the next make demo removes $work)"
 result=OK
