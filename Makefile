@@ -40,8 +40,10 @@ test: test-deps vet cross
 demo:
 	bash scripts/demo.sh
 
-bench: build
-	bash bench/run.sh
+# One table of every figure, each against its baseline from the same run
+# (bench/README.md); exits 1 when a goal is missed.
+bench: test-deps
+	$(GO) run ./bench/report
 
 # Every Fuzz* test in the repository, one after the other, FUZZTIME each
 # (found by scripts/fuzz.sh, so new ones need no change here).

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/orbitagent/orbit/fleettest"
+	"github.com/orbitagent/orbit/internal/benchrec"
 	"github.com/orbitagent/orbit/internal/httpclient"
 	"github.com/orbitagent/orbit/rootdir"
 )
@@ -167,9 +168,18 @@ func idleHourFleet(tb testing.TB) traffic {
 // defaults. Run: go test -run XXX -bench BenchmarkIdleTraffic ./fleet/
 func BenchmarkIdleTraffic(b *testing.B) {
 	var ours, fleet traffic
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		ours = idleHourOurs(b)
 		fleet = idleHourFleet(b)
+		for _, m := range []struct {
+			name string
+			v    int64
+		}{
+			{"idle_ours_requests", int64(ours.requests)}, {"idle_ours_sent_bytes", ours.sent}, {"idle_ours_recv_bytes", ours.got},
+			{"idle_fleet_requests", int64(fleet.requests)}, {"idle_fleet_sent_bytes", fleet.sent}, {"idle_fleet_recv_bytes", fleet.got},
+		} {
+			benchrec.Record(b, m.name, float64(m.v))
+		}
 	}
 	b.ReportMetric(float64(ours.requests), "ours_req/h")
 	b.ReportMetric(float64(ours.sent), "ours_sent_B/h")

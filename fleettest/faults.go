@@ -22,6 +22,25 @@ func (s *Server) SetFault(pathPrefix string, f Fault) {
 	s.mu.Unlock()
 }
 
+// NamedFault is a Fault with a name for logs and test names.
+type NamedFault struct {
+	Name  string
+	Fault Fault
+}
+
+// EveryFault is one of each way the server can fail: an error status, a
+// slow answer, an oversized one (16 MiB, beyond a client's 10 MiB limit),
+// truncated JSON and a connection reset.
+func EveryFault() []NamedFault {
+	return []NamedFault{
+		{"500", Fault{Status: 500}},
+		{"slow", Fault{Delay: time.Second}},
+		{"oversized", Fault{OversizeMiB: 16}},
+		{"malformed", Fault{Malformed: true}},
+		{"reset", Fault{Reset: true}},
+	}
+}
+
 // ClearFaults removes every fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()

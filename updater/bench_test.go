@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/orbitagent/orbit/internal/benchrec"
 	"github.com/orbitagent/orbit/internal/testbin"
 	"github.com/orbitagent/orbit/rootdir"
 )
@@ -42,9 +44,29 @@ func BenchmarkNoChangeCheck(b *testing.B) {
 		}
 		reqs += res.Requests
 		bytes += res.Bytes
+		benchrec.Record(b, "nochange_requests", float64(res.Requests))
+		benchrec.Record(b, "nochange_bytes", float64(res.Bytes))
 	}
 	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/op")
+	// The least any TUF client does to learn that nothing changed: ask for
+	// the next root (a 404) and fetch timestamp.json. A plain GET of each,
+	// from the same server in the same run, is the baseline.
+	var minimal int64
+	for _, p := range []string{fmt.Sprintf("/%d.root.json", e.repo.root.Signed.Version+1), "/timestamp.json"} {
+		resp, err := http.Get(e.srv.srv.URL + p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		minimal += n
+	}
+	benchrec.Record(b, "nochange_minimal_requests", 2)
+	benchrec.Record(b, "nochange_minimal_bytes", float64(minimal))
 }
 
 // BenchmarkApply50MB times installing a 50 MB target against
@@ -65,7 +87,8 @@ func BenchmarkApply50MB(b *testing.B) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("curl pipeline: %v %s", err, out)
 		}
-		curlTotal += time.Since(t0)
+		curlTime := time.Since(t0)
+		curlTotal += curlTime
 
 		u, err := New(e.cfg(e.newRoot()))
 		if err != nil {
@@ -73,10 +96,13 @@ func BenchmarkApply50MB(b *testing.B) {
 		}
 		t0 = time.Now()
 		res, err := u.Check(context.Background())
-		orbitTotal += time.Since(t0)
+		orbitTime := time.Since(t0)
+		orbitTotal += orbitTime
 		if err != nil || len(res.Installed) != 1 {
 			b.Fatalf("%+v %v", res, err)
 		}
+		benchrec.RecordDuration(b, "apply_orbit_ms", orbitTime)
+		benchrec.RecordDuration(b, "apply_curl_ms", curlTime)
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(orbitTotal.Milliseconds())/n, "orbit_ms/op")
@@ -94,6 +120,8 @@ func BenchmarkApplyPeakRSS(b *testing.B) {
 		large := e.childPeakRSS(b, 200<<20)
 		b.ReportMetric(float64(small), "rss_20MB_KiB")
 		b.ReportMetric(float64(large), "rss_200MB_KiB")
+		benchrec.Record(b, "apply_rss_20MB_KiB", float64(small))
+		benchrec.Record(b, "apply_rss_200MB_KiB", float64(large))
 	}
 }
 

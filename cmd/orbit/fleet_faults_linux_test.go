@@ -56,21 +56,11 @@ func TestFleetFaultsLeaveOsquerydRunning(t *testing.T) {
 		start := configCalls()
 		testwait.Within(t, 60*time.Second, what, func() bool { return configCalls() >= start+n })
 	}
-	faults := []struct {
-		name  string
-		fault fleettest.Fault
-	}{
-		{"500", fleettest.Fault{Status: 500}},
-		{"slow", fleettest.Fault{Delay: time.Second}},
-		{"oversized", fleettest.Fault{OversizeMiB: 16}},
-		{"malformed", fleettest.Fault{Malformed: true}},
-		{"reset", fleettest.Fault{Reset: true}},
-	}
 	var warm, peak int
 	for round := 0; round < 3; round++ {
-		for _, f := range faults {
-			srv.SetFault("/api/fleet/orbit/", f.fault)
-			polls(f.name, 3)
+		for _, f := range fleettest.EveryFault() {
+			srv.SetFault("/api/fleet/orbit/", f.Fault)
+			polls(f.Name, 3)
 			if rss := rssKiB(t, p.cmd.Process.Pid); rss > peak {
 				peak = rss
 			}

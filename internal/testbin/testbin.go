@@ -33,6 +33,18 @@ func Build(t testing.TB, pkg, name, ldflags string) string {
 	return p
 }
 
+// BuildProgram is Build for a program that is not a test (make bench's
+// report): it returns the error instead of failing a test.
+func BuildProgram(pkg, name, ldflags string) (string, error) {
+	return build(pkg, name, ldflags, runtime.GOOS, runtime.GOARCH)
+}
+
+// BuildProgramFor is BuildProgram for another platform (make bench's
+// packages bundle orbit built for macOS and Windows).
+func BuildProgramFor(pkg, name, ldflags, goos, goarch string) (string, error) {
+	return build(pkg, name, ldflags, goos, goarch)
+}
+
 // BuildFor is Build for another platform (GOOS/GOARCH), for tests that
 // package or inspect a binary rather than run it. The name is used as given.
 func BuildFor(t testing.TB, pkg, name, goos, goarch string) string {
