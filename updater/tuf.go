@@ -62,9 +62,6 @@ func checkRoot(data []byte) error {
 	if _, err := rootVersion(data); err != nil {
 		return err
 	}
-	if err := checkRootKeys(data); err != nil {
-		return fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
-	}
 	if _, err := trustedmetadata.New(data); err != nil {
 		return fmt.Errorf("update roots are not a TUF root.json signed by its own root keys: %w (print them with `orbitctl updates roots`)", err)
 	}
@@ -74,11 +71,8 @@ func checkRoot(data []byte) error {
 // checkRootKeys refuses a root with a key go-tuf cannot use: go-tuf v2.4.2
 // hands an ed25519 key of any length to crypto/ed25519, which panics on
 // one that is not 32 bytes (found by FuzzParseRoots).
-func checkRootKeys(data []byte) error {
-	m, err := metadata.Root().FromBytes(data)
-	if err != nil {
-		return err
-	}
+// It must run before any signature check with the root's keys.
+func checkRootKeys(m *metadata.Metadata[metadata.RootType]) error {
 	for id, k := range m.Signed.Keys {
 		pub, err := k.ToPublicKey()
 		if err != nil {
@@ -98,6 +92,9 @@ func rootVersion(data []byte) (int64, error) {
 	}
 	m, err := metadata.Root().FromBytes(data)
 	if err != nil {
+		return 0, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
+	}
+	if err := checkRootKeys(m); err != nil {
 		return 0, fmt.Errorf("update roots are not a valid TUF root.json: %w (print them with `orbitctl updates roots`)", err)
 	}
 	// A root must carry its own keys' signatures: go-tuf refuses it
